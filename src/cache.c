@@ -1,0 +1,146 @@
+#include "cache.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "store.h"
+
+static struct config config;
+static pthread_once_t config_once = PTHREAD_ONCE_INIT;
+static struct store *store;
+static pthread_once_t store_once = PTHREAD_ONCE_INIT;
+
+static const char *env(const char *name) {
+    return getenv(name);
+}
+
+static void config_init(void) {
+    config_parse(&config, env);
+    if (config.error) {
+        log_line("%s; caching is off for this process", config.error);
+        config.mode = MODE_OFF;
+    }
+}
+
+const struct config *cache_config(void) {
+    pthread_once(&config_once, config_init);
+    return &config;
+}
+
+static void store_init(void) {
+    char *err = NULL;
+    if (config.backend == BACKEND_MEMORY) {
+        store = store_memory_open(config.mem_max_entries, config.mem_max_bytes);
+        if (!store) err = strdup("memory store: out of memory");
+    } else {
+        store = store_file_open(config.dir, &err);
+    }
+    if (!store) {
+        log_line("%s; LLM calls go to the network uncached", err ? err : "cannot open the cache");
+        free(err);
+    }
+}
+
+static struct store *get_store(void) {
+    pthread_once(&store_once, store_init);
+    return store;
+}
+
+long long cache_now(void) {
+    return (long long)time(NULL);
+}
+
+long long cache_monotonic_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* One line per kind of failure per process: a broken disk must not flood the app's stderr. */
+static void warn_once(atomic_int *flag, char *err) {
+    if (err && !atomic_exchange(flag, 1)) log_line("%s; using the network", err);
+    free(err);
+}
+
+static int same_request(const struct call *c, const struct entry *e) {
+    return !strcmp(e->key, c->hex) && e->method && !strcmp(e->method, "POST") && e->url &&
+           !strcmp(e->url, c->safe_url) && e->req_json == c->body_json &&
+           e->req_body_len == c->body.len && (!c->body.len || !memcmp(e->req_body, c->body.data, c->body.len));
+}
+
+int cache_lookup(const struct call *c, struct entry *e) {
+    static atomic_int warned_read, warned_corrupt, warned_mismatch;
+    struct store *s = get_store();
+    if (!s) return 0;
+    struct store_key k = {c->hex, c->name};
+    struct buf raw;
+    buf_init(&raw);
+    char *err = NULL;
+    long long now = cache_now();
+    int rc = store_get(s, &k, now, &raw, &err);
+    if (rc < 0) warn_once(&warned_read, err);
+    else free(err);
+    if (rc != 1) {
+        buf_free(&raw);
+        return 0;
+    }
+    if (entry_decode(e, raw.data, raw.len) != 0) {
+        if (!atomic_exchange(&warned_corrupt, 1))
+            log_line("corrupt cache entry %s ignored; using the network", c->name);
+        buf_free(&raw);
+        return 0;
+    }
+    buf_free(&raw);
+    if (!same_request(c, e)) {
+        /* a planted entry or a hash collision must never answer a different question */
+        if (!atomic_exchange(&warned_mismatch, 1))
+            log_line("cache entry %s does not match its request; ignored", c->name);
+        entry_free(e);
+        return 0;
+    }
+    if (!entry_fresh(e, now)) {
+        entry_free(e);
+        return 0;
+    }
+    return 1;
+}
+
+void cache_store(const struct call *c, struct entry *e, long long latency_us) {
+    static atomic_int warned_write;
+    struct store *s = get_store();
+    if (!s) return;
+    memcpy(e->key, c->hex, 65);
+    e->created = cache_now();
+    e->ttl = config.ttl;
+    e->latency_us = latency_us;
+    e->method = strdup("POST");
+    e->url = strdup(c->safe_url);
+    e->provider = strdup(c->ep.provider);
+    e->model = c->model ? strdup(c->model) : NULL;
+    e->req_json = c->body_json;
+    e->req_body_len = c->body.len;
+    e->req_body = malloc(c->body.len + 1);
+    if (!e->method || !e->url || !e->provider || (c->model && !e->model) || !e->req_body) {
+        warn_once(&warned_write, strdup("out of memory while storing an answer"));
+        return;
+    }
+    memcpy(e->req_body, c->body.data ? c->body.data : "", c->body.len);
+    e->req_body[c->body.len] = '\0';
+    struct buf out;
+    buf_init(&out);
+    if (entry_encode(e, &out) != 0) {
+        buf_free(&out);
+        warn_once(&warned_write, strdup("out of memory while storing an answer"));
+        return;
+    }
+    struct store_key k = {c->hex, c->name};
+    char *err = NULL;
+    long long expires = e->ttl ? e->created + e->ttl : 0;
+    if (store_put(s, &k, out.data, out.len, expires, &err) != 0) warn_once(&warned_write, err);
+    else free(err);
+    buf_free(&out);
+}

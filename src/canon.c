@@ -1,0 +1,204 @@
+#include "canon.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+
+#define CANON_MAX_DEPTH 64
+
+/* One step of the path from the root to the value being written. */
+struct seg {
+    const char *key; /* decoded member name, or NULL for an array index */
+    size_t key_len;
+    int index;
+};
+
+struct ctx {
+    const struct json_doc *doc;
+    const struct canon_opts *opts;
+    struct buf *out;
+    struct seg path[CANON_MAX_DEPTH];
+    int depth;
+    int err;
+};
+
+/* Does JSON pointer p (RFC 6901) name exactly the current path? */
+static int pointer_matches(const char *p, const struct seg *path, int depth) {
+    for (int d = 0; d < depth; d++) {
+        if (*p != '/') return 0;
+        p++;
+        const char *end = strchr(p, '/');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (!(n == 1 && *p == '*')) {
+            if (path[d].key) {
+                /* compare with ~1 → / and ~0 → ~ decoded */
+                size_t k = 0, i = 0;
+                for (; i < n; i++, k++) {
+                    char c = p[i];
+                    if (c == '~' && i + 1 < n) c = p[++i] == '1' ? '/' : '~';
+                    if (k >= path[d].key_len || path[d].key[k] != c) return 0;
+                }
+                if (k != path[d].key_len) return 0;
+            } else {
+                char num[16];
+                if (n == 0 || n >= sizeof(num)) return 0;
+                memcpy(num, p, n);
+                num[n] = '\0';
+                char *e;
+                long v = strtol(num, &e, 10);
+                if (*e || v != path[d].index) return 0;
+            }
+        }
+        p += n;
+    }
+    return *p == '\0';
+}
+
+static int ignored(const struct ctx *c) {
+    if (!c->opts || !c->opts->ignore) return 0;
+    for (const char *const *p = c->opts->ignore; *p; p++)
+        if (pointer_matches(*p, c->path, c->depth)) return 1;
+    return 0;
+}
+
+static int is_text_key(const struct seg *s) {
+    static const char *const keys[] = {"content", "text", "prompt", "input", "system",
+                                       "instructions", NULL};
+    if (!s->key) return 0;
+    for (const char *const *k = keys; *k; k++)
+        if (strlen(*k) == s->key_len && memcmp(*k, s->key, s->key_len) == 0) return 1;
+    return 0;
+}
+
+/* The nearest named segment decides whether a string is message text ("content": [..."x"]). */
+static int in_text(const struct ctx *c) {
+    for (int d = c->depth - 1; d >= 0; d--)
+        if (c->path[d].key) return is_text_key(&c->path[d]);
+    return 0;
+}
+
+static void normalize(struct buf *s, unsigned how) {
+    size_t w = 0;
+    int space = 0;
+    for (size_t r = 0; r < s->len; r++) {
+        char ch = s->data[r];
+        if ((how & CANON_NORM_WHITESPACE) &&
+            (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v')) {
+            space = w > 0;
+            continue;
+        }
+        if (space) { s->data[w++] = ' '; space = 0; }
+        if ((how & CANON_NORM_CASE) && ch >= 'A' && ch <= 'Z') ch = (char)(ch - 'A' + 'a');
+        s->data[w++] = ch;
+    }
+    s->len = w;
+    if (s->data) s->data[w] = '\0';
+}
+
+static int emit(struct ctx *c, int i);
+
+struct member { struct buf key; int val; int order; };
+
+static int member_cmp(const void *a, const void *b) {
+    const struct member *x = a, *y = b;
+    size_t n = x->key.len < y->key.len ? x->key.len : y->key.len;
+    int r = n ? memcmp(x->key.data, y->key.data, n) : 0;
+    if (r) return r;
+    if (x->key.len != y->key.len) return x->key.len < y->key.len ? -1 : 1;
+    return x->order - y->order; /* duplicate names keep their order */
+}
+
+static int emit_object(struct ctx *c, int i) {
+    const struct json_doc *d = c->doc;
+    int n = d->tok[i].size;
+    struct member *m = calloc((size_t)(n ? n : 1), sizeof(*m));
+    if (!m) return -1;
+    int k = i + 1;
+    for (int j = 0; j < n; j++) {
+        buf_init(&m[j].key);
+        json_tok_str(d, k, &m[j].key);
+        m[j].val = k + 1;
+        m[j].order = j;
+        k = json_skip(d, k);
+    }
+    qsort(m, (size_t)n, sizeof(*m), member_cmp);
+    buf_putc(c->out, '{');
+    int first = 1, rc = 0;
+    for (int j = 0; j < n && rc == 0; j++) {
+        if (m[j].key.oom) { rc = -1; break; }
+        c->path[c->depth] = (struct seg){m[j].key.data ? m[j].key.data : "", m[j].key.len, 0};
+        c->depth++;
+        if (!ignored(c)) {
+            if (!first) buf_putc(c->out, ',');
+            first = 0;
+            json_escape(c->out, m[j].key.data ? m[j].key.data : "", m[j].key.len);
+            buf_putc(c->out, ':');
+            rc = emit(c, m[j].val);
+        }
+        c->depth--;
+    }
+    buf_putc(c->out, '}');
+    for (int j = 0; j < n; j++) buf_free(&m[j].key);
+    free(m);
+    return rc;
+}
+
+static int emit_array(struct ctx *c, int i) {
+    const struct json_doc *d = c->doc;
+    int k = i + 1, first = 1;
+    buf_putc(c->out, '[');
+    for (int j = 0; j < d->tok[i].size; j++) {
+        c->path[c->depth] = (struct seg){NULL, 0, j};
+        c->depth++;
+        if (!ignored(c)) {
+            if (!first) buf_putc(c->out, ',');
+            first = 0;
+            if (emit(c, k) != 0) return -1;
+        }
+        c->depth--;
+        k = json_skip(d, k);
+    }
+    buf_putc(c->out, ']');
+    return 0;
+}
+
+static int emit(struct ctx *c, int i) {
+    const struct json_doc *d = c->doc;
+    const jsmntok_t *t = &d->tok[i];
+    if (c->depth >= CANON_MAX_DEPTH - 1) return -1;
+    switch (t->type) {
+    case JSMN_OBJECT: return emit_object(c, i);
+    case JSMN_ARRAY: return emit_array(c, i);
+    case JSMN_STRING: {
+        struct buf s;
+        buf_init(&s);
+        if (json_tok_str(d, i, &s) != 0) { buf_free(&s); return -1; }
+        if (c->opts && c->opts->normalize && in_text(c)) normalize(&s, c->opts->normalize);
+        json_escape(c->out, s.data ? s.data : "", s.len);
+        buf_free(&s);
+        return 0;
+    }
+    default: {
+        const char *s = d->text + t->start;
+        size_t n = (size_t)(t->end - t->start);
+        if (s[0] == 't' || s[0] == 'f' || s[0] == 'n') return buf_append(c->out, s, n);
+        return json_number_canon(s, n, c->out);
+    }
+    }
+}
+
+int canon_json(const char *text, size_t len, const struct canon_opts *opts, struct buf *out) {
+    struct json_doc doc;
+    if (json_parse(&doc, text, len) != 0) return -1;
+    size_t mark = out->len;
+    struct ctx c = {.doc = &doc, .opts = opts, .out = out};
+    int rc = emit(&c, 0);
+    json_doc_free(&doc);
+    if (rc != 0 || out->oom) {
+        out->len = mark;
+        if (out->data) out->data[mark] = '\0';
+        return -1;
+    }
+    return 0;
+}

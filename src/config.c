@@ -1,0 +1,163 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_TTL (7LL * 24 * 3600)
+#define DEFAULT_MEM_ENTRIES 1000
+#define DEFAULT_MEM_BYTES (256UL * 1024 * 1024)
+#define DEFAULT_MAX_ENTRY (64UL * 1024 * 1024)
+
+static const char *const mode_names[] = {"cache", "record", "replay", "off"};
+
+const char *mode_name(enum mode m) {
+    return (unsigned)m < 4 ? mode_names[m] : "?";
+}
+
+static void fail(struct config *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void fail(struct config *c, const char *fmt, ...) {
+    if (c->error) return; /* the first problem is the one to report */
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    c->error = strdup(msg);
+    if (!c->error) c->error = strdup("out of memory");
+}
+
+static int pick(const char *v, const char *const *names, int n) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(v, names[i])) return i;
+    return -1;
+}
+
+/* Non-negative integer with an optional unit suffix from units ("s,m,h,d" or "k,m,g"). */
+static int parse_size(const char *v, long long *out, int time_units) {
+    errno = 0;
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    if (end == v || errno || n < 0) return -1;
+    long long mul = 1;
+    if (*end) {
+        char u = (char)(*end | 0x20);
+        if (time_units) mul = u == 's' ? 1 : u == 'm' ? 60 : u == 'h' ? 3600 : u == 'd' ? 86400 : 0;
+        else mul = u == 'k' ? 1024LL : u == 'm' ? 1024LL * 1024 : u == 'g' ? 1024LL * 1024 * 1024 : 0;
+        if (!mul || end[1] || n > (1LL << 62) / mul) return -1;
+    }
+    *out = n * mul;
+    return 0;
+}
+
+static void parse_endpoints(struct config *c, const char *v) {
+    size_t cap = 1;
+    for (const char *p = v; *p; p++) cap += *p == ',';
+    c->endpoints = calloc(cap, sizeof(*c->endpoints));
+    if (!c->endpoints) { fail(c, "out of memory"); return; }
+    while (*v) {
+        size_t n = strcspn(v, ",");
+        const char *item = v, *eq = memchr(v, '=', n), *scheme = strstr(v, "://");
+        enum shape shape = SHAPE_NONE;
+        v += n + (v[n] == ',');
+        while (n && (*item == ' ')) { item++; n--; }
+        while (n && item[n - 1] == ' ') n--;
+        if (!n) continue;
+        if (eq && (!scheme || eq < scheme)) { /* shape=prefix */
+            shape = shape_from_name(item, (size_t)(eq - item));
+            if (!shape) {
+                fail(c, "LLMSHIM_ENDPOINTS: unknown API shape '%.*s' (use openai, anthropic, gemini or ollama)",
+                     (int)(eq - item), item);
+                return;
+            }
+            n -= (size_t)(eq + 1 - item);
+            item = eq + 1;
+        }
+        if (!memmem(item, n, "://", 3)) {
+            fail(c, "LLMSHIM_ENDPOINTS: '%.*s' is not a URL prefix (expected e.g. http://127.0.0.1:8000/v1)",
+                 (int)n, item);
+            return;
+        }
+        char *pat = strndup(item, n);
+        if (!pat) { fail(c, "out of memory"); return; }
+        /* scheme and host compare lowercase, as url_parse makes them */
+        for (char *p = pat, *path = strchr(strstr(pat, "://") + 3, '/'); *p && (!path || p < path); p++)
+            if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
+        c->endpoints[c->nendpoints].pattern = pat;
+        c->endpoints[c->nendpoints].shape = shape;
+        c->nendpoints++;
+    }
+}
+
+static char *default_dir(config_lookup get) {
+    const char *xdg = get("XDG_CACHE_HOME"), *home = get("HOME");
+    char path[4096];
+    if (xdg && xdg[0] == '/') snprintf(path, sizeof(path), "%s/llmshim", xdg);
+    else if (home && home[0]) snprintf(path, sizeof(path), "%s/.cache/llmshim", home);
+    else return NULL;
+    return strdup(path);
+}
+
+void config_parse(struct config *c, config_lookup get) {
+    memset(c, 0, sizeof(*c));
+    c->ttl = DEFAULT_TTL;
+    c->mem_max_entries = DEFAULT_MEM_ENTRIES;
+    c->mem_max_bytes = DEFAULT_MEM_BYTES;
+    c->max_entry_bytes = DEFAULT_MAX_ENTRY;
+    const char *v;
+    int i;
+    long long n;
+
+    if ((v = get("LLMSHIM_MODE")) && *v) {
+        if ((i = pick(v, mode_names, 4)) < 0) fail(c, "LLMSHIM_MODE='%s' is not one of cache, record, replay, off", v);
+        else c->mode = (enum mode)i;
+    }
+    if ((v = get("LLMSHIM_BACKEND")) && *v) {
+        static const char *const names[] = {"file", "memory"};
+        if ((i = pick(v, names, 2)) < 0) fail(c, "LLMSHIM_BACKEND='%s' is not one of file, memory", v);
+        else c->backend = (enum backend)i;
+    }
+    if ((v = get("LLMSHIM_LOG")) && *v) {
+        static const char *const names[] = {"off", "info", "debug"};
+        if ((i = pick(v, names, 3)) < 0) fail(c, "LLMSHIM_LOG='%s' is not one of off, info, debug", v);
+        else c->log = (enum log_level)i;
+    }
+    if ((v = get("LLMSHIM_TTL")) && *v) {
+        if (parse_size(v, &n, 1) != 0) fail(c, "LLMSHIM_TTL='%s' is not a number of seconds (e.g. 3600, 90m, 7d; 0 = never expire)", v);
+        else c->ttl = n;
+    }
+    if ((v = get("LLMSHIM_MEM_MAX_ENTRIES")) && *v) {
+        if (parse_size(v, &n, 0) != 0 || n == 0) fail(c, "LLMSHIM_MEM_MAX_ENTRIES='%s' is not a positive number", v);
+        else c->mem_max_entries = (size_t)n;
+    }
+    if ((v = get("LLMSHIM_MEM_MAX_BYTES")) && *v) {
+        if (parse_size(v, &n, 0) != 0 || n == 0) fail(c, "LLMSHIM_MEM_MAX_BYTES='%s' is not a positive size (e.g. 64m)", v);
+        else c->mem_max_bytes = (size_t)n;
+    }
+    if ((v = get("LLMSHIM_MAX_ENTRY_BYTES")) && *v) {
+        if (parse_size(v, &n, 0) != 0 || n == 0) fail(c, "LLMSHIM_MAX_ENTRY_BYTES='%s' is not a positive size (e.g. 64m)", v);
+        else c->max_entry_bytes = (size_t)n;
+    }
+    if ((v = get("LLMSHIM_NAMESPACE")) && *v) c->ns = strdup(v);
+    if ((v = get("LLMSHIM_ENDPOINTS")) && *v) parse_endpoints(c, v);
+    if ((v = get("LLMSHIM_DIR")) && *v) {
+        if (v[0] != '/') fail(c, "LLMSHIM_DIR='%s' must be an absolute path", v);
+        else c->dir = strdup(v);
+    } else {
+        c->dir = default_dir(get);
+    }
+    if (c->backend == BACKEND_FILE && !c->dir && c->mode != MODE_OFF)
+        fail(c, "no cache directory: set LLMSHIM_DIR (HOME and XDG_CACHE_HOME are unset)");
+}
+
+void config_free(struct config *c) {
+    for (size_t i = 0; i < c->nendpoints; i++) free(c->endpoints[i].pattern);
+    free(c->endpoints);
+    free(c->dir);
+    free(c->ns);
+    free(c->error);
+    memset(c, 0, sizeof(*c));
+}

@@ -1,0 +1,38 @@
+/* config: the shim's settings, from LLMSHIM_* environment variables. Parsing is pure (it takes
+ * a lookup function), so tests can feed it any environment. */
+#ifndef LLMSHIM_CONFIG_H
+#define LLMSHIM_CONFIG_H
+
+#include <stddef.h>
+
+#include "endpoint.h"
+
+enum mode { MODE_CACHE, MODE_RECORD, MODE_REPLAY, MODE_OFF };
+enum backend { BACKEND_FILE, BACKEND_MEMORY };
+enum log_level { LOG_OFF, LOG_INFO, LOG_DEBUG };
+
+struct config {
+    enum mode mode;
+    enum backend backend;
+    char *dir;            /* file store directory */
+    long long ttl;        /* seconds; 0 = entries never expire */
+    struct endpoint_rule *endpoints;
+    size_t nendpoints;
+    char *ns;             /* namespace mixed into every key */
+    enum log_level log;
+    size_t mem_max_entries;
+    size_t mem_max_bytes;
+    size_t max_entry_bytes;  /* larger answers pass through uncached */
+    char *error;          /* the first invalid setting, explained; NULL when all is well */
+};
+
+typedef const char *(*config_lookup)(const char *name);
+
+/* Fills c from lookup (usually getenv). Never fails outright: a bad value sets c->error, and
+ * the caller then turns the shim off for this process. */
+void config_parse(struct config *c, config_lookup lookup);
+void config_free(struct config *c);
+
+const char *mode_name(enum mode m);
+
+#endif

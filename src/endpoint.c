@@ -1,0 +1,204 @@
+#include "endpoint.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Built-in LLM APIs, one row each: provider, shape, URL prefix, and the path endings under it
+ * that are model calls ('|'-separated). Everything else under the host is left alone. */
+static const struct builtin {
+    const char *provider;
+    enum shape shape;
+    const char *prefix;
+    const char *calls;
+} builtins[] = {
+    {"openai", SHAPE_OPENAI, "https://api.openai.com/v1/",
+     "chat/completions|completions|embeddings|responses"},
+};
+
+static const char *const shape_names[] = {"none", "openai", "anthropic", "gemini", "ollama"};
+
+const char *shape_name(enum shape s) {
+    return (unsigned)s < sizeof(shape_names) / sizeof(shape_names[0]) ? shape_names[s] : "none";
+}
+
+enum shape shape_from_name(const char *s, size_t n) {
+    for (size_t i = 1; i < sizeof(shape_names) / sizeof(shape_names[0]); i++)
+        if (strlen(shape_names[i]) == n && strncasecmp(shape_names[i], s, n) == 0) return (enum shape)i;
+    return SHAPE_NONE;
+}
+
+/* ---- URLs ------------------------------------------------------------------------------- */
+
+static char *dup_range(const char *s, size_t n) {
+    char *p = malloc(n + 1);
+    if (!p) return NULL;
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+static void lower(char *s) {
+    for (; *s; s++)
+        if (*s >= 'A' && *s <= 'Z') *s = (char)(*s - 'A' + 'a');
+}
+
+/* Query parameters that carry credentials: never in a key, never written down. */
+static int secret_param(const char *p, size_t n) {
+    static const char *const names[] = {"key", "api_key", "api-key", "apikey", "access_token", NULL};
+    const char *eq = memchr(p, '=', n);
+    size_t name_len = eq ? (size_t)(eq - p) : n;
+    for (const char *const *s = names; *s; s++)
+        if (strlen(*s) == name_len && strncasecmp(*s, p, name_len) == 0) return 1;
+    return 0;
+}
+
+static char *filter_query(const char *q, size_t n) {
+    char *out = malloc(n + 1);
+    if (!out) return NULL;
+    size_t w = 0;
+    for (size_t i = 0; i < n;) {
+        const char *amp = memchr(q + i, '&', n - i);
+        size_t len = amp ? (size_t)(amp - (q + i)) : n - i;
+        if (len && !secret_param(q + i, len)) {
+            if (w) out[w++] = '&';
+            memcpy(out + w, q + i, len);
+            w += len;
+        }
+        i += len + 1;
+    }
+    out[w] = '\0';
+    if (!w) { free(out); return NULL; }
+    return out;
+}
+
+int url_parse(const char *text, struct url *u) {
+    memset(u, 0, sizeof(*u));
+    const char *p = text;
+    const char *sep = strstr(p, "://");
+    const char *slash = strchr(p, '/');
+    if (sep && (!slash || sep < slash)) {
+        u->scheme = dup_range(p, (size_t)(sep - p));
+        p = sep + 3;
+    } else {
+        u->scheme = dup_range("http", 4);
+    }
+    if (!u->scheme) goto fail;
+    lower(u->scheme);
+    size_t auth_len = strcspn(p, "/?#");
+    const char *auth = p, *at = NULL;
+    for (size_t i = 0; i < auth_len; i++)
+        if (auth[i] == '@') at = auth + i;
+    if (at) { auth_len -= (size_t)(at + 1 - auth); auth = at + 1; } /* drop user:password@ */
+    const char *host_end = auth + auth_len;
+    const char *colon = NULL;
+    if (auth_len && auth[0] == '[') {
+        const char *close = memchr(auth, ']', auth_len);
+        if (!close) goto fail;
+        if (close + 1 < host_end && close[1] == ':') colon = close + 1;
+    } else {
+        colon = memchr(auth, ':', auth_len);
+    }
+    u->host = dup_range(auth, (size_t)((colon ? colon : host_end) - auth));
+    if (!u->host || !u->host[0]) goto fail;
+    lower(u->host);
+    if (colon) {
+        char *end;
+        long port = strtol(colon + 1, &end, 10);
+        if (end != host_end || port < 0 || port > 65535) goto fail;
+        u->port = (int)port;
+    }
+    if ((u->port == 443 && !strcmp(u->scheme, "https")) || (u->port == 80 && !strcmp(u->scheme, "http")))
+        u->port = 0;
+    p = host_end;
+    size_t path_len = strcspn(p, "?#");
+    u->path = path_len ? dup_range(p, path_len) : dup_range("/", 1);
+    if (!u->path) goto fail;
+    p += path_len;
+    if (*p == '?') {
+        size_t qlen = strcspn(p + 1, "#");
+        u->query = filter_query(p + 1, qlen);
+    }
+    size_t blen = strlen(u->scheme) + strlen(u->host) + strlen(u->path) + 16;
+    u->base = malloc(blen);
+    if (!u->base) goto fail;
+    if (u->port)
+        snprintf(u->base, blen, "%s://%s:%d%s", u->scheme, u->host, u->port, u->path);
+    else
+        snprintf(u->base, blen, "%s://%s%s", u->scheme, u->host, u->path);
+    return 0;
+fail:
+    url_free(u);
+    return -1;
+}
+
+void url_free(struct url *u) {
+    free(u->scheme);
+    free(u->host);
+    free(u->path);
+    free(u->query);
+    free(u->base);
+    memset(u, 0, sizeof(*u));
+}
+
+char *url_safe(const struct url *u) {
+    size_t n = strlen(u->base) + (u->query ? strlen(u->query) + 1 : 0) + 1;
+    char *s = malloc(n);
+    if (!s) return NULL;
+    snprintf(s, n, "%s%s%s", u->base, u->query ? "?" : "", u->query ? u->query : "");
+    return s;
+}
+
+/* ---- matching ------------------------------------------------------------------------------ */
+
+int glob_prefix(const char *pat, const char *s) {
+    /* iterative glob with single backtrack point: enough for '*' as the only wildcard */
+    const char *star = NULL, *retry = NULL;
+    for (;;) {
+        if (!*pat) return 1; /* a prefix: the rest of s is free */
+        if (*pat == '*') { star = ++pat; retry = s; continue; }
+        if (*s && *s == *pat) { s++; pat++; continue; }
+        if (star && *retry) { pat = star; s = ++retry; continue; }
+        return 0;
+    }
+}
+
+static int ends_with_call(const char *path, const char *calls) {
+    size_t plen = strlen(path);
+    while (*calls) {
+        size_t n = strcspn(calls, "|");
+        if (plen >= n + 1 && path[plen - n - 1] == '/' && strncmp(path + plen - n, calls, n) == 0)
+            return 1;
+        calls += n + (calls[n] == '|');
+    }
+    return 0;
+}
+
+static enum shape infer_shape(const char *path) {
+    if (strstr(path, "/v1/messages")) return SHAPE_ANTHROPIC;
+    if (strstr(path, ":generateContent") || strstr(path, ":streamGenerateContent") ||
+        strstr(path, ":embedContent"))
+        return SHAPE_GEMINI;
+    if (strstr(path, "/api/chat") || strstr(path, "/api/generate") || strstr(path, "/api/embed"))
+        return SHAPE_OLLAMA;
+    return SHAPE_OPENAI;
+}
+
+int endpoint_match(const struct endpoint_rule *rules, size_t nrules, const struct url *u,
+                   struct endpoint_match *m) {
+    for (size_t i = 0; i < nrules; i++) {
+        if (!glob_prefix(rules[i].pattern, u->base)) continue;
+        m->shape = rules[i].shape ? rules[i].shape : infer_shape(u->path);
+        m->provider = "custom";
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++) {
+        const struct builtin *b = &builtins[i];
+        if (!glob_prefix(b->prefix, u->base) || !ends_with_call(u->path, b->calls)) continue;
+        m->shape = b->shape;
+        m->provider = b->provider;
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,208 @@
+#include "entry.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "canon.h"
+#include "json.h"
+
+int entry_keep_header(const char *name, size_t len) {
+    static const char *const dropped[] = {"set-cookie", "set-cookie2", "content-length",
+                                          "transfer-encoding", "content-encoding", NULL};
+    for (const char *const *d = dropped; *d; d++)
+        if (strlen(*d) == len && strncasecmp(*d, name, len) == 0) return 0;
+    return 1;
+}
+
+int entry_add_header(struct entry *e, const char *name, size_t nlen, const char *value, size_t vlen) {
+    struct entry_header *h = realloc(e->headers, (e->nheaders + 1) * sizeof(*h));
+    if (!h) return -1;
+    e->headers = h;
+    h[e->nheaders].name = strndup(name, nlen);
+    h[e->nheaders].value = strndup(value, vlen);
+    if (!h[e->nheaders].name || !h[e->nheaders].value) {
+        free(h[e->nheaders].name);
+        free(h[e->nheaders].value);
+        return -1;
+    }
+    e->nheaders++;
+    return 0;
+}
+
+const char *entry_header(const struct entry *e, const char *name) {
+    for (size_t i = 0; i < e->nheaders; i++)
+        if (!strcasecmp(e->headers[i].name, name)) return e->headers[i].value;
+    return NULL;
+}
+
+int entry_fresh(const struct entry *e, long long now) {
+    return e->ttl == 0 || now < e->created + e->ttl;
+}
+
+static void put_str(struct buf *b, const char *s) {
+    if (s) json_escape(b, s, strlen(s));
+    else buf_puts(b, "null");
+}
+
+/* A body as readable text when it is UTF-8, else as base64 under another name. */
+static void put_body(struct buf *b, const char *indent, const char *name, const char *p, size_t n) {
+    if (json_utf8_valid(p, n)) {
+        buf_printf(b, "%s\"%s\": ", indent, name);
+        json_escape(b, p ? p : "", n);
+    } else {
+        buf_printf(b, "%s\"%s_base64\": \"", indent, name);
+        base64_encode(b, (const unsigned char *)p, n);
+        buf_putc(b, '"');
+    }
+}
+
+int entry_encode(const struct entry *e, struct buf *out) {
+    buf_printf(out, "{\n  \"llmshim\": %d,\n  \"key\": \"%s\",\n", ENTRY_VERSION, e->key);
+    buf_printf(out, "  \"created\": %lld,\n  \"ttl\": %lld,\n  \"latency_us\": %lld,\n", e->created,
+               e->ttl, e->latency_us);
+    buf_puts(out, "  \"request\": {\n    \"method\": ");
+    put_str(out, e->method);
+    buf_puts(out, ",\n    \"url\": ");
+    put_str(out, e->url);
+    buf_puts(out, ",\n    \"provider\": ");
+    put_str(out, e->provider);
+    buf_puts(out, ",\n    \"model\": ");
+    put_str(out, e->model);
+    buf_puts(out, ",\n");
+    if (e->req_json) {
+        buf_puts(out, "    \"body\": ");
+        buf_append(out, e->req_body, e->req_body_len);
+    } else {
+        put_body(out, "    ", "body_text", e->req_body, e->req_body_len);
+    }
+    buf_printf(out, "\n  },\n  \"response\": {\n    \"status\": %d,\n    \"status_line\": ", e->status);
+    put_str(out, e->status_line);
+    buf_puts(out, ",\n    \"headers\": [");
+    for (size_t i = 0; i < e->nheaders; i++) {
+        buf_puts(out, i ? ",\n      [" : "\n      [");
+        put_str(out, e->headers[i].name);
+        buf_puts(out, ", ");
+        put_str(out, e->headers[i].value);
+        buf_putc(out, ']');
+    }
+    buf_puts(out, e->nheaders ? "\n    ],\n" : "],\n");
+    put_body(out, "    ", "body", e->body, e->body_len);
+    buf_puts(out, "\n  }\n}\n");
+    return out->oom ? -1 : 0;
+}
+
+/* ---- decoding --------------------------------------------------------------------------- */
+
+static int get_ll(const struct json_doc *d, int obj, const char *name, long long *out) {
+    return json_tok_ll(d, json_get(d, obj, name), out);
+}
+
+/* A string member, or NULL when absent/null. -1 only when present but malformed. */
+static int get_str(const struct json_doc *d, int obj, const char *name, char **out) {
+    *out = NULL;
+    int t = json_get(d, obj, name);
+    if (t < 0 || (d->tok[t].type == JSMN_PRIMITIVE && d->text[d->tok[t].start] == 'n')) return 0;
+    struct buf b;
+    buf_init(&b);
+    if (json_tok_str(d, t, &b) != 0) { buf_free(&b); return -1; }
+    if (!b.data) buf_puts(&b, "");
+    if (b.oom) { buf_free(&b); return -1; }
+    *out = buf_take(&b, NULL);
+    return 0;
+}
+
+/* body (text) or body_base64 → bytes. */
+static int get_body(const struct json_doc *d, int obj, const char *name, char **out, size_t *len) {
+    char b64name[32];
+    snprintf(b64name, sizeof(b64name), "%s_base64", name);
+    struct buf b;
+    buf_init(&b);
+    int t = json_get(d, obj, name), rc;
+    if (t >= 0) {
+        rc = json_tok_str(d, t, &b);
+    } else if ((t = json_get(d, obj, b64name)) >= 0 && d->tok[t].type == JSMN_STRING) {
+        rc = base64_decode(&b, d->text + d->tok[t].start, (size_t)(d->tok[t].end - d->tok[t].start));
+    } else {
+        return -1;
+    }
+    if (rc == 0 && !b.data) buf_puts(&b, "");
+    if (rc != 0 || b.oom) { buf_free(&b); return -1; }
+    *out = buf_take(&b, len);
+    return 0;
+}
+
+int entry_decode(struct entry *e, const char *data, size_t len) {
+    memset(e, 0, sizeof(*e));
+    struct json_doc d;
+    if (json_parse(&d, data, len) != 0) return -1;
+    long long version = 0, status = 0;
+    char *key = NULL;
+    int req = json_get(&d, 0, "request"), res = json_get(&d, 0, "response");
+    if (get_ll(&d, 0, "llmshim", &version) != 0 || version != ENTRY_VERSION) goto fail;
+    if (get_str(&d, 0, "key", &key) != 0 || !key || strlen(key) != 64) goto fail;
+    memcpy(e->key, key, 65);
+    if (get_ll(&d, 0, "created", &e->created) != 0 || get_ll(&d, 0, "ttl", &e->ttl) != 0) goto fail;
+    get_ll(&d, 0, "latency_us", &e->latency_us);
+    if (req < 0 || d.tok[req].type != JSMN_OBJECT || res < 0 || d.tok[res].type != JSMN_OBJECT) goto fail;
+    if (get_str(&d, req, "method", &e->method) || get_str(&d, req, "url", &e->url) ||
+        get_str(&d, req, "provider", &e->provider) || get_str(&d, req, "model", &e->model))
+        goto fail;
+    int body = json_get(&d, req, "body");
+    if (body >= 0) {
+        /* re-canonicalize: a person may have pretty-printed a cassette */
+        struct buf cb;
+        buf_init(&cb);
+        const jsmntok_t *t = &d.tok[body];
+        int start = t->type == JSMN_STRING ? t->start - 1 : t->start;
+        int end = t->type == JSMN_STRING ? t->end + 1 : t->end;
+        if (canon_json(data + start, (size_t)(end - start), NULL, &cb) != 0) { buf_free(&cb); goto fail; }
+        e->req_body = buf_take(&cb, &e->req_body_len);
+        e->req_json = 1;
+    } else if (get_body(&d, req, "body_text", &e->req_body, &e->req_body_len) != 0) {
+        goto fail;
+    }
+    if (get_ll(&d, res, "status", &status) != 0 || status < 100 || status > 999) goto fail;
+    e->status = (int)status;
+    if (get_str(&d, res, "status_line", &e->status_line) != 0) goto fail;
+    int hs = json_get(&d, res, "headers");
+    if (hs < 0 || d.tok[hs].type != JSMN_ARRAY) goto fail;
+    for (int i = 0; i < d.tok[hs].size; i++) {
+        int pair = json_child(&d, hs, i);
+        if (d.tok[pair].type != JSMN_ARRAY || d.tok[pair].size != 2) goto fail;
+        struct buf n, v;
+        buf_init(&n);
+        buf_init(&v);
+        int ok = json_tok_str(&d, pair + 1, &n) == 0 && json_tok_str(&d, pair + 2, &v) == 0 &&
+                 entry_add_header(e, n.data ? n.data : "", n.len, v.data ? v.data : "", v.len) == 0;
+        buf_free(&n);
+        buf_free(&v);
+        if (!ok) goto fail;
+    }
+    if (get_body(&d, res, "body", &e->body, &e->body_len) != 0) goto fail;
+    free(key);
+    json_doc_free(&d);
+    return 0;
+fail:
+    free(key);
+    json_doc_free(&d);
+    entry_free(e);
+    return -1;
+}
+
+void entry_free(struct entry *e) {
+    free(e->method);
+    free(e->url);
+    free(e->provider);
+    free(e->model);
+    free(e->req_body);
+    free(e->status_line);
+    for (size_t i = 0; i < e->nheaders; i++) {
+        free(e->headers[i].name);
+        free(e->headers[i].value);
+    }
+    free(e->headers);
+    free(e->body);
+    memset(e, 0, sizeof(*e));
+}

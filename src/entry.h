@@ -1,0 +1,50 @@
+/* entry: one cached answer and the question it answers, as a JSON document a person can read
+ * (and review in a diff when it is a committed cassette). Pure encode/decode; no I/O. */
+#ifndef LLMSHIM_ENTRY_H
+#define LLMSHIM_ENTRY_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+#define ENTRY_VERSION 1
+
+struct entry_header {
+    char *name;
+    char *value;
+};
+
+struct entry {
+    char key[65];
+    long long created;     /* unix seconds */
+    long long ttl;         /* seconds; 0 = never expires */
+    long long latency_us;  /* how long the original call took */
+    /* request summary: what this answers (never credentials) */
+    char *method;
+    char *url;
+    char *provider;
+    char *model;
+    char *req_body;        /* canonical JSON (req_json) or the raw body */
+    size_t req_body_len;
+    int req_json;
+    /* response */
+    int status;
+    char *status_line;     /* "HTTP/1.1 200 OK", as received */
+    struct entry_header *headers;
+    size_t nheaders;
+    char *body;            /* as the application received it (decoded) */
+    size_t body_len;
+};
+
+int entry_encode(const struct entry *e, struct buf *out);
+/* Returns 0, or -1 for anything that is not a complete entry of a known version. */
+int entry_decode(struct entry *e, const char *data, size_t len);
+void entry_free(struct entry *e);
+
+int entry_fresh(const struct entry *e, long long now);
+/* 0 for headers that are never stored: cookies and framing that no longer applies. */
+int entry_keep_header(const char *name, size_t len);
+int entry_add_header(struct entry *e, const char *name, size_t nlen, const char *value, size_t vlen);
+const char *entry_header(const struct entry *e, const char *name);
+
+#endif

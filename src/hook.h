@@ -1,0 +1,102 @@
+/* hook: the only part of llmshim that knows libcurl's ABI. Internal to the hook_*.c files. */
+#ifndef LLMSHIM_HOOK_H
+#define LLMSHIM_HOOK_H
+
+#define CURL_DISABLE_TYPECHECK   /* the hooks take the variadic arguments themselves */
+#define CURL_DISABLE_DEPRECATION /* and mirror old options (CURLOPT_PUT) too */
+#include <curl/curl.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "entry.h"
+
+#define HOOK_EXPORT __attribute__((visibility("default")))
+#define HOOK_CALLER() __builtin_return_address(0)
+
+/* Every libcurl function llmshim interposes, declared once. */
+#define HOOKED_FUNCTIONS(X)                                             \
+    X(curl_easy_init, CURL *, (void))                                   \
+    X(curl_easy_setopt, CURLcode, (CURL *, CURLoption, ...))            \
+    X(curl_easy_perform, CURLcode, (CURL *))                            \
+    X(curl_easy_getinfo, CURLcode, (CURL *, CURLINFO, ...))             \
+    X(curl_easy_reset, void, (CURL *))                                  \
+    X(curl_easy_duphandle, CURL *, (CURL *))                            \
+    X(curl_easy_cleanup, void, (CURL *))
+
+struct real_api {
+#define X(name, ret, args) ret(*name) args;
+    HOOKED_FUNCTIONS(X)
+#undef X
+};
+
+/* The libcurl a call from `caller` would have reached without llmshim (see hook_real.c).
+ * Never NULL; individual pointers may be NULL when no libcurl is loaded. */
+const struct real_api *real_for_caller(const void *caller);
+
+/* Re-entry depth of this thread: > 0 while libcurl itself runs, so its own calls into the
+ * public API pass straight through. App callbacks run at depth 0 again. */
+extern __attribute__((tls_model("initial-exec"))) __thread int hook_depth;
+
+enum hk_method { HK_GET, HK_POST, HK_OTHER };
+
+/* What a handle's options say about the next transfer, mirrored as libcurl stores them. */
+struct hk_handle {
+    CURL *curl;
+    const struct real_api *real;
+    struct hk_handle *next; /* hash chain */
+
+    char *url;
+    int url_is_curlu;          /* CURLOPT_CURLU: not read by llmshim, so not cached */
+    const char *postfields;    /* app memory, or `copy` */
+    char *copy;                /* CURLOPT_COPYPOSTFIELDS */
+    curl_off_t postsize;       /* -1: strlen(postfields) */
+    enum hk_method method;
+    int nobody;
+    char *customrequest;
+    const struct curl_slist *headers;
+    curl_write_callback write_cb;   /* NULL: fwrite */
+    void *write_data;               /* default stdout */
+    curl_write_callback header_cb;
+    void *header_data;
+    long include_header;
+    long failonerror;
+    char *errorbuffer;
+    int decodes_content;       /* ACCEPT_ENCODING set and HTTP_CONTENT_DECODING on */
+    int accept_encoding;
+    long content_decoding;
+
+    /* answers for curl_easy_getinfo after a transfer served from the cache */
+    int replayed;
+    long r_status;
+    long r_http_version;
+    char *r_content_type;
+    char *r_url;
+    curl_off_t r_size;
+    curl_off_t r_upload;
+    long r_header_size;
+    long r_request_size;
+    curl_off_t r_time_us;
+    const char *r_scheme;
+};
+
+struct hk_handle *handle_add(CURL *curl, const struct real_api *real);
+struct hk_handle *handle_find(CURL *curl);
+void handle_remove(CURL *curl);
+void handle_reset(struct hk_handle *h); /* back to libcurl's defaults, as curl_easy_reset */
+int handle_copy(struct hk_handle *dst, const struct hk_handle *src);
+void handle_note_option(struct hk_handle *h, CURLoption opt, const void *ptr, long l, curl_off_t o);
+
+/* Delivery to the application, the way libcurl would have delivered. */
+size_t hk_write_body(struct hk_handle *h, char *p, size_t n);
+size_t hk_write_header(struct hk_handle *h, char *p, size_t n);
+
+/* Serves a cached entry; returns what curl_easy_perform returns. */
+CURLcode replay_entry(struct hk_handle *h, const struct entry *e, long long elapsed_us);
+/* Answers getinfo for a replayed transfer: 1 answered, 0 pass to libcurl. */
+int replay_getinfo(struct hk_handle *h, CURLINFO info, void *arg);
+
+/* The real transfer with the answer copied as it passes. On CURLE_OK with a complete 2xx answer
+ * the app accepted, fills e (response part) and sets *storable. */
+CURLcode record_perform(struct hk_handle *h, struct entry *e, int *storable, size_t max_bytes);
+
+#endif

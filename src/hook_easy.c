@@ -1,0 +1,163 @@
+/* The exported hooks for libcurl's easy API. Each one forwards to the real libcurl; only
+ * curl_easy_perform on a recognized LLM request and curl_easy_getinfo after a cache hit
+ * answer by themselves. Calls made by libcurl itself (hook_depth > 0) pass straight through. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cache.h"
+#include "hook.h"
+#include "log.h"
+
+/* What libcurl would say if it were not loaded at all: never call through NULL. */
+#define REAL_OR(api, fn, fallback) \
+    do {                           \
+        if (!(api)->fn) return fallback; \
+    } while (0)
+
+static const struct real_api *api_for(struct hk_handle *h, const void *caller) {
+    return h ? h->real : real_for_caller(caller);
+}
+
+HOOK_EXPORT CURL *curl_easy_init(void) {
+    const struct real_api *r = real_for_caller(HOOK_CALLER());
+    REAL_OR(r, curl_easy_init, NULL);
+    CURL *curl = r->curl_easy_init();
+    if (curl && hook_depth == 0) handle_add(curl, r); /* untracked on failure: passes through */
+    return curl;
+}
+
+HOOK_EXPORT CURLcode curl_easy_setopt(CURL *curl, CURLoption opt, ...) {
+    va_list ap;
+    long l = 0;
+    void *ptr = NULL;
+    curl_off_t o = 0;
+    va_start(ap, opt);
+    /* read the argument with the type libcurl reads it with: the option number says which */
+    if (opt < CURLOPTTYPE_OBJECTPOINT) l = va_arg(ap, long);
+    else if (opt < CURLOPTTYPE_FUNCTIONPOINT) ptr = va_arg(ap, void *);
+    else if (opt < CURLOPTTYPE_OFF_T) ptr = (void *)va_arg(ap, void (*)(void));
+    else if (opt < CURLOPTTYPE_BLOB) o = va_arg(ap, curl_off_t);
+    else ptr = va_arg(ap, void *);
+    va_end(ap);
+
+    struct hk_handle *h = hook_depth ? NULL : handle_find(curl);
+    const struct real_api *r = api_for(h, HOOK_CALLER());
+    REAL_OR(r, curl_easy_setopt, CURLE_FAILED_INIT);
+    CURLcode rc;
+    if (opt < CURLOPTTYPE_OBJECTPOINT) rc = r->curl_easy_setopt(curl, opt, l);
+    else if (opt >= CURLOPTTYPE_OFF_T && opt < CURLOPTTYPE_BLOB) rc = r->curl_easy_setopt(curl, opt, o);
+    else rc = r->curl_easy_setopt(curl, opt, ptr);
+    if (rc != CURLE_OK || hook_depth || !curl) return rc;
+    if (!h) h = handle_add(curl, r); /* a handle made before llmshim saw it */
+    if (h) handle_note_option(h, opt, ptr, l, o);
+    return rc;
+}
+
+HOOK_EXPORT CURLcode curl_easy_getinfo(CURL *curl, CURLINFO info, ...) {
+    va_list ap;
+    va_start(ap, info);
+    void *arg = va_arg(ap, void *); /* every getinfo takes one pointer */
+    va_end(ap);
+    struct hk_handle *h = hook_depth ? NULL : handle_find(curl);
+    if (h && h->replayed && arg && replay_getinfo(h, info, arg)) return CURLE_OK;
+    const struct real_api *r = api_for(h, HOOK_CALLER());
+    REAL_OR(r, curl_easy_getinfo, CURLE_FAILED_INIT);
+    return r->curl_easy_getinfo(curl, info, arg);
+}
+
+HOOK_EXPORT void curl_easy_reset(CURL *curl) {
+    struct hk_handle *h = hook_depth ? NULL : handle_find(curl);
+    const struct real_api *r = api_for(h, HOOK_CALLER());
+    if (r->curl_easy_reset) r->curl_easy_reset(curl);
+    if (h) handle_reset(h);
+}
+
+HOOK_EXPORT CURL *curl_easy_duphandle(CURL *curl) {
+    struct hk_handle *h = hook_depth ? NULL : handle_find(curl);
+    const struct real_api *r = api_for(h, HOOK_CALLER());
+    REAL_OR(r, curl_easy_duphandle, NULL);
+    CURL *dup = r->curl_easy_duphandle(curl);
+    if (dup && h) {
+        struct hk_handle *d = handle_add(dup, r);
+        if (d && handle_copy(d, h) != 0) handle_remove(dup); /* untracked: passes through */
+    }
+    return dup;
+}
+
+HOOK_EXPORT void curl_easy_cleanup(CURL *curl) {
+    struct hk_handle *h = hook_depth ? NULL : handle_find(curl);
+    const struct real_api *r = api_for(h, HOOK_CALLER());
+    if (h) handle_remove(curl);
+    if (r->curl_easy_cleanup) r->curl_easy_cleanup(curl);
+}
+
+/* ---- perform ------------------------------------------------------------------------------ */
+
+static CURLcode pass(struct hk_handle *h) {
+    hook_depth++;
+    CURLcode rc = h->real->curl_easy_perform(h->curl);
+    hook_depth--;
+    return rc;
+}
+
+/* "POST" when the next transfer is a POST whose whole body llmshim can read, else NULL. */
+static const char *cacheable_method(const struct hk_handle *h) {
+    if (h->method != HK_POST || h->nobody || h->url_is_curlu || !h->postfields) return NULL;
+    if (h->customrequest && strcasecmp(h->customrequest, "POST") != 0) return NULL;
+    return "POST";
+}
+
+static void log_event(const struct config *cfg, const char *what, const struct call *c, long long us) {
+    if (cfg->log >= LOG_INFO)
+        log_line("%s %s model=%s key=%.12s %lldus %s", what, c->ep.provider, c->model ? c->model : "-",
+                 c->hex, us, c->safe_url);
+}
+
+HOOK_EXPORT CURLcode curl_easy_perform(CURL *curl) {
+    struct hk_handle *h = hook_depth ? NULL : handle_find(curl);
+    if (!h) {
+        const struct real_api *r = real_for_caller(HOOK_CALLER());
+        REAL_OR(r, curl_easy_perform, CURLE_FAILED_INIT);
+        return r->curl_easy_perform(curl);
+    }
+    REAL_OR(h->real, curl_easy_perform, CURLE_FAILED_INIT);
+    free(h->r_content_type);
+    free(h->r_url);
+    h->r_content_type = h->r_url = NULL;
+    h->replayed = 0;
+
+    const struct config *cfg = cache_config();
+    const char *method = cacheable_method(h);
+    if (cfg->mode == MODE_OFF || !method) return pass(h);
+    long long t0 = cache_monotonic_us();
+    size_t len = h->postsize >= 0 ? (size_t)h->postsize : strlen(h->postfields);
+    struct call c;
+    int kind = call_analyze(&c, cfg, method, h->url, h->postfields, len);
+    if (kind < 0) log_line("out of memory while reading a request; using the network");
+    if (kind <= 0) return pass(h);
+
+    struct entry e;
+    CURLcode rc;
+    if (cfg->mode != MODE_RECORD && cache_lookup(&c, &e)) {
+        rc = replay_entry(h, &e, cache_monotonic_us() - t0);
+        log_event(cfg, "HIT", &c, cache_monotonic_us() - t0);
+        entry_free(&e);
+    } else if (cfg->mode == MODE_REPLAY) {
+        log_line("replay miss: POST %s key %s", c.safe_url, c.hex);
+        if (h->errorbuffer)
+            snprintf(h->errorbuffer, CURL_ERROR_SIZE, "llmshim: replay miss: POST %s key %s", c.safe_url, c.hex);
+        rc = CURLE_COULDNT_CONNECT;
+    } else {
+        int storable = 0;
+        memset(&e, 0, sizeof(e));
+        rc = record_perform(h, &e, &storable, cfg->max_entry_bytes);
+        long long us = cache_monotonic_us() - t0;
+        if (storable) cache_store(&c, &e, us);
+        log_event(cfg, storable ? "STORE" : "MISS", &c, us);
+        entry_free(&e);
+    }
+    call_free(&c);
+    return rc;
+}

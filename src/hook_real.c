@@ -1,0 +1,80 @@
+/* Which libcurl to call. A program that links libcurl normally is served by dlsym(RTLD_NEXT).
+ * Python's pycurl and FFI loaders load their libcurl RTLD_LOCAL, where RTLD_NEXT finds nothing
+ * or another libcurl; for those, the caller's own object is reopened and searched, which finds
+ * the libcurl it is linked against. Results are cached per calling object. */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "hook.h"
+
+#define MAX_OBJECTS 16
+
+__attribute__((tls_model("initial-exec"))) __thread int hook_depth;
+
+static struct real_api next_api;
+static pthread_once_t next_once = PTHREAD_ONCE_INIT;
+static void *self_base;
+
+static struct {
+    void *base;
+    struct real_api api;
+} objects[MAX_OBJECTS];
+static int nobjects;
+static pthread_mutex_t objects_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A symbol inside llmshim itself would be a loop, never a real function. */
+static void *not_self(void *sym) {
+    Dl_info info;
+    if (!sym) return NULL;
+    if (dladdr(sym, &info) && info.dli_fbase == self_base) return NULL;
+    return sym;
+}
+
+static void resolve(struct real_api *api, void *handle) {
+#define X(name, ret, args) *(void **)&api->name = not_self(dlsym(handle, #name));
+    HOOKED_FUNCTIONS(X)
+#undef X
+}
+
+static int complete(const struct real_api *api) {
+    int ok = 1;
+#define X(name, ret, args) ok = ok && api->name;
+    HOOKED_FUNCTIONS(X)
+#undef X
+    return ok;
+}
+
+static void next_init(void) {
+    Dl_info info;
+    if (dladdr((void *)real_for_caller, &info)) self_base = info.dli_fbase;
+    resolve(&next_api, RTLD_NEXT);
+}
+
+const struct real_api *real_for_caller(const void *caller) {
+    pthread_once(&next_once, next_init);
+    Dl_info info;
+    if (!caller || !dladdr(caller, &info) || !info.dli_fname || !info.dli_fname[0] ||
+        info.dli_fbase == self_base)
+        return &next_api;
+    const struct real_api *found = NULL;
+    pthread_mutex_lock(&objects_lock);
+    for (int i = 0; i < nobjects && !found; i++)
+        if (objects[i].base == info.dli_fbase) found = &objects[i].api;
+    if (!found && nobjects < MAX_OBJECTS) {
+        struct real_api api;
+        memset(&api, 0, sizeof(api));
+        void *h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+        if (h) {
+            resolve(&api, h);
+            dlclose(h);
+        }
+        /* the main program's scope includes llmshim and finds nothing real: RTLD_NEXT is right */
+        objects[nobjects].base = info.dli_fbase;
+        objects[nobjects].api = complete(&api) ? api : next_api;
+        found = &objects[nobjects].api;
+        nobjects++;
+    }
+    pthread_mutex_unlock(&objects_lock);
+    return found ? found : &next_api;
+}

@@ -1,0 +1,140 @@
+/* Serving a cached answer through the application's callbacks exactly as libcurl delivers a
+ * live one: header lines one per call, then the body in pieces of at most CURL_MAX_WRITE_SIZE. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "hook.h"
+
+static long http_version_of(const char *status_line) {
+    if (!status_line) return CURL_HTTP_VERSION_1_1;
+    if (!strncmp(status_line, "HTTP/1.0", 8)) return CURL_HTTP_VERSION_1_0;
+    if (!strncmp(status_line, "HTTP/2", 6)) return CURL_HTTP_VERSION_2_0;
+    if (!strncmp(status_line, "HTTP/3", 6)) return CURL_HTTP_VERSION_3;
+    return CURL_HTTP_VERSION_1_1;
+}
+
+static int send_header(struct hk_handle *h, struct buf *line) {
+    if (line->oom) return -1;
+    h->r_header_size += (long)line->len;
+    size_t w = hk_write_header(h, line->data, line->len);
+    int ok = w == line->len;
+    buf_clear(line);
+    return ok ? 0 : -1;
+}
+
+static void set_error(struct hk_handle *h, const char *msg) {
+    if (h->errorbuffer) snprintf(h->errorbuffer, CURL_ERROR_SIZE, "%s", msg);
+}
+
+CURLcode replay_entry(struct hk_handle *h, const struct entry *e, long long elapsed_us) {
+    if (h->errorbuffer) h->errorbuffer[0] = '\0';
+    h->replayed = 1;
+    h->r_status = e->status;
+    h->r_http_version = http_version_of(e->status_line);
+    const char *ct = entry_header(e, "Content-Type");
+    h->r_content_type = ct ? strdup(ct) : NULL;
+    h->r_url = h->url ? strdup(h->url) : NULL;
+    h->r_scheme = h->url && !strncasecmp(h->url, "https:", 6) ? "HTTPS" : "HTTP";
+    h->r_size = 0;
+    h->r_header_size = 0;
+    h->r_time_us = elapsed_us;
+    h->r_upload = h->postsize >= 0 ? h->postsize : (curl_off_t)(h->postfields ? strlen(h->postfields) : 0);
+    h->r_request_size = (long)h->r_upload;
+
+    if (h->failonerror && e->status >= 400) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "The requested URL returned error: %d", e->status);
+        set_error(h, msg);
+        return CURLE_HTTP_RETURNED_ERROR;
+    }
+
+    struct buf line;
+    buf_init(&line);
+    if (e->status_line) buf_printf(&line, "%s\r\n", e->status_line);
+    else buf_printf(&line, "HTTP/1.1 %d\r\n", e->status);
+    int rc = send_header(h, &line);
+    for (size_t i = 0; i < e->nheaders && rc == 0; i++) {
+        buf_printf(&line, "%s: %s\r\n", e->headers[i].name, e->headers[i].value);
+        rc = send_header(h, &line);
+    }
+    if (rc == 0) {
+        buf_printf(&line, "Content-Length: %zu\r\n", e->body_len);
+        rc = send_header(h, &line);
+    }
+    if (rc == 0) {
+        buf_puts(&line, "X-LLMShim-Cache: HIT\r\n");
+        rc = send_header(h, &line);
+    }
+    if (rc == 0) {
+        buf_puts(&line, "\r\n");
+        rc = send_header(h, &line);
+    }
+    buf_free(&line);
+    if (rc != 0) {
+        set_error(h, "Failed writing header");
+        return CURLE_WRITE_ERROR;
+    }
+    for (size_t off = 0; off < e->body_len;) {
+        size_t n = e->body_len - off;
+        if (n > CURL_MAX_WRITE_SIZE) n = CURL_MAX_WRITE_SIZE;
+        size_t w = hk_write_body(h, e->body + off, n);
+        if (w != n) {
+            /* CURL_WRITEFUNC_PAUSE cannot be honoured without a transfer to pause */
+            set_error(h, w == CURL_WRITEFUNC_PAUSE ? "llmshim: pausing a cached answer is not supported"
+                                                    : "Failure writing output to destination");
+            return CURLE_WRITE_ERROR;
+        }
+        off += n;
+        h->r_size += (curl_off_t)n;
+    }
+    return CURLE_OK;
+}
+
+int replay_getinfo(struct hk_handle *h, CURLINFO info, void *arg) {
+    double secs = (double)h->r_time_us / 1e6;
+    double speed = secs > 0 ? (double)h->r_size / secs : 0;
+    switch (info) {
+    case CURLINFO_RESPONSE_CODE: *(long *)arg = h->r_status; return 1;
+    case CURLINFO_HTTP_VERSION: *(long *)arg = h->r_http_version; return 1;
+    case CURLINFO_CONTENT_TYPE: *(char **)arg = h->r_content_type; return 1;
+    case CURLINFO_EFFECTIVE_URL: *(char **)arg = h->r_url; return 1;
+    case CURLINFO_SCHEME: *(const char **)arg = h->r_scheme; return 1;
+    case CURLINFO_PROTOCOL:
+        *(long *)arg = h->r_scheme[4] ? CURLPROTO_HTTPS : CURLPROTO_HTTP;
+        return 1;
+    case CURLINFO_SIZE_DOWNLOAD: *(double *)arg = (double)h->r_size; return 1;
+    case CURLINFO_SIZE_DOWNLOAD_T: *(curl_off_t *)arg = h->r_size; return 1;
+    case CURLINFO_CONTENT_LENGTH_DOWNLOAD: *(double *)arg = (double)h->r_size; return 1;
+    case CURLINFO_CONTENT_LENGTH_DOWNLOAD_T: *(curl_off_t *)arg = h->r_size; return 1;
+    case CURLINFO_SIZE_UPLOAD: *(double *)arg = (double)h->r_upload; return 1;
+    case CURLINFO_SIZE_UPLOAD_T: *(curl_off_t *)arg = h->r_upload; return 1;
+    case CURLINFO_HEADER_SIZE: *(long *)arg = h->r_header_size; return 1;
+    case CURLINFO_REQUEST_SIZE: *(long *)arg = h->r_request_size; return 1;
+    case CURLINFO_SPEED_DOWNLOAD: *(double *)arg = speed; return 1;
+    case CURLINFO_SPEED_DOWNLOAD_T: *(curl_off_t *)arg = (curl_off_t)speed; return 1;
+    case CURLINFO_SPEED_UPLOAD: *(double *)arg = 0; return 1;
+    case CURLINFO_SPEED_UPLOAD_T: *(curl_off_t *)arg = 0; return 1;
+    case CURLINFO_TOTAL_TIME:
+    case CURLINFO_STARTTRANSFER_TIME: *(double *)arg = secs; return 1;
+    case CURLINFO_TOTAL_TIME_T:
+    case CURLINFO_STARTTRANSFER_TIME_T: *(curl_off_t *)arg = h->r_time_us; return 1;
+    case CURLINFO_NAMELOOKUP_TIME:
+    case CURLINFO_CONNECT_TIME:
+    case CURLINFO_APPCONNECT_TIME:
+    case CURLINFO_PRETRANSFER_TIME:
+    case CURLINFO_REDIRECT_TIME: *(double *)arg = 0; return 1;
+    case CURLINFO_NAMELOOKUP_TIME_T:
+    case CURLINFO_CONNECT_TIME_T:
+    case CURLINFO_APPCONNECT_TIME_T:
+    case CURLINFO_PRETRANSFER_TIME_T:
+    case CURLINFO_REDIRECT_TIME_T: *(curl_off_t *)arg = 0; return 1;
+    case CURLINFO_REDIRECT_COUNT:
+    case CURLINFO_NUM_CONNECTS:
+    case CURLINFO_OS_ERRNO:
+    case CURLINFO_HTTP_CONNECTCODE: *(long *)arg = 0; return 1;
+    case CURLINFO_REDIRECT_URL: *(char **)arg = NULL; return 1;
+    default: return 0;
+    }
+}

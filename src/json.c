@@ -1,0 +1,427 @@
+#include <jsmn.h> /* the one translation unit that holds jsmn's code */
+
+#include "json.h"
+
+#include <locale.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- strict structure check ------------------------------------------------------------
+ * jsmn tokenizes but forgives missing commas and colons ("[1 2]" parses). Two bodies that are
+ * different to a server must never share a key, so the gaps between tokens are checked here. */
+
+static int is_ws(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Text in [from, to) must be whitespace around exactly one `sep` (or none when sep == 0). */
+static int gap_ok(const char *t, int from, int to, char sep) {
+    int seen = 0;
+    for (int p = from; p < to; p++) {
+        if (is_ws(t[p])) continue;
+        if (sep && !seen && t[p] == sep) { seen = 1; continue; }
+        return 0;
+    }
+    return sep ? seen : 1;
+}
+
+static int literal_ok(const char *s, size_t n) {
+    if (n == 4 && (!memcmp(s, "true", 4) || !memcmp(s, "null", 4))) return 1;
+    if (n == 5 && !memcmp(s, "false", 5)) return 1;
+    return 0;
+}
+
+static int number_ok(const char *s, size_t n) {
+    size_t i = 0;
+    if (i < n && s[i] == '-') i++;
+    if (i >= n) return 0;
+    if (s[i] == '0') i++;
+    else if (s[i] >= '1' && s[i] <= '9') while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    else return 0;
+    if (i < n && s[i] == '.') {
+        i++;
+        size_t d = i;
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+        if (i == d) return 0;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+        size_t d = i;
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+        if (i == d) return 0;
+    }
+    return i == n;
+}
+
+struct frame { int tok; int left; int is_obj; int count; };
+
+static int validate(const struct json_doc *d) {
+    const char *t = d->text;
+    struct frame stack[64];
+    int depth = 0, pos = 0, i = 0;
+    for (;;) {
+        /* close every container whose children are all consumed */
+        while (depth > 0 && stack[depth - 1].left == 0) {
+            const jsmntok_t *c = &d->tok[stack[depth - 1].tok];
+            if (!gap_ok(t, pos, c->end - 1, 0)) return -1;
+            pos = c->end;
+            depth--;
+        }
+        if (i == d->ntok) break;
+        if (depth == 0 && i > 0) return -1; /* a second top-level value */
+        const jsmntok_t *k = &d->tok[i];
+        int start = k->type == JSMN_STRING ? k->start - 1 : k->start;
+        char sep = 0;
+        int is_key = 0;
+        if (depth > 0) {
+            struct frame *f = &stack[depth - 1];
+            if (f->is_obj) {
+                is_key = (f->count % 2) == 0;
+                sep = is_key ? (f->count ? ',' : 0) : ':';
+                if (is_key && (k->type != JSMN_STRING || k->size != 1)) return -1;
+            } else {
+                sep = f->count ? ',' : 0;
+            }
+            f->count++;
+            f->left--;
+        }
+        if (start < pos || !gap_ok(t, pos, start, sep)) return -1;
+        if (k->type == JSMN_OBJECT || k->type == JSMN_ARRAY) {
+            if (depth == (int)(sizeof(stack) / sizeof(stack[0]))) return -1;
+            stack[depth].tok = i;
+            stack[depth].is_obj = k->type == JSMN_OBJECT;
+            stack[depth].left = k->type == JSMN_OBJECT ? 2 * k->size : k->size;
+            stack[depth].count = 0;
+            depth++;
+            pos = k->start + 1;
+        } else if (k->type == JSMN_STRING) {
+            if (!is_key && k->size != 0) return -1;
+            pos = k->end + 1;
+        } else {
+            const char *s = t + k->start;
+            size_t n = (size_t)(k->end - k->start);
+            if (!literal_ok(s, n) && !number_ok(s, n)) return -1;
+            pos = k->end;
+        }
+        i++;
+    }
+    if (d->ntok == 0 || !gap_ok(t, pos, (int)d->len, 0)) return -1;
+    return 0;
+}
+
+int json_parse(struct json_doc *doc, const char *text, size_t len) {
+    memset(doc, 0, sizeof(*doc));
+    if (len > 0x7fffffff) return -1; /* jsmn positions are ints */
+    jsmn_parser p;
+    jsmn_init(&p);
+    int n = jsmn_parse(&p, text, len, NULL, 0);
+    if (n <= 0) return -1;
+    jsmntok_t *tok = malloc(sizeof(*tok) * (size_t)n);
+    if (!tok) return -1;
+    jsmn_init(&p);
+    if (jsmn_parse(&p, text, len, tok, (unsigned)n) != n) { free(tok); return -1; }
+    doc->text = text;
+    doc->len = len;
+    doc->tok = tok;
+    doc->ntok = n;
+    if (validate(doc) != 0) { json_doc_free(doc); return -1; }
+    /* strings must be valid UTF-8 with valid escapes */
+    struct buf tmp;
+    buf_init(&tmp);
+    for (int i = 0; i < n; i++) {
+        if (tok[i].type != JSMN_STRING) continue;
+        buf_clear(&tmp);
+        if (json_tok_str(doc, i, &tmp) != 0) { buf_free(&tmp); json_doc_free(doc); return -1; }
+    }
+    buf_free(&tmp);
+    return 0;
+}
+
+void json_doc_free(struct json_doc *doc) {
+    free(doc->tok);
+    memset(doc, 0, sizeof(*doc));
+}
+
+int json_skip(const struct json_doc *doc, int i) {
+    int pending = 1;
+    while (pending > 0 && i < doc->ntok) {
+        pending += doc->tok[i].size;
+        pending--;
+        i++;
+    }
+    return i;
+}
+
+int json_child(const struct json_doc *doc, int parent, int n) {
+    if (parent < 0 || parent >= doc->ntok) return -1;
+    const jsmntok_t *p = &doc->tok[parent];
+    if ((p->type != JSMN_OBJECT && p->type != JSMN_ARRAY) || n < 0 || n >= p->size) return -1;
+    int i = parent + 1;
+    for (int k = 0; k < n; k++) i = json_skip(doc, i);
+    return i;
+}
+
+int json_tok_eq(const struct json_doc *doc, int i, const char *s) {
+    if (i < 0 || i >= doc->ntok || doc->tok[i].type != JSMN_STRING) return 0;
+    const jsmntok_t *t = &doc->tok[i];
+    size_t n = (size_t)(t->end - t->start);
+    const char *raw = doc->text + t->start;
+    if (!memchr(raw, '\\', n)) return strlen(s) == n && memcmp(raw, s, n) == 0;
+    struct buf b;
+    buf_init(&b);
+    int eq = json_unescape(raw, n, &b) == 0 && b.len == strlen(s) && memcmp(b.data, s, b.len) == 0;
+    buf_free(&b);
+    return eq;
+}
+
+int json_get(const struct json_doc *doc, int obj, const char *name) {
+    if (obj < 0 || obj >= doc->ntok || doc->tok[obj].type != JSMN_OBJECT) return -1;
+    int i = obj + 1;
+    for (int k = 0; k < doc->tok[obj].size; k++) {
+        if (json_tok_eq(doc, i, name)) return i + 1;
+        i = json_skip(doc, i);
+    }
+    return -1;
+}
+
+int json_tok_str(const struct json_doc *doc, int i, struct buf *out) {
+    if (i < 0 || i >= doc->ntok || doc->tok[i].type != JSMN_STRING) return -1;
+    const jsmntok_t *t = &doc->tok[i];
+    return json_unescape(doc->text + t->start, (size_t)(t->end - t->start), out);
+}
+
+int json_tok_ll(const struct json_doc *doc, int i, long long *out) {
+    if (i < 0 || i >= doc->ntok || doc->tok[i].type != JSMN_PRIMITIVE) return -1;
+    const jsmntok_t *t = &doc->tok[i];
+    char tmp[32];
+    size_t n = (size_t)(t->end - t->start);
+    if (n == 0 || n >= sizeof(tmp)) return -1;
+    memcpy(tmp, doc->text + t->start, n);
+    tmp[n] = '\0';
+    char *end;
+    long long v = strtoll(tmp, &end, 10);
+    if (*end) return -1;
+    *out = v;
+    return 0;
+}
+
+/* ---- strings ------------------------------------------------------------------------------ */
+
+static int hex4(const char *s, unsigned *out) {
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = s[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
+        else return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static void put_utf8(struct buf *out, unsigned cp) {
+    char u[4];
+    if (cp < 0x80) { u[0] = (char)cp; buf_append(out, u, 1); }
+    else if (cp < 0x800) {
+        u[0] = (char)(0xC0 | (cp >> 6)); u[1] = (char)(0x80 | (cp & 0x3F));
+        buf_append(out, u, 2);
+    } else if (cp < 0x10000) {
+        u[0] = (char)(0xE0 | (cp >> 12)); u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        u[2] = (char)(0x80 | (cp & 0x3F));
+        buf_append(out, u, 3);
+    } else {
+        u[0] = (char)(0xF0 | (cp >> 18)); u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); u[3] = (char)(0x80 | (cp & 0x3F));
+        buf_append(out, u, 4);
+    }
+}
+
+/* Length of the valid UTF-8 sequence at s (0 if invalid). */
+static size_t utf8_len(const unsigned char *s, size_t n) {
+    unsigned c = s[0];
+    if (c < 0x80) return 1;
+    size_t len;
+    unsigned min;
+    if ((c & 0xE0) == 0xC0) { len = 2; min = 0x80; c &= 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { len = 3; min = 0x800; c &= 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { len = 4; min = 0x10000; c &= 0x07; }
+    else return 0;
+    if (n < len) return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        c = (c << 6) | (s[i] & 0x3F);
+    }
+    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
+    return len;
+}
+
+int json_utf8_valid(const char *s, size_t n) {
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        if (p[i] == 0) return 0;
+        size_t l = utf8_len(p + i, n - i);
+        if (!l) return 0;
+        i += l;
+    }
+    return 1;
+}
+
+int json_unescape(const char *s, size_t n, struct buf *out) {
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        if (p[i] < 0x20) return -1;
+        if (p[i] != '\\') {
+            size_t l = utf8_len(p + i, n - i);
+            if (!l) return -1;
+            buf_append(out, s + i, l);
+            i += l;
+            continue;
+        }
+        if (i + 1 >= n) return -1;
+        char e = s[i + 1];
+        i += 2;
+        switch (e) {
+        case '"': buf_putc(out, '"'); break;
+        case '\\': buf_putc(out, '\\'); break;
+        case '/': buf_putc(out, '/'); break;
+        case 'b': buf_putc(out, '\b'); break;
+        case 'f': buf_putc(out, '\f'); break;
+        case 'n': buf_putc(out, '\n'); break;
+        case 'r': buf_putc(out, '\r'); break;
+        case 't': buf_putc(out, '\t'); break;
+        case 'u': {
+            unsigned cp, lo;
+            if (i + 4 > n || hex4(s + i, &cp) != 0) return -1;
+            i += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 <= n && s[i] == '\\' && s[i + 1] == 'u' &&
+                hex4(s + i + 2, &lo) == 0 && lo >= 0xDC00 && lo <= 0xDFFF) {
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                i += 6;
+            }
+            put_utf8(out, cp); /* a lone surrogate becomes WTF-8 */
+            break;
+        }
+        default: return -1;
+        }
+    }
+    return out->oom ? -1 : 0;
+}
+
+void json_escape(struct buf *out, const char *s, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s;
+    buf_putc(out, '"');
+    size_t run = 0; /* bytes copied verbatim in one append */
+    for (size_t i = 0; i < n; i++) {
+        unsigned c = p[i];
+        const char *esc = NULL;
+        char u[7];
+        if (c == '"') esc = "\\\"";
+        else if (c == '\\') esc = "\\\\";
+        else if (c == '\n') esc = "\\n";
+        else if (c == '\r') esc = "\\r";
+        else if (c == '\t') esc = "\\t";
+        else if (c == '\b') esc = "\\b";
+        else if (c == '\f') esc = "\\f";
+        else if (c < 0x20) {
+            u[0] = '\\'; u[1] = 'u'; u[2] = '0'; u[3] = '0';
+            u[4] = hex[c >> 4]; u[5] = hex[c & 15]; u[6] = 0;
+            esc = u;
+        } else if (c == 0xED && i + 2 < n && p[i + 1] >= 0xA0) {
+            /* WTF-8 surrogate: write it back as \uXXXX */
+            unsigned cp = ((c & 0x0F) << 12) | ((p[i + 1] & 0x3F) << 6) | (p[i + 2] & 0x3F);
+            buf_append(out, s + i - run, run);
+            run = 0;
+            buf_printf(out, "\\u%04x", cp);
+            i += 2;
+            continue;
+        }
+        if (!esc) { run++; continue; }
+        buf_append(out, s + i - run, run);
+        run = 0;
+        buf_puts(out, esc);
+    }
+    buf_append(out, s + n - run, run);
+    buf_putc(out, '"');
+}
+
+/* ---- numbers ------------------------------------------------------------------------------ */
+
+static locale_t c_locale;
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+
+static void c_locale_init(void) {
+    c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+}
+
+int json_number_canon(const char *s, size_t n, struct buf *out) {
+    if (!number_ok(s, n)) return -1;
+    int integral = !memchr(s, '.', n) && !memchr(s, 'e', n) && !memchr(s, 'E', n);
+    if (integral) {
+        if (n == 2 && s[0] == '-' && s[1] == '0') return buf_putc(out, '0');
+        return buf_append(out, s, n);
+    }
+    pthread_once(&c_locale_once, c_locale_init);
+    char tmp[512];
+    if (!c_locale || n >= sizeof(tmp)) return buf_append(out, s, n);
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    /* the host program may have set a locale with a decimal comma */
+    locale_t old = uselocale(c_locale);
+    double v = strtod(tmp, NULL);
+    int rc;
+    if (!isfinite(v)) {
+        rc = buf_append(out, s, n);
+    } else if (fabs(v) < 1e15 && (double)(long long)v == v) { /* no libm: the shim needs libc only */
+        rc = buf_printf(out, "%.0f", v == 0 ? 0.0 : v);
+    } else {
+        char num[40];
+        for (int prec = 15; prec <= 17; prec++) {
+            snprintf(num, sizeof(num), "%.*g", prec, v);
+            if (strtod(num, NULL) == v) break;
+        }
+        rc = buf_puts(out, num);
+    }
+    uselocale(old);
+    return rc;
+}
+
+/* ---- base64 (bodies that are not UTF-8) ---------------------------------------------------- */
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+void base64_encode(struct buf *out, const unsigned char *p, size_t n) {
+    if (buf_reserve(out, (n + 2) / 3 * 4) != 0) return;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)p[i] << 16;
+        if (i + 1 < n) v |= (unsigned)p[i + 1] << 8;
+        if (i + 2 < n) v |= p[i + 2];
+        char q[4] = {b64[v >> 18], b64[(v >> 12) & 63], i + 1 < n ? b64[(v >> 6) & 63] : '=',
+                     i + 2 < n ? b64[v & 63] : '='};
+        buf_append(out, q, 4);
+    }
+}
+
+int base64_decode(struct buf *out, const char *s, size_t n) {
+    if (n % 4) return -1;
+    for (size_t i = 0; i < n; i += 4) {
+        unsigned v = 0;
+        int pad = 0;
+        for (int k = 0; k < 4; k++) {
+            char c = s[i + k];
+            const char *f = c ? strchr(b64, c) : NULL;
+            if (c == '=' && i + 4 == n && k >= 2) { pad++; v <<= 6; continue; }
+            if (!f || pad) return -1;
+            v = (v << 6) | (unsigned)(f - b64);
+        }
+        char o[3] = {(char)(v >> 16), (char)(v >> 8), (char)v};
+        buf_append(out, o, (size_t)(3 - pad));
+    }
+    return out->oom ? -1 : 0;
+}

@@ -1,0 +1,135 @@
+/* memory store: an in-process LRU map bounded by entry count and bytes, with expiry. */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+
+struct item {
+    char hex[65];
+    char *data;
+    size_t len;
+    long long expires;
+    struct item *hnext;            /* hash chain */
+    struct item *prev, *next;      /* LRU list: head = most recent */
+};
+
+struct mem {
+    struct store base;
+    pthread_mutex_t lock;
+    struct item **table;
+    size_t nbuckets;
+    struct item *head, *tail;
+    size_t count, bytes, max_entries, max_bytes;
+};
+
+static size_t bucket(const struct mem *m, const char *hex) {
+    uint64_t h = 0;
+    memcpy(&h, hex, sizeof(h)); /* the key is already a hash: its first bytes spread well */
+    return (size_t)(h % m->nbuckets);
+}
+
+static struct item **find(struct mem *m, const char *hex) {
+    struct item **p = &m->table[bucket(m, hex)];
+    while (*p && strcmp((*p)->hex, hex) != 0) p = &(*p)->hnext;
+    return p;
+}
+
+static void lru_unlink(struct mem *m, struct item *it) {
+    if (it->prev) it->prev->next = it->next; else m->head = it->next;
+    if (it->next) it->next->prev = it->prev; else m->tail = it->prev;
+    it->prev = it->next = NULL;
+}
+
+static void lru_push(struct mem *m, struct item *it) {
+    it->next = m->head;
+    it->prev = NULL;
+    if (m->head) m->head->prev = it;
+    m->head = it;
+    if (!m->tail) m->tail = it;
+}
+
+static void drop(struct mem *m, struct item *it) {
+    struct item **p = find(m, it->hex);
+    *p = it->hnext;
+    lru_unlink(m, it);
+    m->count--;
+    m->bytes -= it->len;
+    free(it->data);
+    free(it);
+}
+
+static int mem_get(struct store *s, const struct store_key *k, long long now, struct buf *out, char **err) {
+    struct mem *m = (struct mem *)s;
+    int rc = 0;
+    (void)err;
+    pthread_mutex_lock(&m->lock);
+    struct item *it = *find(m, k->hex);
+    if (it && it->expires && now >= it->expires) {
+        drop(m, it);
+        it = NULL;
+    }
+    if (it) {
+        lru_unlink(m, it);
+        lru_push(m, it);
+        rc = buf_append(out, it->data, it->len) == 0 ? 1 : -1;
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (rc < 0 && err) *err = strdup("memory store: out of memory");
+    return rc;
+}
+
+static int mem_put(struct store *s, const struct store_key *k, const void *data, size_t len,
+                   long long expires, char **err) {
+    struct mem *m = (struct mem *)s;
+    if (len > m->max_bytes) return 0; /* larger than the whole cache: not worth evicting for */
+    struct item *it = calloc(1, sizeof(*it));
+    char *copy = malloc(len ? len : 1);
+    if (!it || !copy) {
+        free(it);
+        free(copy);
+        if (err) *err = strdup("memory store: out of memory");
+        return -1;
+    }
+    memcpy(it->hex, k->hex, 64);
+    memcpy(copy, data, len);
+    it->data = copy;
+    it->len = len;
+    it->expires = expires;
+    pthread_mutex_lock(&m->lock);
+    struct item *old = *find(m, k->hex);
+    if (old) drop(m, old);
+    while (m->tail && (m->count + 1 > m->max_entries || m->bytes + len > m->max_bytes)) drop(m, m->tail);
+    struct item **slot = &m->table[bucket(m, it->hex)];
+    it->hnext = *slot;
+    *slot = it;
+    lru_push(m, it);
+    m->count++;
+    m->bytes += len;
+    pthread_mutex_unlock(&m->lock);
+    return 0;
+}
+
+static void mem_close(struct store *s) {
+    struct mem *m = (struct mem *)s;
+    while (m->head) drop(m, m->head);
+    pthread_mutex_destroy(&m->lock);
+    free(m->table);
+    free(m);
+}
+
+static const struct store_ops mem_ops = {"memory", mem_get, mem_put, mem_close};
+
+struct store *store_memory_open(size_t max_entries, size_t max_bytes) {
+    struct mem *m = calloc(1, sizeof(*m));
+    if (!m) return NULL;
+    m->nbuckets = max_entries < 64 ? 64 : max_entries > (1u << 20) ? (1u << 20) : max_entries;
+    m->table = calloc(m->nbuckets, sizeof(*m->table));
+    if (!m->table) { free(m); return NULL; }
+    pthread_mutex_init(&m->lock, NULL);
+    m->base.ops = &mem_ops;
+    m->max_entries = max_entries;
+    m->max_bytes = max_bytes;
+    return &m->base;
+}
