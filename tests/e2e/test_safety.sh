@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# The shim inside other people's processes: invisible when unused, and every internal failure
+# becomes the plain network call plus one llmshim: line.
+. "$(dirname "$0")/lib.sh"
+
+test_library_needs_only_libc_and_exports_only_hooks() {
+    needed=$(readelf -d "$SHIM" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+    assert_eq "$needed" "libc.so.6"
+    exported=$(nm -D --defined-only "$SHIM" | awk '$2 == "T" {print $3}' | sort | tr '\n' ' ')
+    assert_eq "$exported" "curl_easy_cleanup curl_easy_duphandle curl_easy_getinfo curl_easy_init curl_easy_perform curl_easy_reset curl_easy_setopt "
+}
+
+test_programs_without_libcurl_do_not_notice() {
+    out=$(env LD_PRELOAD="$SHIM" HOME="$TEST_TMP/home" sh -c 'echo hi; ls / >/dev/null; true' 2>err) || die
+    assert_eq "$out" "hi"
+    assert_eq "$(cat err)" ""
+    [ ! -e "$TEST_TMP/home/.cache" ] || die "a cache dir was created by a program that never used libcurl"
+    env LD_PRELOAD="$SHIM" /bin/true || die "/bin/true failed"
+}
+
+test_plain_web_traffic_creates_no_cache() {
+    env LD_PRELOAD="$SHIM" HOME="$TEST_TMP/home" curl -sS "$MOCK_URL/index.html" >out 2>err || die
+    env LD_PRELOAD="$SHIM" HOME="$TEST_TMP/home" curl -sS -d 'a=1' "$MOCK_URL/form" >>out 2>>err || die
+    assert_eq "$(cat err)" ""
+    [ ! -e "$TEST_TMP/home/.cache/llmshim" ] || die "no LLM call was made, yet a cache dir exists"
+}
+
+test_corrupt_entry_is_a_miss_and_gets_replaced() {
+    shim_chat "$(chat_req c)" >a.out || die
+    f=$(find "$CACHE" -name '*.json')
+    printf '{"llmshim": 1, "key": "trunc' >"$f"
+    shim_chat "$(chat_req c)" >b.out 2>err || die "a corrupt entry broke the call"
+    assert_count 2
+    assert_contains "$(cat b.out)" 'answer #2'
+    assert_eq "$(grep -c '^llmshim: corrupt cache entry' err)" 1
+    shim_chat "$(chat_req c)" >c.out 2>err2 || die
+    assert_count 2 "the corrupt entry was replaced by a good one"
+    assert_same_file c.out b.out
+}
+
+test_future_format_version_is_a_miss() {
+    shim_chat "$(chat_req v)" >a.out || die
+    f=$(find "$CACHE" -name '*.json')
+    sed -i 's/"llmshim": 1,/"llmshim": 99,/' "$f"
+    shim_chat "$(chat_req v)" >b.out 2>/dev/null || die
+    assert_count 2
+}
+
+test_planted_entry_for_another_request_is_ignored() {
+    shim_chat "$(chat_req A)" >a.out || die
+    shim_chat "$(chat_req B)" >b.out || die
+    fa=$(grep -rl '"content":"A"' "$CACHE")
+    fb=$(grep -rl '"content":"B"' "$CACHE")
+    cp "$fa" "$fb" # B's file now holds the answer to A
+    shim_chat "$(chat_req B)" >b2.out 2>err || die
+    assert_count 3 "an entry that answers another question must not be served"
+    assert_contains "$(cat b2.out)" 'answer #3 to: B'
+    assert_contains "$(cat err)" 'does not match its request'
+}
+
+test_unusable_cache_dir_falls_back_to_network() {
+    touch "$TEST_TMP/afile"
+    for dir in "$TEST_TMP/afile/sub" "$TEST_TMP/afile"; do
+        env LD_PRELOAD="$SHIM" LLMSHIM_DIR="$dir" LLMSHIM_ENDPOINTS="$MOCK_URL/v1" \
+            curl -sS -d "$(chat_req u)" "$MOCK_URL/v1/chat/completions" \
+            "$MOCK_URL/v1/chat/completions" >out 2>err || die "the call must succeed"
+        assert_eq "$(grep -c '^llmshim: ' err)" 1 "one warning for $dir"
+        assert_contains "$(cat err)" "$dir"
+        assert_eq "$(grep -o '"chat.completion"' out | wc -l)" 2
+    done
+}
+
+test_world_writable_cache_dir_refused() {
+    mkdir -m 0777 "$TEST_TMP/shared" && chmod 0777 "$TEST_TMP/shared"
+    env LD_PRELOAD="$SHIM" LLMSHIM_DIR="$TEST_TMP/shared" LLMSHIM_ENDPOINTS="$MOCK_URL/v1" \
+        curl -sS -d "$(chat_req w)" "$MOCK_URL/v1/chat/completions" >out 2>err || die
+    assert_contains "$(cat err)" "world-writable"
+    assert_eq "$(find "$TEST_TMP/shared" -type f | wc -l)" 0
+}
+
+test_full_disk_stores_nothing_partial() {
+    # a cache dir whose entry file cannot be written: its shard directory is a plain file
+    shim_chat "$(chat_req d)" >/dev/null || die
+    f=$(find "$CACHE" -name '*.json'); shard=$(dirname "$f")
+    rm -rf "$shard" && touch "$shard"
+    shim_chat "$(chat_req d)" >out 2>err || die "the call must succeed"
+    assert_contains "$(cat out)" 'answer #2'
+    assert_eq "$(grep -c '^llmshim: file store: cannot' err)" 1
+    assert_eq "$(find "$CACHE" -name '.tmp-*' | wc -l)" 0 "no temp file left behind"
+}
+
+run_tests
