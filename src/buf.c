@@ -31,6 +31,7 @@ int buf_reserve(struct buf *b, size_t extra) {
     if (!p) { b->oom = 1; return -1; }
     b->data = p;
     b->cap = cap;
+    b->data[b->len] = '\0';
     return 0;
 }
 

@@ -133,8 +133,10 @@ void cache_store(const struct call *c, struct entry *e, long long latency_us) {
     struct buf out;
     buf_init(&out);
     if (entry_encode(e, &out) != 0) {
+        static atomic_int warned_text;
+        if (out.oom) warn_once(&warned_write, strdup("out of memory while storing an answer"));
+        else warn_once(&warned_text, strdup("an answer whose URL or headers are not UTF-8 is not stored"));
         buf_free(&out);
-        warn_once(&warned_write, strdup("out of memory while storing an answer"));
         return;
     }
     struct store_key k = {c->hex, c->name};

@@ -48,7 +48,7 @@ static void put_segment(struct buf *b, const char *s) {
     for (; s && s[n] && n < 64; n++) {
         char ch = s[n];
         int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                 ch == '-' || ch == '_' || (ch == '.' && n > 0);
+                 ch == '-' || ch == '_' || (ch == '.' && n > 0 && s[n - 1] != '.');
         buf_putc(b, ok ? ch : '_');
     }
     if (!n) buf_putc(b, '_');

@@ -36,7 +36,10 @@ static int pointer_matches(const char *p, const struct seg *path, int depth) {
                 size_t k = 0, i = 0;
                 for (; i < n; i++, k++) {
                     char c = p[i];
-                    if (c == '~' && i + 1 < n) c = p[++i] == '1' ? '/' : '~';
+                    if (c == '~') {
+                        if (i + 1 >= n || (p[i + 1] != '0' && p[i + 1] != '1')) return 0;
+                        c = p[++i] == '1' ? '/' : '~';
+                    }
                     if (k >= path[d].key_len || path[d].key[k] != c) return 0;
                 }
                 if (k != path[d].key_len) return 0;

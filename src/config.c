@@ -67,7 +67,9 @@ static void parse_endpoints(struct config *c, const char *v) {
         while (n && item[n - 1] == ' ') n--;
         if (!n) continue;
         if (eq && (!scheme || eq < scheme)) { /* shape=prefix */
-            shape = shape_from_name(item, (size_t)(eq - item));
+            size_t name_len = (size_t)(eq - item);
+            while (name_len && item[name_len - 1] == ' ') name_len--;
+            shape = shape_from_name(item, name_len);
             if (!shape) {
                 fail(c, "LLMSHIM_ENDPOINTS: unknown API shape '%.*s' (use openai, anthropic, gemini or ollama)",
                      (int)(eq - item), item);
@@ -75,6 +77,7 @@ static void parse_endpoints(struct config *c, const char *v) {
             }
             n -= (size_t)(eq + 1 - item);
             item = eq + 1;
+            while (n && *item == ' ') { item++; n--; }
         }
         if (!memmem(item, n, "://", 3)) {
             fail(c, "LLMSHIM_ENDPOINTS: '%.*s' is not a URL prefix (expected e.g. http://127.0.0.1:8000/v1)",

@@ -77,8 +77,7 @@ int url_parse(const char *text, struct url *u) {
     memset(u, 0, sizeof(*u));
     const char *p = text;
     const char *sep = strstr(p, "://");
-    const char *slash = strchr(p, '/');
-    if (sep && (!slash || sep < slash)) {
+    if (sep && sep < p + strcspn(p, "/?#")) {
         u->scheme = dup_range(p, (size_t)(sep - p));
         p = sep + 3;
     } else {

@@ -58,7 +58,22 @@ static void put_body(struct buf *b, const char *indent, const char *name, const 
     }
 }
 
+static int text_ok(const char *s) {
+    return !s || json_utf8_valid(s, strlen(s));
+}
+
+/* Text fields are written as JSON strings, which must be UTF-8; bodies have base64 instead. */
+static int encodable(const struct entry *e) {
+    if (!text_ok(e->method) || !text_ok(e->url) || !text_ok(e->provider) || !text_ok(e->model) ||
+        !text_ok(e->status_line))
+        return 0;
+    for (size_t i = 0; i < e->nheaders; i++)
+        if (!text_ok(e->headers[i].name) || !text_ok(e->headers[i].value)) return 0;
+    return 1;
+}
+
 int entry_encode(const struct entry *e, struct buf *out) {
+    if (!encodable(e)) return -1;
     buf_printf(out, "{\n  \"llmshim\": %d,\n  \"key\": \"%s\",\n", ENTRY_VERSION, e->key);
     buf_printf(out, "  \"created\": %lld,\n  \"ttl\": %lld,\n  \"latency_us\": %lld,\n", e->created,
                e->ttl, e->latency_us);

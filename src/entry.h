@@ -36,6 +36,8 @@ struct entry {
     size_t body_len;
 };
 
+/* Returns 0, or -1 when out of memory (out->oom) or when a text field (URL, status line, a
+ * header) is not UTF-8 and so could not be read back: such an answer is not stored. */
 int entry_encode(const struct entry *e, struct buf *out);
 /* Returns 0, or -1 for anything that is not a complete entry of a known version. */
 int entry_decode(struct entry *e, const char *data, size_t len);

@@ -2,6 +2,7 @@
 
 #include "json.h"
 
+#include <errno.h>
 #include <locale.h>
 #include <math.h>
 #include <pthread.h>
@@ -113,9 +114,31 @@ static int validate(const struct json_doc *d) {
     return 0;
 }
 
+/* A document that is one bare literal or number: jsmn (strict) reports it as partial. */
+static int parse_scalar(struct json_doc *doc, const char *text, size_t len) {
+    size_t a = 0, b = len;
+    while (a < b && is_ws(text[a])) a++;
+    while (b > a && is_ws(text[b - 1])) b--;
+    if (a == b || !(literal_ok(text + a, b - a) || number_ok(text + a, b - a))) return -1;
+    jsmntok_t *tok = calloc(1, sizeof(*tok));
+    if (!tok) return -1;
+    tok->type = JSMN_PRIMITIVE;
+    tok->start = (int)a;
+    tok->end = (int)b;
+    doc->text = text;
+    doc->len = len;
+    doc->tok = tok;
+    doc->ntok = 1;
+    return 0;
+}
+
 int json_parse(struct json_doc *doc, const char *text, size_t len) {
     memset(doc, 0, sizeof(*doc));
     if (len > 0x7fffffff) return -1; /* jsmn positions are ints */
+    size_t first = 0;
+    while (first < len && is_ws(text[first])) first++;
+    if (first < len && text[first] != '{' && text[first] != '[' && text[first] != '"')
+        return parse_scalar(doc, text, len);
     jsmn_parser p;
     jsmn_init(&p);
     int n = jsmn_parse(&p, text, len, NULL, 0);
@@ -203,8 +226,9 @@ int json_tok_ll(const struct json_doc *doc, int i, long long *out) {
     memcpy(tmp, doc->text + t->start, n);
     tmp[n] = '\0';
     char *end;
+    errno = 0;
     long long v = strtoll(tmp, &end, 10);
-    if (*end) return -1;
+    if (*end || errno == ERANGE) return -1;
     *out = v;
     return 0;
 }
@@ -378,7 +402,7 @@ int json_number_canon(const char *s, size_t n, struct buf *out) {
     int rc;
     if (!isfinite(v)) {
         rc = buf_append(out, s, n);
-    } else if (fabs(v) < 1e15 && (double)(long long)v == v) { /* no libm: the shim needs libc only */
+    } else if (fabs(v) < 9007199254740992.0 && (double)(long long)v == v) { /* no libm: the shim needs libc only */
         rc = buf_printf(out, "%.0f", v == 0 ? 0.0 : v);
     } else {
         char num[40];

@@ -101,7 +101,7 @@ static int fs_put(struct store *s, const struct store_key *k, const void *data, 
     char path[PATH_MAX], tmp[PATH_MAX + 64];
     (void)expires;
     if (path_of(f, k, path, sizeof(path)) != 0) {
-        if (err) *err = strdup("file store: entry name too long");
+        if (err) *err = strdup("file store: invalid or too long entry name");
         return -1;
     }
     if (make_parents(path) != 0) {

@@ -83,7 +83,13 @@ static int mem_get(struct store *s, const struct store_key *k, long long now, st
 static int mem_put(struct store *s, const struct store_key *k, const void *data, size_t len,
                    long long expires, char **err) {
     struct mem *m = (struct mem *)s;
-    if (len > m->max_bytes) return 0; /* larger than the whole cache: not worth evicting for */
+    if (len > m->max_bytes) { /* larger than the whole cache: keep nothing, not the old value */
+        pthread_mutex_lock(&m->lock);
+        struct item *old = *find(m, k->hex);
+        if (old) drop(m, old);
+        pthread_mutex_unlock(&m->lock);
+        return 0;
+    }
     struct item *it = calloc(1, sizeof(*it));
     char *copy = malloc(len ? len : 1);
     if (!it || !copy) {

@@ -5,7 +5,10 @@
 # the script runs them and prints one PASS/FAIL line each.
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-SHIM=$ROOT/build/libllmshim.so
+# LLMSHIM_TEST_SHIM: another build of the shim (make check-asan); LLMSHIM_TEST_PRELOAD: libraries
+# that must come first in LD_PRELOAD (the sanitizer runtimes).
+SHIM=${LLMSHIM_TEST_SHIM:-$ROOT/build/libllmshim.so}
+[ -n "${LLMSHIM_TEST_PRELOAD:-}" ] && SHIM="$LLMSHIM_TEST_PRELOAD:$SHIM"
 . "$ROOT/tests/e2e/mock.sh"
 
 # Settings from the developer's own shell must not leak into tests.

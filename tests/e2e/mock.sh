@@ -6,6 +6,8 @@
 #     make_test_ca DIR              -> DIR/ca.pem DIR/server.pem DIR/server.key
 # No `set -e` here: every function returns non-zero on failure.
 # Admin requests never go through LD_PRELOAD (env -u LD_PRELOAD).
+# The mock is a background child of your shell: wait for your own jobs by
+# pid (wait "$pid"); a bare `wait` would also wait for the mock forever.
 # Optional: MOCK_CA (CA file for admin requests over TLS, else -k),
 # MOCK_VERBOSE=1 (server logs each request to $MOCK_LOG), TEST_TMP.
 

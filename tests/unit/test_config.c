@@ -1,0 +1,367 @@
+/* Unit tests for config_parse with a fake environment (src/config.h). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "config.h"
+
+/* ---- fake environment --------------------------------------------------------------------- */
+
+struct var { const char *name, *value; };
+
+/* The environment config_parse sees: a NULL-name-terminated table. */
+static const struct var *env_table;
+
+static const char *fake_env(const char *name) {
+    for (const struct var *v = env_table; v && v->name; v++)
+        if (!strcmp(v->name, name)) return v->value;
+    return NULL;
+}
+
+static void parse(struct config *c, const struct var *table) {
+    env_table = table;
+    config_parse(c, fake_env);
+}
+
+/* Parsing must succeed (no error) */
+#define parse_ok(c, ...)                                                                          \
+    do {                                                                                          \
+        static const struct var t_[] = {__VA_ARGS__, {NULL, NULL}};                               \
+        parse((c), t_);                                                                           \
+        if ((c)->error) fail_msg("unexpected config error: %s", (c)->error);                      \
+    } while (0)
+
+/* Parsing must fail with a message that names the variable `vname` */
+#define parse_err(vname, ...)                                                                     \
+    do {                                                                                          \
+        static const struct var t_[] = {__VA_ARGS__, {NULL, NULL}};                               \
+        struct config c_;                                                                         \
+        parse(&c_, t_);                                                                           \
+        if (!c_.error) fail_msg("no error reported for bad %s", (vname));                        \
+        if (!strstr(c_.error, (vname))) fail_msg("error \"%s\" does not name %s", c_.error, (vname)); \
+        config_free(&c_);                                                                         \
+    } while (0)
+
+#define HOME {"HOME", "/home/u"}
+
+/* ---- defaults ----------------------------------------------------------------------------- */
+
+static void test_config_defaults(void **state) {
+    (void)state;
+    struct config c;
+    parse_ok(&c, HOME);
+    assert_int_equal(c.mode, MODE_CACHE);
+    assert_int_equal(c.backend, BACKEND_FILE);
+    assert_int_equal(c.ttl, 604800);
+    assert_int_equal(c.log, LOG_OFF);
+    assert_string_equal(c.dir, "/home/u/.cache/llmshim");
+    assert_null(c.ns);
+    assert_int_equal(c.nendpoints, 0);
+    assert_true(c.mem_max_entries > 0);
+    assert_true(c.mem_max_bytes > 0);
+    assert_true(c.max_entry_bytes > 0);
+    config_free(&c);
+    assert_null(c.dir);
+}
+
+static void test_config_empty_values_mean_default(void **state) {
+    (void)state;
+    struct config c;
+    parse_ok(&c, HOME, {"LLMSHIM_MODE", ""}, {"LLMSHIM_TTL", ""}, {"LLMSHIM_BACKEND", ""}, {"LLMSHIM_DIR", ""},
+             {"LLMSHIM_NAMESPACE", ""});
+    assert_int_equal(c.mode, MODE_CACHE);
+    assert_int_equal(c.ttl, 604800);
+    assert_int_equal(c.backend, BACKEND_FILE);
+    assert_string_equal(c.dir, "/home/u/.cache/llmshim");
+    assert_null(c.ns);
+    config_free(&c);
+}
+
+static void test_config_dir_xdg_cache_home_wins_when_absolute(void **state) {
+    (void)state;
+    struct config c;
+    parse_ok(&c, HOME, {"XDG_CACHE_HOME", "/xdg/cache"});
+    assert_string_equal(c.dir, "/xdg/cache/llmshim");
+    config_free(&c);
+    /* a relative XDG_CACHE_HOME is ignored (XDG base directory spec) */
+    parse_ok(&c, HOME, {"XDG_CACHE_HOME", "rel/cache"});
+    assert_string_equal(c.dir, "/home/u/.cache/llmshim");
+    config_free(&c);
+    /* XDG alone is enough */
+    parse_ok(&c, {"XDG_CACHE_HOME", "/xdg"});
+    assert_string_equal(c.dir, "/xdg/llmshim");
+    config_free(&c);
+}
+
+static void test_config_dir_explicit_wins(void **state) {
+    (void)state;
+    struct config c;
+    parse_ok(&c, HOME, {"XDG_CACHE_HOME", "/xdg"}, {"LLMSHIM_DIR", "/srv/cassettes"});
+    assert_string_equal(c.dir, "/srv/cassettes");
+    config_free(&c);
+}
+
+static void test_config_no_dir_with_file_backend_is_error(void **state) {
+    (void)state;
+    parse_err("LLMSHIM_DIR", {"LLMSHIM_MODE", "cache"});
+    parse_err("LLMSHIM_DIR", {"HOME", ""});
+    parse_err("LLMSHIM_DIR", {"XDG_CACHE_HOME", "relative"});
+    /* no directory is needed by the memory backend, or when the shim is off */
+    struct config c;
+    parse_ok(&c, {"LLMSHIM_BACKEND", "memory"});
+    assert_null(c.dir);
+    config_free(&c);
+    parse_ok(&c, {"LLMSHIM_MODE", "off"});
+    config_free(&c);
+}
+
+/* ---- enumerations ------------------------------------------------------------------------- */
+
+static void test_config_mode_values(void **state) {
+    (void)state;
+    static const struct { const char *v; enum mode m; } cases[] = {
+        {"cache", MODE_CACHE}, {"record", MODE_RECORD}, {"replay", MODE_REPLAY}, {"off", MODE_OFF}};
+    for (size_t i = 0; i < 4; i++) {
+        struct var t[] = {HOME, {"LLMSHIM_MODE", cases[i].v}, {NULL, NULL}};
+        struct config c;
+        parse(&c, t);
+        assert_null(c.error);
+        assert_int_equal(c.mode, cases[i].m);
+        assert_string_equal(mode_name(c.mode), cases[i].v);
+        config_free(&c);
+    }
+}
+
+static void test_config_backend_values(void **state) {
+    (void)state;
+    struct config c;
+    parse_ok(&c, HOME, {"LLMSHIM_BACKEND", "file"});
+    assert_int_equal(c.backend, BACKEND_FILE);
+    config_free(&c);
+    parse_ok(&c, HOME, {"LLMSHIM_BACKEND", "memory"});
+    assert_int_equal(c.backend, BACKEND_MEMORY);
+    config_free(&c);
+}
+
+static void test_config_log_values(void **state) {
+    (void)state;
+    struct config c;
+    parse_ok(&c, HOME, {"LLMSHIM_LOG", "off"});
+    assert_int_equal(c.log, LOG_OFF);
+    config_free(&c);
+    parse_ok(&c, HOME, {"LLMSHIM_LOG", "info"});
+    assert_int_equal(c.log, LOG_INFO);
+    config_free(&c);
+    parse_ok(&c, HOME, {"LLMSHIM_LOG", "debug"});
+    assert_int_equal(c.log, LOG_DEBUG);
+    config_free(&c);
+}
+
+static void test_config_namespace(void **state) {
+    (void)state;
+    struct config c;
+    parse_ok(&c, HOME, {"LLMSHIM_NAMESPACE", "ci-run-7"});
+    assert_string_equal(c.ns, "ci-run-7");
+    config_free(&c);
+}
+
+/* ---- numbers with units ------------------------------------------------------------------- */
+
+static void test_config_ttl_units(void **state) {
+    (void)state;
+    static const struct { const char *v; long long want; } cases[] = {
+        {"0", 0}, {"3600", 3600}, {"45s", 45}, {"90m", 5400}, {"2h", 7200}, {"7d", 604800}, {"1D", 86400},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct var t[] = {HOME, {"LLMSHIM_TTL", cases[i].v}, {NULL, NULL}};
+        struct config c;
+        parse(&c, t);
+        if (c.error) fail_msg("LLMSHIM_TTL=%s: %s", cases[i].v, c.error);
+        if (c.ttl != cases[i].want) fail_msg("LLMSHIM_TTL=%s gave %lld, want %lld", cases[i].v, c.ttl, cases[i].want);
+        config_free(&c);
+    }
+}
+
+static void test_config_sizes_with_suffixes(void **state) {
+    (void)state;
+    struct config c;
+    parse_ok(&c, HOME, {"LLMSHIM_MEM_MAX_ENTRIES", "500"}, {"LLMSHIM_MEM_MAX_BYTES", "64m"},
+             {"LLMSHIM_MAX_ENTRY_BYTES", "512k"});
+    assert_int_equal(c.mem_max_entries, 500);
+    assert_int_equal(c.mem_max_bytes, 64ULL * 1024 * 1024);
+    assert_int_equal(c.max_entry_bytes, 512ULL * 1024);
+    config_free(&c);
+    parse_ok(&c, HOME, {"LLMSHIM_MEM_MAX_ENTRIES", "2k"}, {"LLMSHIM_MEM_MAX_BYTES", "1g"},
+             {"LLMSHIM_MAX_ENTRY_BYTES", "3M"});
+    assert_int_equal(c.mem_max_entries, 2048);
+    assert_int_equal(c.mem_max_bytes, 1024ULL * 1024 * 1024);
+    assert_int_equal(c.max_entry_bytes, 3ULL * 1024 * 1024);
+    config_free(&c);
+}
+
+/* ---- invalid values ----------------------------------------------------------------------- */
+
+static void test_config_invalid_enums_named_in_error(void **state) {
+    (void)state;
+    parse_err("LLMSHIM_MODE", HOME, {"LLMSHIM_MODE", "bogus"});
+    parse_err("LLMSHIM_MODE", HOME, {"LLMSHIM_MODE", "CACHE"});
+    parse_err("LLMSHIM_BACKEND", HOME, {"LLMSHIM_BACKEND", "redis-ish"});
+    parse_err("LLMSHIM_LOG", HOME, {"LLMSHIM_LOG", "verbose"});
+}
+
+static void test_config_invalid_ttl_named_in_error(void **state) {
+    (void)state;
+    parse_err("LLMSHIM_TTL", HOME, {"LLMSHIM_TTL", "-5"});
+    parse_err("LLMSHIM_TTL", HOME, {"LLMSHIM_TTL", "abc"});
+    parse_err("LLMSHIM_TTL", HOME, {"LLMSHIM_TTL", "5x"});
+    parse_err("LLMSHIM_TTL", HOME, {"LLMSHIM_TTL", "5mm"});
+    parse_err("LLMSHIM_TTL", HOME, {"LLMSHIM_TTL", "1.5h"});
+    parse_err("LLMSHIM_TTL", HOME, {"LLMSHIM_TTL", "m"});
+    parse_err("LLMSHIM_TTL", HOME, {"LLMSHIM_TTL", "99999999999999999999"});
+    parse_err("LLMSHIM_TTL", HOME, {"LLMSHIM_TTL", "9999999999999999d"}); /* overflows */
+}
+
+static void test_config_invalid_sizes_named_in_error(void **state) {
+    (void)state;
+    parse_err("LLMSHIM_MEM_MAX_ENTRIES", HOME, {"LLMSHIM_MEM_MAX_ENTRIES", "0"});
+    parse_err("LLMSHIM_MEM_MAX_ENTRIES", HOME, {"LLMSHIM_MEM_MAX_ENTRIES", "-1"});
+    parse_err("LLMSHIM_MEM_MAX_BYTES", HOME, {"LLMSHIM_MEM_MAX_BYTES", "64q"});
+    parse_err("LLMSHIM_MEM_MAX_BYTES", HOME, {"LLMSHIM_MEM_MAX_BYTES", "lots"});
+    parse_err("LLMSHIM_MAX_ENTRY_BYTES", HOME, {"LLMSHIM_MAX_ENTRY_BYTES", "1d"}); /* time unit */
+    parse_err("LLMSHIM_MAX_ENTRY_BYTES", HOME, {"LLMSHIM_MAX_ENTRY_BYTES", "0"});
+}
+
+static void test_config_relative_dir_is_error(void **state) {
+    (void)state;
+    parse_err("LLMSHIM_DIR", HOME, {"LLMSHIM_DIR", "cache/here"});
+    parse_err("LLMSHIM_DIR", HOME, {"LLMSHIM_DIR", "~/cache"});
+}
+
+static void test_config_first_error_is_reported(void **state) {
+    (void)state;
+    static const struct var t[] = {HOME, {"LLMSHIM_MODE", "bogus"}, {"LLMSHIM_TTL", "abc"}, {NULL, NULL}};
+    struct config c;
+    parse(&c, t);
+    assert_non_null(c.error);
+    assert_non_null(strstr(c.error, "LLMSHIM_MODE"));
+    assert_null(strstr(c.error, "LLMSHIM_TTL"));
+    config_free(&c);
+    assert_null(c.error);
+}
+
+/* ---- LLMSHIM_ENDPOINTS -------------------------------------------------------------------- */
+
+static void test_config_endpoints_several_items_with_spaces(void **state) {
+    (void)state;
+    struct config c;
+    parse_ok(&c, HOME,
+             {"LLMSHIM_ENDPOINTS", "  http://127.0.0.1:8000/v1 ,https://llm.corp.example/* ,, "
+                                   "anthropic=https://gw.corp/claude  "});
+    assert_int_equal(c.nendpoints, 3);
+    assert_string_equal(c.endpoints[0].pattern, "http://127.0.0.1:8000/v1");
+    assert_int_equal(c.endpoints[0].shape, SHAPE_NONE);
+    assert_string_equal(c.endpoints[1].pattern, "https://llm.corp.example/*");
+    assert_int_equal(c.endpoints[1].shape, SHAPE_NONE);
+    assert_string_equal(c.endpoints[2].pattern, "https://gw.corp/claude");
+    assert_int_equal(c.endpoints[2].shape, SHAPE_ANTHROPIC);
+    config_free(&c);
+    assert_int_equal(c.nendpoints, 0);
+}
+
+static void test_config_endpoints_shape_prefixes(void **state) {
+    (void)state;
+    struct config c;
+    parse_ok(&c, HOME,
+             {"LLMSHIM_ENDPOINTS", "openai=http://a/v1,gemini=https://b/x,ollama=http://c:11434,Anthropic=https://d/"});
+    assert_int_equal(c.nendpoints, 4);
+    assert_int_equal(c.endpoints[0].shape, SHAPE_OPENAI);
+    assert_string_equal(c.endpoints[0].pattern, "http://a/v1");
+    assert_int_equal(c.endpoints[1].shape, SHAPE_GEMINI);
+    assert_int_equal(c.endpoints[2].shape, SHAPE_OLLAMA);
+    assert_string_equal(c.endpoints[2].pattern, "http://c:11434");
+    assert_int_equal(c.endpoints[3].shape, SHAPE_ANTHROPIC);
+    config_free(&c);
+}
+
+static void test_config_endpoints_host_lowercased_path_kept(void **state) {
+    (void)state;
+    struct config c;
+    parse_ok(&c, HOME, {"LLMSHIM_ENDPOINTS", "HTTPS://GW.Corp.EXAMPLE:8443/Claude/V1,http://LOCALHOST"});
+    assert_int_equal(c.nendpoints, 2);
+    assert_string_equal(c.endpoints[0].pattern, "https://gw.corp.example:8443/Claude/V1");
+    assert_string_equal(c.endpoints[1].pattern, "http://localhost");
+    config_free(&c);
+}
+
+static void test_config_endpoints_query_with_equals_is_not_a_shape(void **state) {
+    (void)state;
+    struct config c;
+    parse_ok(&c, HOME, {"LLMSHIM_ENDPOINTS", "http://h/p?x=1"});
+    assert_int_equal(c.nendpoints, 1);
+    assert_int_equal(c.endpoints[0].shape, SHAPE_NONE);
+    assert_string_equal(c.endpoints[0].pattern, "http://h/p?x=1");
+    config_free(&c);
+}
+
+static void test_config_endpoints_invalid_items(void **state) {
+    (void)state;
+    parse_err("LLMSHIM_ENDPOINTS", HOME, {"LLMSHIM_ENDPOINTS", "localhost:8000"});
+    parse_err("LLMSHIM_ENDPOINTS", HOME, {"LLMSHIM_ENDPOINTS", "http://ok/v1,not-a-url"});
+    parse_err("LLMSHIM_ENDPOINTS", HOME, {"LLMSHIM_ENDPOINTS", "foo=http://x"});
+    parse_err("LLMSHIM_ENDPOINTS", HOME, {"LLMSHIM_ENDPOINTS", "none=http://x"});
+    parse_err("LLMSHIM_ENDPOINTS", HOME, {"LLMSHIM_ENDPOINTS", "openai="});
+    /* the message quotes the offending item */
+    static const struct var t[] = {HOME, {"LLMSHIM_ENDPOINTS", "foo=http://x"}, {NULL, NULL}};
+    struct config c;
+    parse(&c, t);
+    assert_non_null(c.error);
+    assert_non_null(strstr(c.error, "foo"));
+    config_free(&c);
+}
+
+/* Spaces are trimmed around each comma-separated item but not around '=', so
+ * "anthropic= https://gw/x" stores the pattern " https://gw/x" (leading space) that can never
+ * match a URL, and "anthropic =https://gw/x" is rejected as the unknown shape "anthropic ". */
+static void test_config_endpoints_spaces_around_equals(void **state) {
+    (void)state;
+    struct config c;
+    parse_ok(&c, HOME, {"LLMSHIM_ENDPOINTS", "anthropic= https://gw/x, ollama = http://o:11434"});
+    assert_int_equal(c.nendpoints, 2);
+    assert_string_equal(c.endpoints[0].pattern, "https://gw/x");
+    assert_int_equal(c.endpoints[0].shape, SHAPE_ANTHROPIC);
+    assert_string_equal(c.endpoints[1].pattern, "http://o:11434");
+    assert_int_equal(c.endpoints[1].shape, SHAPE_OLLAMA);
+    config_free(&c);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config_defaults),
+        cmocka_unit_test(test_config_empty_values_mean_default),
+        cmocka_unit_test(test_config_dir_xdg_cache_home_wins_when_absolute),
+        cmocka_unit_test(test_config_dir_explicit_wins),
+        cmocka_unit_test(test_config_no_dir_with_file_backend_is_error),
+        cmocka_unit_test(test_config_mode_values),
+        cmocka_unit_test(test_config_backend_values),
+        cmocka_unit_test(test_config_log_values),
+        cmocka_unit_test(test_config_namespace),
+        cmocka_unit_test(test_config_ttl_units),
+        cmocka_unit_test(test_config_sizes_with_suffixes),
+        cmocka_unit_test(test_config_invalid_enums_named_in_error),
+        cmocka_unit_test(test_config_invalid_ttl_named_in_error),
+        cmocka_unit_test(test_config_invalid_sizes_named_in_error),
+        cmocka_unit_test(test_config_relative_dir_is_error),
+        cmocka_unit_test(test_config_first_error_is_reported),
+        cmocka_unit_test(test_config_endpoints_several_items_with_spaces),
+        cmocka_unit_test(test_config_endpoints_shape_prefixes),
+        cmocka_unit_test(test_config_endpoints_host_lowercased_path_kept),
+        cmocka_unit_test(test_config_endpoints_query_with_equals_is_not_a_shape),
+        cmocka_unit_test(test_config_endpoints_invalid_items),
+        cmocka_unit_test(test_config_endpoints_spaces_around_equals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,537 @@
+/* Unit tests for the entry format: encode/decode, freshness, header rules (src/entry.h). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "entry.h"
+
+#define KEY64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static const char req_canon[] =
+    "{\"messages\":[{\"content\":\"h\xC3\xA9llo \\\"you\\\"\",\"role\":\"user\"}],\"model\":\"gpt-4o\"}";
+static const char resp_body[] = "{\"id\":\"c1\",\"text\":\"na\xC3\xAFve \xF0\x9F\x98\x80\\n\"}\n";
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+static char *dup_mem(const char *p, size_t n) {
+    char *s = malloc(n + 1);
+    assert_non_null(s);
+    memcpy(s, p, n);
+    s[n] = '\0';
+    return s;
+}
+
+/* A complete entry with owned strings (entry_free releases them). */
+static void fill_entry(struct entry *e) {
+    memset(e, 0, sizeof(*e));
+    memcpy(e->key, KEY64, 65);
+    e->created = 1700000000;
+    e->ttl = 3600;
+    e->latency_us = 123456;
+    e->method = strdup("POST");
+    e->url = strdup("https://api.openai.com/v1/chat/completions");
+    e->provider = strdup("openai");
+    e->model = strdup("gpt-4o");
+    e->req_body = dup_mem(req_canon, sizeof(req_canon) - 1);
+    e->req_body_len = sizeof(req_canon) - 1;
+    e->req_json = 1;
+    e->status = 200;
+    e->status_line = strdup("HTTP/1.1 200 OK");
+    assert_int_equal(entry_add_header(e, "Content-Type", 12, "application/json; charset=utf-8", 31), 0);
+    assert_int_equal(entry_add_header(e, "x-request-id", 12, "req_\"42\"", 8), 0);
+    e->body = dup_mem(resp_body, sizeof(resp_body) - 1);
+    e->body_len = sizeof(resp_body) - 1;
+}
+
+static char *encode(const struct entry *e, size_t *len) {
+    struct buf b;
+    buf_init(&b);
+    assert_int_equal(entry_encode(e, &b), 0);
+    return buf_take(&b, len);
+}
+
+static void assert_str_or_null_equal(const char *a, const char *b) {
+    if (!a || !b) {
+        assert_ptr_equal(a, b);
+        return;
+    }
+    assert_string_equal(a, b);
+}
+
+static void assert_entries_equal(const struct entry *a, const struct entry *b) {
+    assert_string_equal(a->key, b->key);
+    assert_int_equal(a->created, b->created);
+    assert_int_equal(a->ttl, b->ttl);
+    assert_int_equal(a->latency_us, b->latency_us);
+    assert_str_or_null_equal(a->method, b->method);
+    assert_str_or_null_equal(a->url, b->url);
+    assert_str_or_null_equal(a->provider, b->provider);
+    assert_str_or_null_equal(a->model, b->model);
+    assert_int_equal(a->req_json, b->req_json);
+    assert_int_equal(a->req_body_len, b->req_body_len);
+    if (a->req_body_len) assert_memory_equal(a->req_body, b->req_body, a->req_body_len);
+    assert_int_equal(a->status, b->status);
+    assert_str_or_null_equal(a->status_line, b->status_line);
+    assert_int_equal(a->nheaders, b->nheaders);
+    for (size_t i = 0; i < a->nheaders; i++) {
+        assert_string_equal(a->headers[i].name, b->headers[i].name);
+        assert_string_equal(a->headers[i].value, b->headers[i].value);
+    }
+    assert_int_equal(a->body_len, b->body_len);
+    if (a->body_len) assert_memory_equal(a->body, b->body, a->body_len);
+}
+
+/* encode e, decode the result, compare; returns the encoding (caller frees). */
+static char *round_trip(const struct entry *e) {
+    size_t n;
+    char *text = encode(e, &n);
+    struct entry d;
+    if (entry_decode(&d, text, n) != 0) fail_msg("entry_decode rejected its own encoding:\n%s", text);
+    assert_entries_equal(e, &d);
+    /* decoding then encoding again gives the same bytes */
+    size_t n2;
+    char *again = encode(&d, &n2);
+    assert_int_equal(n2, n);
+    assert_memory_equal(again, text, n);
+    free(again);
+    entry_free(&d);
+    return text;
+}
+
+/* Copy of s with the first occurrence of `from` replaced by `to` (which must exist). */
+static char *replace(const char *s, const char *from, const char *to) {
+    const char *p = strstr(s, from);
+    if (!p) fail_msg("test bug: \"%s\" not in document", from);
+    size_t a = (size_t)(p - s), fl = strlen(from), tl = strlen(to), rest = strlen(p + fl);
+    char *out = malloc(a + tl + rest + 1);
+    assert_non_null(out);
+    memcpy(out, s, a);
+    memcpy(out + a, to, tl);
+    memcpy(out + a + tl, p + fl, rest + 1);
+    return out;
+}
+
+static char *valid_doc(void) {
+    struct entry e;
+    fill_entry(&e);
+    char *text = encode(&e, NULL);
+    entry_free(&e);
+    return text;
+}
+
+/* decode(valid document with from→to) must fail and leave e empty. */
+static void check_rejected_edit(const char *from, const char *to) {
+    char *doc = valid_doc();
+    char *bad = replace(doc, from, to);
+    struct entry e;
+    if (entry_decode(&e, bad, strlen(bad)) != -1) fail_msg("entry_decode accepted (%s -> %s):\n%s", from, to, bad);
+    assert_null(e.method);
+    assert_null(e.body);
+    assert_null(e.headers);
+    free(bad);
+    free(doc);
+}
+
+/* ---- round trips -------------------------------------------------------------------------- */
+
+static void test_entry_round_trip_full(void **state) {
+    (void)state;
+    struct entry e;
+    fill_entry(&e);
+    char *text = round_trip(&e);
+    /* readable: the UTF-8 body is stored as text, the request body as canonical JSON */
+    assert_non_null(strstr(text, "\"llmshim\": 1"));
+    assert_non_null(strstr(text, "\"key\": \"" KEY64 "\""));
+    assert_non_null(strstr(text, req_canon));
+    assert_null(strstr(text, "_base64"));
+    free(text);
+    entry_free(&e);
+    assert_null(e.body);
+}
+
+static void test_entry_binary_body_stored_as_base64(void **state) {
+    (void)state;
+    static const char bin[] = {'P', 'K', 0, 0, (char)0xff, (char)0xfe, 'x', 0, (char)0x80, '\n'};
+    struct entry e;
+    fill_entry(&e);
+    free(e.body);
+    e.body = dup_mem(bin, sizeof(bin));
+    e.body_len = sizeof(bin);
+    char *text = round_trip(&e);
+    assert_non_null(strstr(text, "\"body_base64\""));
+    assert_null(strstr(text, "\"body\": \"")); /* no text body */
+    free(text);
+    entry_free(&e);
+}
+
+static void test_entry_invalid_utf8_body_stored_as_base64(void **state) {
+    (void)state;
+    struct entry e;
+    fill_entry(&e);
+    free(e.body);
+    e.body = dup_mem("caf\xE9 \xED\xA0\x80", 8); /* Latin-1 é, then a UTF-8 encoded surrogate */
+    e.body_len = 8;
+    char *text = round_trip(&e);
+    assert_non_null(strstr(text, "\"body_base64\""));
+    free(text);
+    entry_free(&e);
+}
+
+static void test_entry_empty_body_and_no_headers(void **state) {
+    (void)state;
+    struct entry e;
+    fill_entry(&e);
+    free(e.body);
+    e.body = dup_mem("", 0);
+    e.body_len = 0;
+    for (size_t i = 0; i < e.nheaders; i++) {
+        free(e.headers[i].name);
+        free(e.headers[i].value);
+    }
+    free(e.headers);
+    e.headers = NULL;
+    e.nheaders = 0;
+    free(round_trip(&e));
+    entry_free(&e);
+}
+
+static void test_entry_non_json_request_body(void **state) {
+    (void)state;
+    struct entry e;
+    fill_entry(&e);
+    free(e.req_body);
+    e.req_body = strdup("prompt=hi&n=1\n");
+    e.req_body_len = 14;
+    e.req_json = 0;
+    char *text = round_trip(&e);
+    assert_non_null(strstr(text, "\"body_text\": \"prompt=hi&n=1\\n\""));
+    free(text);
+    entry_free(&e);
+    /* not even UTF-8: base64 under body_text_base64 */
+    fill_entry(&e);
+    free(e.req_body);
+    e.req_body = dup_mem("\x00\x01\xff", 3);
+    e.req_body_len = 3;
+    e.req_json = 0;
+    text = round_trip(&e);
+    assert_non_null(strstr(text, "\"body_text_base64\": \"AAH/\""));
+    free(text);
+    entry_free(&e);
+}
+
+static void test_entry_json_request_body_stays_canonical(void **state) {
+    (void)state;
+    struct entry e;
+    fill_entry(&e);
+    size_t n;
+    char *text = encode(&e, &n);
+    struct entry d;
+    assert_int_equal(entry_decode(&d, text, n), 0);
+    assert_int_equal(d.req_json, 1);
+    assert_int_equal(d.req_body_len, sizeof(req_canon) - 1);
+    assert_memory_equal(d.req_body, req_canon, d.req_body_len);
+    entry_free(&d);
+    entry_free(&e);
+    free(text);
+}
+
+static void test_entry_null_fields(void **state) {
+    (void)state;
+    struct entry e;
+    fill_entry(&e);
+    free(e.model);
+    e.model = NULL;
+    free(e.status_line);
+    e.status_line = NULL;
+    char *text = round_trip(&e);
+    assert_non_null(strstr(text, "\"model\": null"));
+    free(text);
+    entry_free(&e);
+}
+
+/* ---- decode: what it accepts -------------------------------------------------------------- */
+
+static void test_entry_decode_pretty_printed_request_body(void **state) {
+    (void)state;
+    char *doc = valid_doc();
+    char *pretty = replace(doc, req_canon,
+                           "{\n        \"model\" : \"gpt-4o\",\n        \"messages\": [\n          {\"role\": \"user\",\n"
+                           "           \"content\": \"h\\u00e9llo \\\"you\\\"\"}\n        ]\n      }");
+    struct entry e;
+    assert_int_equal(entry_decode(&e, pretty, strlen(pretty)), 0);
+    assert_int_equal(e.req_json, 1);
+    assert_int_equal(e.req_body_len, sizeof(req_canon) - 1);
+    assert_memory_equal(e.req_body, req_canon, e.req_body_len);
+    entry_free(&e);
+    free(pretty);
+    free(doc);
+}
+
+static void test_entry_decode_reordered_members(void **state) {
+    (void)state;
+    /* a hand-written cassette: members in another order, no latency_us */
+    static const char doc[] =
+        "{\"response\":{\"body\":\"ok\",\"headers\":[[\"A\",\"1\"]],\"status_line\":null,\"status\":404},"
+        "\"request\":{\"url\":\"u\",\"method\":\"POST\",\"body\":[1,2]},"
+        "\"ttl\":0,\"created\":5,\"key\":\"" KEY64 "\",\"llmshim\":1}";
+    struct entry e;
+    assert_int_equal(entry_decode(&e, doc, sizeof(doc) - 1), 0);
+    assert_int_equal(e.status, 404);
+    assert_int_equal(e.created, 5);
+    assert_int_equal(e.ttl, 0);
+    assert_int_equal(e.latency_us, 0);
+    assert_null(e.provider);
+    assert_null(e.status_line);
+    assert_string_equal(e.req_body, "[1,2]");
+    assert_string_equal(entry_header(&e, "a"), "1");
+    assert_int_equal(e.body_len, 2);
+    assert_memory_equal(e.body, "ok", 2);
+    entry_free(&e);
+}
+
+/* ---- decode: what it rejects -------------------------------------------------------------- */
+
+static void test_entry_decode_rejects_every_truncation(void **state) {
+    (void)state;
+    size_t n;
+    struct entry e;
+    fill_entry(&e);
+    char *text = encode(&e, &n);
+    entry_free(&e);
+    /* the document ends at its last '}'; only trailing whitespace may be cut */
+    size_t end = n;
+    while (end > 0 && text[end - 1] != '}') end--;
+    assert_true(end > n / 2);
+    for (size_t len = 0; len < end; len++) {
+        struct entry d;
+        if (entry_decode(&d, text, len) != -1) fail_msg("entry_decode accepted a %zu-byte prefix of %zu", len, n);
+        assert_null(d.body);
+    }
+    for (size_t len = end; len <= n; len++) {
+        struct entry d;
+        assert_int_equal(entry_decode(&d, text, len), 0);
+        entry_free(&d);
+    }
+    free(text);
+}
+
+static void test_entry_decode_rejects_wrong_version(void **state) {
+    (void)state;
+    check_rejected_edit("\"llmshim\": 1", "\"llmshim\": 2");
+    check_rejected_edit("\"llmshim\": 1", "\"llmshim\": 0");
+    check_rejected_edit("\"llmshim\": 1", "\"llmshim\": \"1\"");
+    check_rejected_edit("\"llmshim\": 1", "\"llmshim\": 1.5");
+    check_rejected_edit("\"llmshim\": 1", "\"version\": 1");
+}
+
+static void test_entry_decode_rejects_bad_key(void **state) {
+    (void)state;
+    check_rejected_edit("\"key\"", "\"kee\"");                       /* missing */
+    check_rejected_edit(KEY64 "\"", KEY64 "0\"");                    /* 65 characters */
+    check_rejected_edit("0123456789abcdef\"", "0123456789abcde\"");  /* 63 characters */
+    check_rejected_edit("\"" KEY64 "\"", "\"\"");
+    check_rejected_edit("\"" KEY64 "\"", "null");
+    check_rejected_edit("\"" KEY64 "\"", "12");
+}
+
+static void test_entry_decode_rejects_missing_parts(void **state) {
+    (void)state;
+    check_rejected_edit("\"response\":", "\"responses\":");
+    check_rejected_edit("\"request\":", "\"requests\":");
+    check_rejected_edit("\"created\":", "\"made\":");
+    check_rejected_edit("\"ttl\":", "\"expiry\":");
+    check_rejected_edit("\"headers\":", "\"header\":");
+    check_rejected_edit("\"status\":", "\"code\":");
+    check_rejected_edit("\"body\": \"{", "\"payload\": \"{");        /* response body */
+}
+
+static void test_entry_decode_rejects_wrong_types(void **state) {
+    (void)state;
+    check_rejected_edit("\"request\": {", "\"request\": 1, \"x\": {");
+    check_rejected_edit("\"created\": 1700000000", "\"created\": \"1700000000\"");
+    check_rejected_edit("\"method\": \"POST\"", "\"method\": 1");
+    check_rejected_edit("\"headers\": [", "\"headers\": \"x\", \"h\": [");
+    check_rejected_edit("\"body\": \"{", "\"body\": 7, \"x\": \"{");
+}
+
+static void test_entry_decode_rejects_status_out_of_range(void **state) {
+    (void)state;
+    check_rejected_edit("\"status\": 200", "\"status\": 99");
+    check_rejected_edit("\"status\": 200", "\"status\": 1000");
+    check_rejected_edit("\"status\": 200", "\"status\": 0");
+    check_rejected_edit("\"status\": 200", "\"status\": -200");
+    check_rejected_edit("\"status\": 200", "\"status\": \"200\"");
+    check_rejected_edit("\"status\": 200", "\"status\": 200.5");
+}
+
+static void test_entry_decode_rejects_headers_not_pairs(void **state) {
+    (void)state;
+    check_rejected_edit("[\"Content-Type\", ", "[\"Content-Type\", \"extra\", ");
+    check_rejected_edit("[\"Content-Type\", \"application/json; charset=utf-8\"]", "[\"Content-Type\"]");
+    check_rejected_edit("[\"Content-Type\", \"application/json; charset=utf-8\"]", "\"Content-Type\"");
+    check_rejected_edit("[\"Content-Type\", \"application/json; charset=utf-8\"]", "[\"Content-Type\", 5]");
+    check_rejected_edit("[\"Content-Type\", \"application/json; charset=utf-8\"]", "[null, \"x\"]");
+    check_rejected_edit("[\"Content-Type\", \"application/json; charset=utf-8\"]", "{\"a\": \"b\"}");
+}
+
+static void test_entry_decode_rejects_bad_bodies(void **state) {
+    (void)state;
+    struct entry e;
+    fill_entry(&e);
+    free(e.body);
+    e.body = dup_mem("\xff\xfe", 2);
+    e.body_len = 2;
+    char *doc = encode(&e, NULL);
+    entry_free(&e);
+    char *bad = replace(doc, "\"//4=\"", "\"//4\"");
+    assert_int_equal(entry_decode(&e, bad, strlen(bad)), -1);
+    free(bad);
+    bad = replace(doc, "\"//4=\"", "\"/!4=\"");
+    assert_int_equal(entry_decode(&e, bad, strlen(bad)), -1);
+    free(bad);
+    free(doc);
+    /* a request body that is not JSON cannot sit under "body" unquoted */
+    check_rejected_edit(req_canon, "{\"model\": }");
+}
+
+static void test_entry_decode_rejects_non_documents(void **state) {
+    (void)state;
+    static const char *const bad[] = {"", "{}", "[]", "null", "not json", "{\"llmshim\":1}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct entry e;
+        assert_int_equal(entry_decode(&e, bad[i], strlen(bad[i])), -1);
+    }
+}
+
+/* ---- freshness and headers ---------------------------------------------------------------- */
+
+static void test_entry_fresh_ttl_zero_is_forever(void **state) {
+    (void)state;
+    struct entry e;
+    memset(&e, 0, sizeof(e));
+    e.created = 1000;
+    e.ttl = 0;
+    assert_true(entry_fresh(&e, 1000));
+    assert_true(entry_fresh(&e, 1000 + 100LL * 365 * 86400));
+    assert_true(entry_fresh(&e, 0));
+}
+
+static void test_entry_fresh_ttl_boundary(void **state) {
+    (void)state;
+    struct entry e;
+    memset(&e, 0, sizeof(e));
+    e.created = 1700000000;
+    e.ttl = 3600;
+    assert_true(entry_fresh(&e, e.created));
+    assert_true(entry_fresh(&e, e.created + e.ttl - 1));
+    assert_false(entry_fresh(&e, e.created + e.ttl));
+    assert_false(entry_fresh(&e, e.created + e.ttl + 1));
+}
+
+static void test_entry_keep_header_drops_cookies_and_framing(void **state) {
+    (void)state;
+    static const char *const dropped[] = {"Set-Cookie", "set-cookie", "SET-COOKIE", "Set-Cookie2",
+                                          "Content-Length", "content-length", "Transfer-Encoding",
+                                          "TRANSFER-ENCODING", "Content-Encoding", "content-encoding"};
+    for (size_t i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++)
+        if (entry_keep_header(dropped[i], strlen(dropped[i])) != 0) fail_msg("%s kept", dropped[i]);
+    static const char *const kept[] = {"Content-Type", "content-type", "x-request-id", "openai-model",
+                                       "Set-Cookies", "Cookie-Set", "Content-Lengths", "Date"};
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+        if (entry_keep_header(kept[i], strlen(kept[i])) != 1) fail_msg("%s dropped", kept[i]);
+    /* only len bytes of the name count (names come straight from a header line) */
+    assert_int_equal(entry_keep_header("Set-Cookie: a=b", 10), 0);
+    assert_int_equal(entry_keep_header("Content-Type: x", 12), 1);
+}
+
+static void test_entry_header_lookup_case_insensitive(void **state) {
+    (void)state;
+    struct entry e;
+    memset(&e, 0, sizeof(e));
+    assert_null(entry_header(&e, "content-type"));
+    assert_int_equal(entry_add_header(&e, "Content-Type: json", 12, "application/json\r\n", 16), 0);
+    assert_int_equal(entry_add_header(&e, "X-Trace", 7, "a", 1), 0);
+    assert_int_equal(entry_add_header(&e, "x-trace", 7, "b", 1), 0);
+    assert_int_equal(e.nheaders, 3);
+    assert_string_equal(e.headers[0].name, "Content-Type");
+    assert_string_equal(entry_header(&e, "content-type"), "application/json");
+    assert_string_equal(entry_header(&e, "CONTENT-TYPE"), "application/json");
+    assert_string_equal(entry_header(&e, "x-TRACE"), "a"); /* the first of repeated headers */
+    assert_null(entry_header(&e, "content"));
+    assert_null(entry_header(&e, "x-trace2"));
+    entry_free(&e);
+    assert_int_equal(e.nheaders, 0);
+}
+
+/* ---- known bugs --------------------------------------------------------------------------- */
+
+/* entry_encode writes url, status_line and header names/values with json_escape, which copies
+ * bytes ≥ 0x80 verbatim even when they are not UTF-8. HTTP allows such bytes in header values
+ * (obs-text, e.g. a Latin-1 filename), but entry_decode (json_parse: strict UTF-8) then rejects
+ * the whole document, so the answer is stored but can never be read back. */
+/* A header value that is not UTF-8 cannot be a JSON string: such an entry is refused at
+ * encoding (and so never stored) instead of being written in a form it cannot be read back in. */
+static void test_entry_non_utf8_header_is_not_encodable(void **state) {
+    (void)state;
+    struct entry e;
+    fill_entry(&e);
+    assert_int_equal(entry_add_header(&e, "Content-Disposition", 19, "attachment; filename=caf\xE9.txt", 29), 0);
+    struct buf b;
+    buf_init(&b);
+    assert_int_equal(entry_encode(&e, &b), -1);
+    assert_int_equal(b.oom, 0);
+    assert_int_equal(b.len, 0);
+    buf_free(&b);
+    entry_free(&e);
+}
+
+/* A JSON request body that is a bare scalar ("1 " canonicalizes to "1") is encoded as
+ * "body": 1, which entry_decode cannot re-canonicalize because canon_json("1") fails (strict
+ * jsmn needs a delimiter after a top-level primitive). */
+static void test_entry_round_trip_scalar_request_body(void **state) {
+    (void)state;
+    struct entry e;
+    fill_entry(&e);
+    free(e.req_body);
+    e.req_body = strdup("1");
+    e.req_body_len = 1;
+    free(round_trip(&e));
+    entry_free(&e);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_entry_round_trip_full),
+        cmocka_unit_test(test_entry_binary_body_stored_as_base64),
+        cmocka_unit_test(test_entry_invalid_utf8_body_stored_as_base64),
+        cmocka_unit_test(test_entry_empty_body_and_no_headers),
+        cmocka_unit_test(test_entry_non_json_request_body),
+        cmocka_unit_test(test_entry_json_request_body_stays_canonical),
+        cmocka_unit_test(test_entry_null_fields),
+        cmocka_unit_test(test_entry_decode_pretty_printed_request_body),
+        cmocka_unit_test(test_entry_decode_reordered_members),
+        cmocka_unit_test(test_entry_decode_rejects_every_truncation),
+        cmocka_unit_test(test_entry_decode_rejects_wrong_version),
+        cmocka_unit_test(test_entry_decode_rejects_bad_key),
+        cmocka_unit_test(test_entry_decode_rejects_missing_parts),
+        cmocka_unit_test(test_entry_decode_rejects_wrong_types),
+        cmocka_unit_test(test_entry_decode_rejects_status_out_of_range),
+        cmocka_unit_test(test_entry_decode_rejects_headers_not_pairs),
+        cmocka_unit_test(test_entry_decode_rejects_bad_bodies),
+        cmocka_unit_test(test_entry_decode_rejects_non_documents),
+        cmocka_unit_test(test_entry_fresh_ttl_zero_is_forever),
+        cmocka_unit_test(test_entry_fresh_ttl_boundary),
+        cmocka_unit_test(test_entry_keep_header_drops_cookies_and_framing),
+        cmocka_unit_test(test_entry_header_lookup_case_insensitive),
+        cmocka_unit_test(test_entry_non_utf8_header_is_not_encodable),
+        cmocka_unit_test(test_entry_round_trip_scalar_request_body),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
