@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "stats.h"
 
 struct store_key {
     const char *hex;   /* 64 hex digits */
@@ -13,6 +14,9 @@ struct store_key {
 };
 
 struct store;
+
+/* For store_ops.each: return non-zero to stop the walk. */
+typedef int (*store_each_fn)(const struct store_key *k, const char *data, size_t len, void *ud);
 
 struct store_ops {
     const char *name;
@@ -22,6 +26,23 @@ struct store_ops {
     int (*put)(struct store *s, const struct store_key *k, const void *data, size_t len,
                long long expires, char **err);
     void (*close)(struct store *s);
+
+    /* Below: optional (NULL when a store cannot). Not used on the request path except
+     * add_stats, lock and unlock. */
+
+    /* Every entry, in no particular order (for the llmshim command: ls, export, prune, verify). */
+    int (*each)(struct store *s, store_each_fn fn, void *ud, char **err);
+    /* 1 deleted, 0 was not there, -1 error. */
+    int (*del)(struct store *s, const struct store_key *k, char **err);
+    /* Adds delta's counters to the shared counters of delta's provider and model. */
+    int (*add_stats)(struct store *s, const struct stats_row *delta, char **err);
+    /* Appends every provider/model row (summed over all processes) to t. */
+    int (*get_stats)(struct store *s, struct stats_table *t, char **err);
+    /* The fill lock of one key, so that only one process fetches a prompt at a time:
+     * 1 taken by this caller, 0 held by someone else, -1 error. A lock whose holder died
+     * must free itself (flock released with the process; Redis PX expiry = ttl_ms). */
+    int (*lock)(struct store *s, const struct store_key *k, long long ttl_ms, char **err);
+    void (*unlock)(struct store *s, const struct store_key *k);
 };
 
 struct store {
@@ -43,6 +64,9 @@ static inline void store_close(struct store *s) {
 }
 
 struct store *store_memory_open(size_t max_entries, size_t max_bytes);
+/* url: redis://[user:pass@]host:port/db or unix:///path?db=N; ns goes into every key. */
+struct store *store_redis_open(const char *url, const char *ns, int connect_timeout_ms,
+                               int command_timeout_ms, char **err);
 /* Creates dir (0700) if needed. NULL with *err set when it cannot be used. */
 struct store *store_file_open(const char *dir, char **err);
 

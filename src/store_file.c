@@ -134,7 +134,7 @@ static void fs_close(struct store *s) {
     free(f);
 }
 
-static const struct store_ops file_ops = {"file", fs_get, fs_put, fs_close};
+static const struct store_ops file_ops = {.name = "file", .get = fs_get, .put = fs_put, .close = fs_close};
 
 struct store *store_file_open(const char *dir, char **err) {
     char path[PATH_MAX];

@@ -125,7 +125,7 @@ static void mem_close(struct store *s) {
     free(m);
 }
 
-static const struct store_ops mem_ops = {"memory", mem_get, mem_put, mem_close};
+static const struct store_ops mem_ops = {.name = "memory", .get = mem_get, .put = mem_put, .close = mem_close};
 
 struct store *store_memory_open(size_t max_entries, size_t max_bytes) {
     struct mem *m = calloc(1, sizeof(*m));

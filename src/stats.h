@@ -1,0 +1,34 @@
+/* stats: counters of what the cache did, per provider and model, shared by every process that
+ * uses one cache (the store keeps them). Pure: rows, a text line format, and merging. */
+#ifndef LLMSHIM_STATS_H
+#define LLMSHIM_STATS_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+struct stats_row {
+    char provider[32];
+    char model[96];
+    long long hits, misses, stores, errors, stale;
+    long long bytes_saved;   /* response bytes served from the cache */
+    long long tokens_saved;  /* prompt + completion tokens of the answers served from the cache */
+    long long us_saved;      /* original latency minus the time a hit took */
+};
+
+struct stats_table {
+    struct stats_row *rows;
+    size_t n, cap;
+};
+
+/* Sets provider/model (truncated, tabs and newlines replaced) and zeroes the counters. */
+void stats_row_init(struct stats_row *r, const char *provider, const char *model);
+/* "llmshim-stats-v1<TAB>provider<TAB>model<TAB>hits ... us_saved\n" */
+int stats_format_line(const struct stats_row *r, struct buf *out);
+/* 0 and r filled, or -1 for a line that is not a stats line (skipped by readers). */
+int stats_parse_line(const char *line, size_t len, struct stats_row *r);
+/* Adds r's counters to the row with the same provider and model (or a new row). */
+int stats_table_add(struct stats_table *t, const struct stats_row *r);
+void stats_table_free(struct stats_table *t);
+
+#endif
