@@ -1,6 +1,11 @@
 #include "cache.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +53,46 @@ static void store_init(void) {
 static struct store *get_store(void) {
     pthread_once(&store_once, store_init);
     return store;
+}
+
+static unsigned char secret[32];
+static int secret_ok;
+static pthread_once_t secret_once = PTHREAD_ONCE_INIT;
+
+static int read_secret(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, secret, sizeof(secret));
+    close(fd);
+    return n == (ssize_t)sizeof(secret) ? 0 : -1;
+}
+
+static void secret_init(void) {
+    if (getrandom(secret, sizeof(secret), 0) != (ssize_t)sizeof(secret)) {
+        log_line("cannot get random bytes for LLMSHIM_KEY_SCOPE; LLM calls go to the network uncached");
+        return;
+    }
+    if (config.backend == BACKEND_MEMORY) { secret_ok = 1; return; }
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof(path), "%s/.secret", config.dir);
+    if (read_secret(path) == 0) { secret_ok = 1; return; }
+    /* first use: write a fresh secret; link() makes the first writer win any race */
+    mkdir(config.dir, 0700);
+    snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        ssize_t w = write(fd, secret, sizeof(secret));
+        close(fd);
+        if (w == (ssize_t)sizeof(secret)) { int rc = link(tmp, path); (void)rc; }
+        unlink(tmp);
+    }
+    if (read_secret(path) == 0) secret_ok = 1;
+    else log_line("cannot create %s for LLMSHIM_KEY_SCOPE; LLM calls go to the network uncached", path);
+}
+
+const unsigned char *cache_scope_secret(void) {
+    pthread_once(&secret_once, secret_init);
+    return secret_ok ? secret : NULL;
 }
 
 long long cache_now(void) {

@@ -16,6 +16,10 @@ int cache_lookup(const struct call *c, struct entry *e);
 /* Fills the request part of e from c and stores it. Failures are logged, never returned. */
 void cache_store(const struct call *c, struct entry *e, long long latency_us);
 
+/* The per-cache secret for LLMSHIM_KEY_SCOPE=credential (32 bytes), created once and kept 0600
+ * beside the cache (in-process for the memory backend). NULL, with one warning, if unavailable. */
+const unsigned char *cache_scope_secret(void);
+
 long long cache_now(void);         /* unix seconds */
 long long cache_monotonic_us(void);
 

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "canon.h"
 #include "json.h"
@@ -20,8 +21,9 @@ static void put_str(br_sha256_context *h, const char *s) {
     put_field(h, s ? s : "", s ? strlen(s) : 0);
 }
 
-void key_compute(unsigned char out[32], const char *ns, const char *method, const char *url,
-                 int body_json, const char *body, size_t body_len) {
+void key_compute_full(unsigned char out[32], const char *ns, const char *method, const char *url,
+                      int body_json, const char *body, size_t body_len, const char *headers,
+                      const char *scope) {
     br_sha256_context h;
     br_sha256_init(&h);
     put_str(&h, KEY_VERSION);
@@ -30,7 +32,117 @@ void key_compute(unsigned char out[32], const char *ns, const char *method, cons
     put_str(&h, url);
     put_str(&h, body_json ? "json" : "raw");
     put_field(&h, body ? body : "", body ? body_len : 0);
+    /* optional parts are tagged, so a key without them is unchanged and never collides */
+    if (headers) { put_str(&h, "headers"); put_str(&h, headers); }
+    if (scope) { put_str(&h, "scope"); put_str(&h, scope); }
     br_sha256_out(&h, out);
+}
+
+void key_compute(unsigned char out[32], const char *ns, const char *method, const char *url,
+                 int body_json, const char *body, size_t body_len) {
+    key_compute_full(out, ns, method, url, body_json, body, body_len, NULL, NULL);
+}
+
+/* Body fields that never change an answer, per API shape (JSON pointers). */
+static const char *const ignore_openai[] = {"/user", "/metadata", "/safety_identifier", "/prompt_cache_key",
+                                            "/prompt_cache_retention", "/store", "/cache_prompt", "/id_slot", NULL};
+static const char *const ignore_anthropic[] = {"/metadata", NULL};
+static const char *const ignore_gemini[] = {NULL};
+static const char *const ignore_ollama[] = {"/keep_alive", NULL};
+
+/* Request headers that change an answer, per shape (lowercase). */
+static const char *const headers_anthropic[] = {"anthropic-version", "anthropic-beta", NULL};
+
+static const char *const *shape_ignores(enum shape s) {
+    switch (s) {
+    case SHAPE_ANTHROPIC: return ignore_anthropic;
+    case SHAPE_GEMINI: return ignore_gemini;
+    case SHAPE_OLLAMA: return ignore_ollama;
+    default: return ignore_openai;
+    }
+}
+
+static size_t count(const char *const *list) {
+    size_t n = 0;
+    while (list && list[n]) n++;
+    return n;
+}
+
+/* Value of request header `name` (lowercase), trimmed; NULL if absent. */
+static const char *header_value(const struct call_request *r, const char *name, size_t *len) {
+    size_t nlen = strlen(name);
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const char *h = r->headers[i];
+        if (!h || strncasecmp(h, name, nlen) != 0 || h[nlen] != ':') continue;
+        const char *v = h + nlen + 1;
+        while (*v == ' ' || *v == '\t') v++;
+        size_t n = strlen(v);
+        while (n && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r' || v[n - 1] == '\n')) n--;
+        *len = n;
+        return v;
+    }
+    return NULL;
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* "name:value\n" for every key header present, sorted by name; NULL when none is. */
+static char *key_header_block(const struct call_request *r, const struct config *cfg, enum shape s) {
+    const char *names[64];
+    size_t n = 0;
+    if (s == SHAPE_ANTHROPIC)
+        for (const char *const *p = headers_anthropic; *p && n < 64; p++) names[n++] = *p;
+    for (char **p = cfg->key_headers; p && *p && n < 64; p++) names[n++] = *p;
+    qsort(names, n, sizeof(names[0]), cmp_str);
+    struct buf b;
+    buf_init(&b);
+    for (size_t i = 0; i < n; i++) {
+        if (i && !strcmp(names[i], names[i - 1])) continue;
+        size_t len;
+        const char *v = header_value(r, names[i], &len);
+        if (v) buf_printf(&b, "%s:%.*s\n", names[i], (int)len, v);
+    }
+    return b.len ? buf_take(&b, NULL) : (buf_free(&b), NULL);
+}
+
+/* The credential a request carries, for LLMSHIM_KEY_SCOPE=credential. */
+static int credential_of(const struct call_request *r, const char **cred, size_t *len) {
+    static const char *const names[] = {"authorization", "x-api-key", "api-key", "x-goog-api-key", NULL};
+    for (const char *const *n = names; *n; n++)
+        if ((*cred = header_value(r, *n, len)) != NULL) return 1;
+    const char *q = r->url ? strchr(r->url, '?') : NULL;
+    while (q) { /* ?key=... (Gemini) */
+        q++;
+        if (!strncmp(q, "key=", 4)) {
+            *cred = q + 4;
+            *len = strcspn(*cred, "&#");
+            return 1;
+        }
+        q = strchr(q, '&');
+    }
+    if (r->credential) {
+        *cred = r->credential;
+        *len = strlen(r->credential);
+        return 1;
+    }
+    return 0;
+}
+
+/* HMAC-SHA-256(secret, credential) in hex: tells tenants apart without storing what they hold. */
+static void scope_hex(const struct call_request *r, char hex[65]) {
+    const char *cred = "";
+    size_t len = 0;
+    credential_of(r, &cred, &len);
+    br_hmac_key_context kc;
+    br_hmac_context hc;
+    unsigned char mac[32];
+    br_hmac_key_init(&kc, &br_sha256_vtable, r->scope_secret, 32);
+    br_hmac_init(&hc, &kc, 0);
+    br_hmac_update(&hc, cred, len);
+    br_hmac_out(&hc, mac);
+    key_hex(mac, hex);
 }
 
 void key_hex(const unsigned char key[32], char hex[65]) {
@@ -78,21 +190,40 @@ static char *model_of(const struct call *c) {
 
 int call_analyze(struct call *c, const struct config *cfg, const char *method, const char *url,
                  const char *body, size_t body_len) {
+    struct call_request r = {.method = method, .url = url, .body = body, .body_len = body_len};
+    return call_analyze_request(c, cfg, &r);
+}
+
+int call_analyze_request(struct call *c, const struct config *cfg, const struct call_request *r) {
     memset(c, 0, sizeof(*c));
     buf_init(&c->body);
-    if (!url || !method || strcmp(method, "POST") != 0) return 0;
-    if (url_parse(url, &c->url) != 0) return 0;
+    const char *body = r->body;
+    size_t body_len = r->body_len;
+    if (!r->url || !r->method || strcmp(r->method, "POST") != 0) return 0;
+    if (url_parse(r->url, &c->url) != 0) return 0;
     if (!endpoint_match(cfg->endpoints, cfg->nendpoints, &c->url, &c->ep)) {
         call_free(c);
         return 0;
     }
     c->safe_url = url_safe(&c->url);
     if (!c->safe_url) goto oom;
-    c->body_json = canon_json(body ? body : "", body ? body_len : 0, NULL, &c->body) == 0;
+    const char *const *shape_list = shape_ignores(c->ep.shape);
+    size_t ns = count(shape_list), nu = count((const char *const *)cfg->key_ignore);
+    const char **ignore = calloc(ns + nu + 1, sizeof(*ignore));
+    if (!ignore) goto oom;
+    memcpy(ignore, shape_list, ns * sizeof(*ignore));
+    if (nu) memcpy(ignore + ns, cfg->key_ignore, nu * sizeof(*ignore));
+    struct canon_opts opts = {.ignore = ignore, .normalize = cfg->normalize};
+    c->body_json = canon_json(body ? body : "", body ? body_len : 0, &opts, &c->body) == 0;
+    free(ignore);
     if (!c->body_json && body_len) buf_append(&c->body, body, body_len);
     if (c->body.oom) goto oom;
     c->model = model_of(c);
-    key_compute(c->key, cfg->ns, method, c->safe_url, c->body_json, c->body.data, c->body.len);
+    c->key_headers = key_header_block(r, cfg, c->ep.shape);
+    char scope[65];
+    if (r->scope_secret) scope_hex(r, scope);
+    key_compute_full(c->key, cfg->ns, r->method, c->safe_url, c->body_json, c->body.data, c->body.len,
+                     c->key_headers, r->scope_secret ? scope : NULL);
     key_hex(c->key, c->hex);
     struct buf name;
     buf_init(&name);
@@ -114,5 +245,6 @@ void call_free(struct call *c) {
     buf_free(&c->body);
     free(c->model);
     free(c->name);
+    free(c->key_headers);
     memset(c, 0, sizeof(*c));
 }

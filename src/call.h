@@ -21,17 +21,37 @@ struct call {
     unsigned char key[32];
     char hex[65];
     char *name;        /* where the entry lives in a file store: provider/model/hh/hex.json */
+    char *key_headers; /* the canonical header block that went into the key, or NULL */
+};
+
+/* What a hook saw of one request. */
+struct call_request {
+    const char *method;
+    const char *url;
+    const char *body;
+    size_t body_len;
+    const char *const *headers;   /* "Name: value" lines, as set with CURLOPT_HTTPHEADER */
+    size_t nheaders;
+    const char *credential;       /* CURLOPT_USERPWD / XOAUTH2_BEARER, if any */
+    const unsigned char *scope_secret; /* 32 bytes when LLMSHIM_KEY_SCOPE=credential, else NULL */
 };
 
 /* Returns 1 (an LLM call: c is filled, free with call_free), 0 (not an LLM call: leave it
  * alone), or -1 (out of memory; c is freed). */
+int call_analyze_request(struct call *c, const struct config *cfg, const struct call_request *r);
+/* The same for a request without headers or credentials (the llmshim command). */
 int call_analyze(struct call *c, const struct config *cfg, const char *method, const char *url,
                  const char *body, size_t body_len);
 void call_free(struct call *c);
 
-/* The key over already-canonical parts; exposed for tests and the command. */
+/* The key over already-canonical parts; exposed for tests and the command. `headers` is the
+ * canonical block of key headers ("name:value\n" sorted), `scope` the credential HMAC in hex;
+ * both may be NULL, and then the key is what it was before they existed. */
 void key_compute(unsigned char out[32], const char *ns, const char *method, const char *url,
                  int body_json, const char *body, size_t body_len);
+void key_compute_full(unsigned char out[32], const char *ns, const char *method, const char *url,
+                      int body_json, const char *body, size_t body_len, const char *headers,
+                      const char *scope);
 void key_hex(const unsigned char key[32], char hex[65]);
 
 #endif

@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "canon.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -95,6 +97,95 @@ static void parse_endpoints(struct config *c, const char *v) {
     }
 }
 
+/* Comma-separated list into a NULL-terminated array; lowercase when asked. */
+static char **split_list(struct config *c, const char *v, int lower) {
+    size_t n = 2;
+    for (const char *p = v; *p; p++) n += *p == ',';
+    char **list = calloc(n, sizeof(*list));
+    if (!list) { fail(c, "out of memory"); return NULL; }
+    size_t k = 0;
+    while (*v) {
+        size_t len = strcspn(v, ",");
+        const char *item = v;
+        v += len + (v[len] == ',');
+        while (len && *item == ' ') { item++; len--; }
+        while (len && item[len - 1] == ' ') len--;
+        if (!len) continue;
+        char *s = strndup(item, len);
+        if (!s) { fail(c, "out of memory"); break; }
+        for (char *p = s; lower && *p; p++)
+            if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
+        list[k++] = s;
+    }
+    return list;
+}
+
+static void free_list(char **list) {
+    for (char **p = list; p && *p; p++) free(*p);
+    free(list);
+}
+
+static int credential_header(const char *name) {
+    static const char *const names[] = {"authorization", "x-api-key", "api-key", "x-goog-api-key",
+                                        "proxy-authorization", "cookie", NULL};
+    for (const char *const *n = names; *n; n++)
+        if (!strcmp(*n, name)) return 1;
+    return 0;
+}
+
+/* "1", "0.5", ".25": by hand, because strtod follows the host program's locale (1,5). */
+static int parse_factor(const char *v, double *out) {
+    double n = 0, scale = 1;
+    int digits = 0, frac = 0;
+    for (; *v; v++) {
+        if (*v == '.' && !frac) { frac = 1; continue; }
+        if (*v < '0' || *v > '9') return -1;
+        digits++;
+        if (frac) { scale /= 10; n += (*v - '0') * scale; }
+        else n = n * 10 + (*v - '0');
+        if (n > 1e6) return -1;
+    }
+    if (!digits) return -1;
+    *out = n;
+    return 0;
+}
+
+static void parse_key_settings(struct config *c, config_lookup get) {
+    const char *v;
+    if ((v = get("LLMSHIM_KEY_IGNORE")) && *v) {
+        c->key_ignore = split_list(c, v, 0);
+        for (char **p = c->key_ignore; p && *p; p++)
+            if ((*p)[0] != '/')
+                fail(c, "LLMSHIM_KEY_IGNORE: '%s' is not a JSON pointer (write /field or /messages/0/name)", *p);
+    }
+    if ((v = get("LLMSHIM_KEY_HEADERS")) && *v) {
+        c->key_headers = split_list(c, v, 1);
+        for (char **p = c->key_headers; p && *p; p++)
+            if (credential_header(*p))
+                fail(c, "LLMSHIM_KEY_HEADERS: '%s' carries a credential and is never put in a key "
+                        "(use LLMSHIM_KEY_SCOPE=credential to keep tenants apart)", *p);
+    }
+    if ((v = get("LLMSHIM_NORMALIZE")) && *v) {
+        char **items = split_list(c, v, 1);
+        for (char **p = items; p && *p; p++) {
+            if (!strcmp(*p, "whitespace")) c->normalize |= CANON_NORM_WHITESPACE;
+            else if (!strcmp(*p, "case")) c->normalize |= CANON_NORM_CASE;
+            else if (strcmp(*p, "none") != 0) fail(c, "LLMSHIM_NORMALIZE: '%s' is not one of whitespace, case", *p);
+        }
+        free_list(items);
+    }
+    if ((v = get("LLMSHIM_KEY_SCOPE")) && *v) {
+        if (!strcmp(v, "credential")) c->key_scope = 1;
+        else if (strcmp(v, "none") != 0) fail(c, "LLMSHIM_KEY_SCOPE='%s' is not one of none, credential", v);
+    }
+    if ((v = get("LLMSHIM_REPLAY_PACE")) && *v) {
+        double pace;
+        if (parse_factor(v, &pace) != 0 || pace > 100)
+            fail(c, "LLMSHIM_REPLAY_PACE='%s' is not a factor between 0 and 100 (1 = recorded pace, 0 = at once)", v);
+        else c->replay_pace = pace;
+    }
+}
+
 static char *default_dir(config_lookup get) {
     const char *xdg = get("XDG_CACHE_HOME"), *home = get("HOME");
     char path[4096];
@@ -145,6 +236,7 @@ void config_parse(struct config *c, config_lookup get) {
         else c->max_entry_bytes = (size_t)n;
     }
     if ((v = get("LLMSHIM_NAMESPACE")) && *v) c->ns = strdup(v);
+    parse_key_settings(c, get);
     if ((v = get("LLMSHIM_ENDPOINTS")) && *v) parse_endpoints(c, v);
     if ((v = get("LLMSHIM_DIR")) && *v) {
         if (v[0] != '/') fail(c, "LLMSHIM_DIR='%s' must be an absolute path", v);
@@ -161,6 +253,8 @@ void config_free(struct config *c) {
     free(c->endpoints);
     free(c->dir);
     free(c->ns);
+    free_list(c->key_ignore);
+    free_list(c->key_headers);
     free(c->error);
     memset(c, 0, sizeof(*c));
 }

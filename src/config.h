@@ -23,6 +23,11 @@ struct config {
     size_t mem_max_entries;
     size_t mem_max_bytes;
     size_t max_entry_bytes;  /* larger answers pass through uncached */
+    char **key_ignore;       /* JSON pointers left out of every key (NULL-terminated) */
+    char **key_headers;      /* lowercase request header names put into every key (NULL-terminated) */
+    unsigned normalize;      /* CANON_NORM_* */
+    int key_scope;           /* 1: keys include an HMAC of the request's credential */
+    double replay_pace;      /* 0: replay streams at once; 1: at the recorded pace; 0.5: twice as fast */
     char *error;          /* the first invalid setting, explained; NULL when all is well */
 };
 

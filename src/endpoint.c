@@ -5,16 +5,38 @@
 #include <string.h>
 #include <strings.h>
 
-/* Built-in LLM APIs, one row each: provider, shape, URL prefix, and the path endings under it
- * that are model calls ('|'-separated). Everything else under the host is left alone. */
+/* Built-in LLM APIs, one row each: provider, shape, scheme, host ('*' matches within the host
+ * name), port (0 = the scheme's default), path prefix, and the path endings under it that are
+ * model calls ('|'-separated). Everything else on these hosts is left alone. */
+#define OPENAI_CALLS "/chat/completions|/completions|/embeddings|/responses"
+#define GEMINI_CALLS ":generateContent|:streamGenerateContent|:embedContent|:batchEmbedContents"
+#define OLLAMA_CALLS "/api/chat|/api/generate|/api/embed|/api/embeddings"
+
 static const struct builtin {
     const char *provider;
     enum shape shape;
-    const char *prefix;
+    const char *scheme;
+    const char *host;
+    int port;
+    const char *path;
     const char *calls;
 } builtins[] = {
-    {"openai", SHAPE_OPENAI, "https://api.openai.com/v1/",
-     "chat/completions|completions|embeddings|responses"},
+    {"openai", SHAPE_OPENAI, "https", "api.openai.com", 0, "/v1/", OPENAI_CALLS},
+    {"azure", SHAPE_OPENAI, "https", "*.openai.azure.com", 0, "/openai/", OPENAI_CALLS},
+    {"anthropic", SHAPE_ANTHROPIC, "https", "api.anthropic.com", 0, "/v1/", "/v1/messages"},
+    {"gemini", SHAPE_OPENAI, "https", "generativelanguage.googleapis.com", 0, "/v1beta/openai/", OPENAI_CALLS},
+    {"gemini", SHAPE_GEMINI, "https", "generativelanguage.googleapis.com", 0, "/v1", GEMINI_CALLS},
+    {"openrouter", SHAPE_OPENAI, "https", "openrouter.ai", 0, "/api/v1/", OPENAI_CALLS},
+    {"mistral", SHAPE_OPENAI, "https", "api.mistral.ai", 0, "/v1/", OPENAI_CALLS},
+    {"groq", SHAPE_OPENAI, "https", "api.groq.com", 0, "/openai/v1/", OPENAI_CALLS},
+    {"deepseek", SHAPE_OPENAI, "https", "api.deepseek.com", 0, "/", OPENAI_CALLS},
+    {"together", SHAPE_OPENAI, "https", "api.together.xyz", 0, "/v1/", OPENAI_CALLS},
+    {"xai", SHAPE_OPENAI, "https", "api.x.ai", 0, "/v1/", OPENAI_CALLS},
+    {"fireworks", SHAPE_OPENAI, "https", "api.fireworks.ai", 0, "/inference/v1/", OPENAI_CALLS},
+    {"ollama", SHAPE_OLLAMA, "http", "localhost", 11434, "/api/", OLLAMA_CALLS},
+    {"ollama", SHAPE_OLLAMA, "http", "127.0.0.1", 11434, "/api/", OLLAMA_CALLS},
+    {"ollama", SHAPE_OPENAI, "http", "localhost", 11434, "/v1/", OPENAI_CALLS},
+    {"ollama", SHAPE_OPENAI, "http", "127.0.0.1", 11434, "/v1/", OPENAI_CALLS},
 };
 
 static const char *const shape_names[] = {"none", "openai", "anthropic", "gemini", "ollama"};
@@ -167,11 +189,21 @@ static int ends_with_call(const char *path, const char *calls) {
     size_t plen = strlen(path);
     while (*calls) {
         size_t n = strcspn(calls, "|");
-        if (plen >= n + 1 && path[plen - n - 1] == '/' && strncmp(path + plen - n, calls, n) == 0)
-            return 1;
+        if (plen >= n && strncmp(path + plen - n, calls, n) == 0) return 1;
         calls += n + (calls[n] == '|');
     }
     return 0;
+}
+
+/* Whole-string match where '*' stands for any run of characters other than '.' and '/'. */
+static int host_matches(const char *pat, const char *host) {
+    if (*pat == '*') {
+        for (const char *h = host; *h && *h != '.' && *h != '/'; h++)
+            if (host_matches(pat + 1, h + 1)) return 1;
+        return 0;
+    }
+    if (*pat != *host) return 0;
+    return !*pat || host_matches(pat + 1, host + 1);
 }
 
 static enum shape infer_shape(const char *path) {
@@ -194,7 +226,9 @@ int endpoint_match(const struct endpoint_rule *rules, size_t nrules, const struc
     }
     for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++) {
         const struct builtin *b = &builtins[i];
-        if (!glob_prefix(b->prefix, u->base) || !ends_with_call(u->path, b->calls)) continue;
+        if (strcmp(b->scheme, u->scheme) != 0 || b->port != u->port || !host_matches(b->host, u->host) ||
+            strncmp(u->path, b->path, strlen(b->path)) != 0 || !ends_with_call(u->path, b->calls))
+            continue;
         m->shape = b->shape;
         m->provider = b->provider;
         return 1;

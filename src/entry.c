@@ -7,6 +7,7 @@
 
 #include "canon.h"
 #include "json.h"
+#include "stream.h"
 
 int entry_keep_header(const char *name, size_t len) {
     static const char *const dropped[] = {"set-cookie", "set-cookie2", "content-length",
@@ -28,6 +29,16 @@ int entry_add_header(struct entry *e, const char *name, size_t nlen, const char 
         return -1;
     }
     e->nheaders++;
+    return 0;
+}
+
+int entry_add_event(struct entry *e, size_t end, long long t_us) {
+    struct entry_event *ev = realloc(e->events, (e->nevents + 1) * sizeof(*ev));
+    if (!ev) return -1;
+    e->events = ev;
+    ev[e->nevents].end = end;
+    ev[e->nevents].t_us = t_us;
+    e->nevents++;
     return 0;
 }
 
@@ -69,6 +80,10 @@ static int encodable(const struct entry *e) {
         return 0;
     for (size_t i = 0; i < e->nheaders; i++)
         if (!text_ok(e->headers[i].name) || !text_ok(e->headers[i].value)) return 0;
+    /* events are written as text; a stream that is not UTF-8 is not worth a second format */
+    if (e->stream && e->nevents && !json_utf8_valid(e->body, e->body_len)) return 0;
+    for (size_t i = 0; i < e->nevents; i++)
+        if (e->events[i].end > e->body_len || (i && e->events[i].end < e->events[i - 1].end)) return 0;
     return 1;
 }
 
@@ -103,7 +118,27 @@ int entry_encode(const struct entry *e, struct buf *out) {
         buf_putc(out, ']');
     }
     buf_puts(out, e->nheaders ? "\n    ],\n" : "],\n");
-    put_body(out, "    ", "body", e->body, e->body_len);
+    if (e->usage_in || e->usage_out)
+        buf_printf(out, "    \"usage\": {\"input\": %lld, \"output\": %lld},\n", e->usage_in, e->usage_out);
+    if (e->stream && e->nevents) {
+        /* one event per line, with when it arrived: replay can keep the pace */
+        buf_printf(out, "    \"stream\": \"%s\",\n    \"events\": [", stream_kind_name((enum stream_kind)e->stream));
+        size_t start = 0;
+        for (size_t i = 0; i < e->nevents; i++) {
+            buf_printf(out, "%s\n      [%lld, ", i ? "," : "", e->events[i].t_us);
+            json_escape(out, e->body + start, e->events[i].end - start);
+            buf_putc(out, ']');
+            start = e->events[i].end;
+        }
+        if (start < e->body_len) { /* trailing bytes after the last boundary */
+            buf_printf(out, ",\n      [%lld, ", e->nevents ? e->events[e->nevents - 1].t_us : 0);
+            json_escape(out, e->body + start, e->body_len - start);
+            buf_putc(out, ']');
+        }
+        buf_puts(out, "\n    ]");
+    } else {
+        put_body(out, "    ", "body", e->body, e->body_len);
+    }
     buf_puts(out, "\n  }\n}\n");
     return out->oom ? -1 : 0;
 }
@@ -195,7 +230,35 @@ int entry_decode(struct entry *e, const char *data, size_t len) {
         buf_free(&v);
         if (!ok) goto fail;
     }
-    if (get_body(&d, res, "body", &e->body, &e->body_len) != 0) goto fail;
+    int usage = json_get(&d, res, "usage");
+    if (usage >= 0) {
+        get_ll(&d, usage, "input", &e->usage_in);
+        get_ll(&d, usage, "output", &e->usage_out);
+    }
+    int events = json_get(&d, res, "events");
+    if (events >= 0) {
+        char *kind = NULL;
+        if (get_str(&d, res, "stream", &kind) != 0) goto fail;
+        e->stream = stream_kind_from_name(kind);
+        free(kind);
+        if (!e->stream || d.tok[events].type != JSMN_ARRAY) goto fail;
+        struct buf body;
+        buf_init(&body);
+        for (int i = 0; i < d.tok[events].size; i++) {
+            int ev = json_child(&d, events, i);
+            long long t;
+            if (d.tok[ev].type != JSMN_ARRAY || d.tok[ev].size != 2 || json_tok_ll(&d, ev + 1, &t) != 0 ||
+                json_tok_str(&d, ev + 2, &body) != 0 || entry_add_event(e, body.len, t) != 0) {
+                buf_free(&body);
+                goto fail;
+            }
+        }
+        if (!body.data) buf_puts(&body, "");
+        if (body.oom) { buf_free(&body); goto fail; }
+        e->body = buf_take(&body, &e->body_len);
+    } else if (get_body(&d, res, "body", &e->body, &e->body_len) != 0) {
+        goto fail;
+    }
     free(key);
     json_doc_free(&d);
     return 0;
@@ -219,5 +282,6 @@ void entry_free(struct entry *e) {
     }
     free(e->headers);
     free(e->body);
+    free(e->events);
     memset(e, 0, sizeof(*e));
 }

@@ -9,6 +9,12 @@
 
 #define ENTRY_VERSION 1
 
+/* One event of a streamed answer: the body bytes up to `end`, complete `t_us` after the request. */
+struct entry_event {
+    size_t end;
+    long long t_us;
+};
+
 struct entry_header {
     char *name;
     char *value;
@@ -34,6 +40,11 @@ struct entry {
     size_t nheaders;
     char *body;            /* as the application received it (decoded) */
     size_t body_len;
+    int stream;            /* enum stream_kind; events then split body into the streamed events */
+    struct entry_event *events;
+    size_t nevents;
+    long long usage_in;    /* tokens the API reported (0 when unknown) */
+    long long usage_out;
 };
 
 /* Returns 0, or -1 when out of memory (out->oom) or when a text field (URL, status line, a
@@ -46,6 +57,7 @@ void entry_free(struct entry *e);
 int entry_fresh(const struct entry *e, long long now);
 /* 0 for headers that are never stored: cookies and framing that no longer applies. */
 int entry_keep_header(const char *name, size_t len);
+int entry_add_event(struct entry *e, size_t end, long long t_us);
 int entry_add_header(struct entry *e, const char *name, size_t nlen, const char *value, size_t vlen);
 const char *entry_header(const struct entry *e, const char *name);
 

@@ -54,6 +54,7 @@ struct hk_handle {
     int nobody;
     char *customrequest;
     const struct curl_slist *headers;
+    char *credential;          /* CURLOPT_USERPWD or XOAUTH2_BEARER: only ever hashed (key scope) */
     curl_write_callback write_cb;   /* NULL: fwrite */
     void *write_data;               /* default stdout */
     curl_write_callback header_cb;
@@ -90,13 +91,14 @@ void handle_note_option(struct hk_handle *h, CURLoption opt, const void *ptr, lo
 size_t hk_write_body(struct hk_handle *h, char *p, size_t n);
 size_t hk_write_header(struct hk_handle *h, char *p, size_t n);
 
-/* Serves a cached entry; returns what curl_easy_perform returns. */
-CURLcode replay_entry(struct hk_handle *h, const struct entry *e, long long elapsed_us);
+/* Serves a cached entry; returns what curl_easy_perform returns. pace: see LLMSHIM_REPLAY_PACE. */
+CURLcode replay_entry(struct hk_handle *h, const struct entry *e, long long elapsed_us, double pace);
 /* Answers getinfo for a replayed transfer: 1 answered, 0 pass to libcurl. */
 int replay_getinfo(struct hk_handle *h, CURLINFO info, void *arg);
 
 /* The real transfer with the answer copied as it passes. On CURLE_OK with a complete 2xx answer
  * the app accepted, fills e (response part) and sets *storable. */
-CURLcode record_perform(struct hk_handle *h, struct entry *e, int *storable, size_t max_bytes);
+CURLcode record_perform(struct hk_handle *h, struct entry *e, int *storable, size_t max_bytes,
+                        int shape, long long t0_us);
 
 #endif

@@ -132,16 +132,28 @@ HOOK_EXPORT CURLcode curl_easy_perform(CURL *curl) {
     const char *method = cacheable_method(h);
     if (cfg->mode == MODE_OFF || !method) return pass(h);
     long long t0 = cache_monotonic_us();
-    size_t len = h->postsize >= 0 ? (size_t)h->postsize : strlen(h->postfields);
+    const char *lines[128];
+    size_t nlines = 0;
+    for (const struct curl_slist *l = h->headers; l && nlines < 128; l = l->next) lines[nlines++] = l->data;
+    struct call_request req = {
+        .method = method,
+        .url = h->url,
+        .body = h->postfields,
+        .body_len = h->postsize >= 0 ? (size_t)h->postsize : strlen(h->postfields),
+        .headers = lines,
+        .nheaders = nlines,
+        .credential = h->credential,
+        .scope_secret = cfg->key_scope ? cache_scope_secret() : NULL,
+    };
     struct call c;
-    int kind = call_analyze(&c, cfg, method, h->url, h->postfields, len);
+    int kind = (cfg->key_scope && !req.scope_secret) ? 0 : call_analyze_request(&c, cfg, &req);
     if (kind < 0) log_line("out of memory while reading a request; using the network");
     if (kind <= 0) return pass(h);
 
     struct entry e;
     CURLcode rc;
     if (cfg->mode != MODE_RECORD && cache_lookup(&c, &e)) {
-        rc = replay_entry(h, &e, cache_monotonic_us() - t0);
+        rc = replay_entry(h, &e, cache_monotonic_us() - t0, cfg->replay_pace);
         log_event(cfg, "HIT", &c, cache_monotonic_us() - t0);
         entry_free(&e);
     } else if (cfg->mode == MODE_REPLAY) {
@@ -152,7 +164,7 @@ HOOK_EXPORT CURLcode curl_easy_perform(CURL *curl) {
     } else {
         int storable = 0;
         memset(&e, 0, sizeof(e));
-        rc = record_perform(h, &e, &storable, cfg->max_entry_bytes);
+        rc = record_perform(h, &e, &storable, cfg->max_entry_bytes, c.ep.shape, t0);
         long long us = cache_monotonic_us() - t0;
         if (storable) cache_store(&c, &e, us);
         log_event(cfg, storable ? "STORE" : "MISS", &c, us);

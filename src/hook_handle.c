@@ -40,6 +40,7 @@ void handle_reset(struct hk_handle *h) {
     free(h->url);
     free(h->copy);
     free(h->customrequest);
+    free(h->credential);
     memset(h, 0, sizeof(*h));
     h->curl = curl;
     h->real = real;
@@ -95,6 +96,7 @@ int handle_copy(struct hk_handle *dst, const struct hk_handle *src) {
     dst->r_content_type = dst->r_url = NULL;
     dst->url = dup_or_null(src->url);
     dst->customrequest = dup_or_null(src->customrequest);
+    dst->credential = dup_or_null(src->credential);
     dst->copy = NULL;
     if (src->copy) {
         size_t n = src->postsize >= 0 ? (size_t)src->postsize : strlen(src->copy);
@@ -105,7 +107,7 @@ int handle_copy(struct hk_handle *dst, const struct hk_handle *src) {
         }
         dst->postfields = dst->copy;
     }
-    return (src->url && !dst->url) || (src->copy && !dst->copy) ? -1 : 0;
+    return (src->url && !dst->url) || (src->copy && !dst->copy) || (src->credential && !dst->credential) ? -1 : 0;
 }
 
 /* Mirrors libcurl's setopt.c for the options that decide what request is sent and where the
@@ -174,6 +176,11 @@ void handle_note_option(struct hk_handle *h, CURLoption opt, const void *ptr, lo
         break;
     case CURLOPT_HTTPHEADER:
         h->headers = ptr;
+        break;
+    case CURLOPT_USERPWD:
+    case CURLOPT_XOAUTH2_BEARER:
+        free(h->credential);
+        h->credential = dup_or_null(ptr);
         break;
     case CURLOPT_WRITEFUNCTION:
         h->write_cb = (curl_write_callback)ptr;

@@ -1,20 +1,34 @@
 /* A miss: the real transfer runs with llmshim's callbacks in front of the application's. Each
- * piece is handed on at once (no buffering before the application sees it) and copied aside;
- * only a complete 2xx answer that the application accepted becomes an entry. */
+ * piece is handed on at once (no buffering before the application sees it, so a stream's first
+ * token is not delayed) and copied aside; a stream's event boundaries are noted with the time
+ * they arrived. Only a complete 2xx answer that the application accepted becomes an entry. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "hook.h"
+#include "stream.h"
+#include "usage.h"
 
 struct recorder {
     struct hk_handle *h;
     struct entry *e;
     struct buf body;
     size_t max_bytes;
+    long long t0;
+    enum stream_kind kind;
+    int kind_known;
+    size_t scanned;   /* body offset up to which event boundaries were looked for */
     int broken;       /* something makes this answer unstorable */
     int encoded;      /* Content-Encoding that libcurl did not undo */
 };
+
+static long long now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static void free_headers(struct entry *e) {
     for (size_t i = 0; i < e->nheaders; i++) {
@@ -34,6 +48,7 @@ static void note_header(struct recorder *r, const char *p, size_t n) {
         free(r->e->status_line);
         r->e->status_line = strndup(p, n);
         r->encoded = 0;
+        r->kind_known = 0;
         if (!r->e->status_line) r->broken = 1;
         return;
     }
@@ -55,6 +70,23 @@ static size_t tee_header(char *p, size_t size, size_t nmemb, void *userdata) {
     return hk_write_header(r->h, p, n);
 }
 
+/* Event boundaries completed by the bytes just added. */
+static void note_events(struct recorder *r) {
+    if (!r->kind_known) {
+        r->kind = stream_kind_of(entry_header(r->e, "Content-Type"));
+        r->kind_known = 1;
+    }
+    if (r->kind == STREAM_NONE) return;
+    long long t = now_us() - r->t0;
+    size_t next;
+    while ((next = stream_next_event(r->kind, r->body.data, r->body.len, r->scanned)) != 0) {
+        if (entry_add_event(r->e, next, t) != 0) r->broken = 1;
+        r->scanned = next;
+    }
+    /* a boundary may straddle two pieces: look again from just before the end next time */
+    if (r->body.len > r->scanned + 3) r->scanned = r->body.len - 3;
+}
+
 static size_t tee_body(char *p, size_t size, size_t nmemb, void *userdata) {
     struct recorder *r = userdata;
     size_t n = size * nmemb;
@@ -65,12 +97,11 @@ static size_t tee_body(char *p, size_t size, size_t nmemb, void *userdata) {
         return w;
     }
     if (!r->broken) {
-        if (r->body.len + n > r->max_bytes) {
-            r->broken = 1; /* too large to cache: let it pass, keep no copy */
+        if (r->body.len + n > r->max_bytes || buf_append(&r->body, p, n) != 0) {
+            r->broken = 1; /* too large to cache, or no memory: let it pass, keep no copy */
             buf_free(&r->body);
-        } else if (buf_append(&r->body, p, n) != 0) {
-            r->broken = 1;
-            buf_free(&r->body);
+        } else {
+            note_events(r);
         }
     }
     return w;
@@ -78,8 +109,14 @@ static size_t tee_body(char *p, size_t size, size_t nmemb, void *userdata) {
 
 #define SET(opt, val) h->real->curl_easy_setopt(h->curl, opt, val)
 
-CURLcode record_perform(struct hk_handle *h, struct entry *e, int *storable, size_t max_bytes) {
-    struct recorder r = {.h = h, .e = e, .max_bytes = max_bytes};
+/* The events must cover the body: a last event without its boundary was cut. */
+static int events_whole(const struct recorder *r) {
+    return r->kind == STREAM_NONE || (r->e->nevents && r->e->events[r->e->nevents - 1].end == r->body.len);
+}
+
+CURLcode record_perform(struct hk_handle *h, struct entry *e, int *storable, size_t max_bytes,
+                        int shape, long long t0_us) {
+    struct recorder r = {.h = h, .e = e, .max_bytes = max_bytes, .t0 = t0_us};
     buf_init(&r.body);
     *storable = 0;
     int wrapped = SET(CURLOPT_WRITEFUNCTION, tee_body) == CURLE_OK &&
@@ -87,14 +124,9 @@ CURLcode record_perform(struct hk_handle *h, struct entry *e, int *storable, siz
                   SET(CURLOPT_HEADERFUNCTION, tee_header) == CURLE_OK &&
                   SET(CURLOPT_HEADERDATA, &r) == CURLE_OK &&
                   SET(CURLOPT_HEADER, 0L) == CURLE_OK; /* hk_write_header adds them to the body */
-    CURLcode rc;
+    CURLcode rc = CURLE_OK;
     hook_depth++;
-    if (wrapped) {
-        rc = h->real->curl_easy_perform(h->curl);
-    } else {
-        r.broken = 1;
-        rc = CURLE_OK;
-    }
+    if (wrapped) rc = h->real->curl_easy_perform(h->curl);
     hook_depth--;
     /* give the handle back exactly as the application configured it */
     SET(CURLOPT_WRITEFUNCTION, h->write_cb);
@@ -111,9 +143,13 @@ CURLcode record_perform(struct hk_handle *h, struct entry *e, int *storable, siz
     }
     long status = 0;
     h->real->curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
-    if (rc == CURLE_OK && !r.broken && !r.encoded && status >= 200 && status < 300 && e->status_line) {
+    if (rc == CURLE_OK && !r.broken && !r.encoded && status >= 200 && status < 300 && e->status_line &&
+        !r.body.oom && events_whole(&r) &&
+        (r.kind == STREAM_NONE || stream_complete((enum shape)shape, r.kind, r.body.data, r.body.len))) {
         e->status = (int)status;
+        e->stream = r.kind;
         if (!r.body.data) buf_puts(&r.body, "");
+        usage_scan(r.kind, r.body.data, r.body.len, &e->usage_in, &e->usage_out);
         if (!r.body.oom) {
             e->body = buf_take(&r.body, &e->body_len);
             *storable = 1;

@@ -1,6 +1,8 @@
 /* Serving a cached answer through the application's callbacks exactly as libcurl delivers a
  * live one: header lines one per call, then the body in pieces of at most CURL_MAX_WRITE_SIZE. */
+#include <errno.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -28,7 +30,38 @@ static void set_error(struct hk_handle *h, const char *msg) {
     if (h->errorbuffer) snprintf(h->errorbuffer, CURL_ERROR_SIZE, "%s", msg);
 }
 
-CURLcode replay_entry(struct hk_handle *h, const struct entry *e, long long elapsed_us) {
+/* Body bytes [from, to) in pieces of at most CURL_MAX_WRITE_SIZE: 0, or -1 after a short write. */
+static int send_body(struct hk_handle *h, const struct entry *e, size_t from, size_t to) {
+    while (from < to) {
+        size_t n = to - from;
+        if (n > CURL_MAX_WRITE_SIZE) n = CURL_MAX_WRITE_SIZE;
+        size_t w = hk_write_body(h, e->body + from, n);
+        if (w != n) {
+            /* CURL_WRITEFUNC_PAUSE cannot be honoured without a transfer to pause */
+            set_error(h, w == CURL_WRITEFUNC_PAUSE ? "llmshim: pausing a cached answer is not supported"
+                                                    : "Failure writing output to destination");
+            return -1;
+        }
+        from += n;
+        h->r_size += (curl_off_t)n;
+    }
+    return 0;
+}
+
+static long long mono_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void sleep_until(long long deadline_us) {
+    long long left = deadline_us - mono_us();
+    if (left <= 0) return;
+    struct timespec ts = {(time_t)(left / 1000000), (long)(left % 1000000) * 1000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+}
+
+CURLcode replay_entry(struct hk_handle *h, const struct entry *e, long long elapsed_us, double pace) {
     if (h->errorbuffer) h->errorbuffer[0] = '\0';
     h->replayed = 1;
     h->r_status = e->status;
@@ -76,19 +109,15 @@ CURLcode replay_entry(struct hk_handle *h, const struct entry *e, long long elap
         set_error(h, "Failed writing header");
         return CURLE_WRITE_ERROR;
     }
-    for (size_t off = 0; off < e->body_len;) {
-        size_t n = e->body_len - off;
-        if (n > CURL_MAX_WRITE_SIZE) n = CURL_MAX_WRITE_SIZE;
-        size_t w = hk_write_body(h, e->body + off, n);
-        if (w != n) {
-            /* CURL_WRITEFUNC_PAUSE cannot be honoured without a transfer to pause */
-            set_error(h, w == CURL_WRITEFUNC_PAUSE ? "llmshim: pausing a cached answer is not supported"
-                                                    : "Failure writing output to destination");
-            return CURLE_WRITE_ERROR;
-        }
-        off += n;
-        h->r_size += (curl_off_t)n;
+    /* a stream goes out event by event, at once or (pace > 0) at the recorded pace */
+    long long start = mono_us() - elapsed_us;
+    size_t from = 0;
+    for (size_t i = 0; i < e->nevents; i++) {
+        if (pace > 0) sleep_until(start + (long long)((double)e->events[i].t_us * pace));
+        if (send_body(h, e, from, e->events[i].end) != 0) return CURLE_WRITE_ERROR;
+        from = e->events[i].end;
     }
+    if (send_body(h, e, from, e->body_len) != 0) return CURLE_WRITE_ERROR;
     return CURLE_OK;
 }
 

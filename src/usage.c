@@ -1,0 +1,59 @@
+#include "usage.h"
+
+#include "buf.h"
+#include "json.h"
+
+static void raise_to(const struct json_doc *d, int tok, long long *v) {
+    long long n;
+    if (json_tok_ll(d, tok, &n) == 0 && n > *v) *v = n;
+}
+
+/* usage objects: OpenAI {prompt_tokens, completion_tokens} or {input_tokens, output_tokens}
+ * (Responses, Anthropic); Gemini usageMetadata; Ollama counts at the top level. */
+static void scan_usage_obj(const struct json_doc *d, int u, long long *in, long long *out) {
+    if (u < 0) return;
+    raise_to(d, json_get(d, u, "prompt_tokens"), in);
+    raise_to(d, json_get(d, u, "input_tokens"), in);
+    raise_to(d, json_get(d, u, "completion_tokens"), out);
+    raise_to(d, json_get(d, u, "output_tokens"), out);
+}
+
+static void scan_doc(const char *json, size_t len, long long *in, long long *out) {
+    struct json_doc d;
+    if (json_parse(&d, json, len) != 0) return;
+    int root = 0;
+    if (d.tok[0].type == JSMN_ARRAY) { /* Gemini streamGenerateContent without alt=sse */
+        for (int i = 0; i < d.tok[0].size; i++) {
+            int el = json_child(&d, 0, i);
+            int m = json_get(&d, el, "usageMetadata");
+            raise_to(&d, json_get(&d, m, "promptTokenCount"), in);
+            raise_to(&d, json_get(&d, m, "candidatesTokenCount"), out);
+        }
+    }
+    scan_usage_obj(&d, json_get(&d, root, "usage"), in, out);
+    scan_usage_obj(&d, json_get(&d, json_get(&d, root, "response"), "usage"), in, out); /* Responses events */
+    scan_usage_obj(&d, json_get(&d, json_get(&d, root, "message"), "usage"), in, out);  /* Anthropic message_start */
+    int m = json_get(&d, root, "usageMetadata");
+    raise_to(&d, json_get(&d, m, "promptTokenCount"), in);
+    raise_to(&d, json_get(&d, m, "candidatesTokenCount"), out);
+    raise_to(&d, json_get(&d, root, "prompt_eval_count"), in);
+    raise_to(&d, json_get(&d, root, "eval_count"), out);
+    json_doc_free(&d);
+}
+
+void usage_scan(enum stream_kind k, const char *body, size_t len, long long *in, long long *out) {
+    if (k == STREAM_NONE) {
+        scan_doc(body, len, in, out);
+        return;
+    }
+    struct buf data;
+    buf_init(&data);
+    size_t pos = 0, next;
+    while ((next = stream_next_event(k, body, len, pos)) != 0) {
+        buf_clear(&data);
+        stream_event_data(k, body + pos, next - pos, &data);
+        if (data.len && data.data[0] == '{') scan_doc(data.data, data.len, in, out);
+        pos = next;
+    }
+    buf_free(&data);
+}
