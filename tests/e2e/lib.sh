@@ -40,6 +40,15 @@ shim_chat() {
     shim curl -sS "$MOCK_URL/v1/chat/completions" -H 'Content-Type: application/json' -d "$body" "$@"
 }
 
+# For tests with NO_MOCK=1: a mock with a certificate from a fresh test CA ($MOCK_CA), valid for
+# the providers' real host names, so `curl --connect-to` reaches it as https://api.openai.com etc.
+start_tls_mock() {
+    make_test_ca "$TEST_TMP/ca" || die "cannot make a test CA"
+    export MOCK_CA=$TEST_TMP/ca/ca.pem
+    mock_start --tls "$TEST_TMP/ca/server.pem" "$TEST_TMP/ca/server.key" >/dev/null || die "mock"
+    trap 'mock_stop >/dev/null 2>&1' EXIT
+}
+
 run_tests() {
     local file t out rc
     file=$(basename "$0")

@@ -4,13 +4,6 @@
 . "$(dirname "$0")/lib.sh"
 NO_MOCK=1
 
-start_tls_mock() {
-    make_test_ca "$TEST_TMP/ca" || die "cannot make a test CA"
-    export MOCK_CA=$TEST_TMP/ca/ca.pem
-    mock_start --tls "$TEST_TMP/ca/server.pem" "$TEST_TMP/ca/server.key" >/dev/null || die "mock"
-    trap 'mock_stop >/dev/null 2>&1' EXIT
-}
-
 openai() {
     env LD_PRELOAD="$SHIM" LLMSHIM_DIR="$CACHE" curl -sS --cacert "$MOCK_CA" \
         --connect-to "api.openai.com:443:127.0.0.1:$MOCK_PORT" "$@"
