@@ -11,10 +11,11 @@ BASE    := -std=c11 -D_GNU_SOURCE -DJSMN_STRICT -Isrc $(WARN) $(EXTRA_CFLAGS)
 # The shim lives in other people's processes: export only the hooks, keep libc the only NEEDED.
 SHIM_CFLAGS  := $(BASE) $(CFLAGS) -fPIC -fvisibility=hidden
 SHIM_LDFLAGS := -shared -Wl,-z,defs -Wl,--exclude-libs,ALL -Wl,--as-needed
-SHIM_LIBS    := -Wl,-Bstatic -lbearssl -Wl,-Bdynamic
+SHIM_LIBS    := -Wl,-Bstatic -lhiredis -lbearssl -Wl,-Bdynamic
 
-CORE_SRC  := src/buf.c src/json.c src/canon.c src/endpoint.c src/config.c src/call.c src/entry.c src/log.c src/stats.c src/stream.c src/usage.c
-STORE_SRC := src/store_memory.c src/store_file.c
+CORE_SRC  := src/buf.c src/json.c src/canon.c src/endpoint.c src/config.c src/call.c src/entry.c src/log.c src/stats.c src/stream.c src/usage.c src/redis_url.c
+STORE_SRC := src/store_memory.c src/store_file.c src/store_redis.c src/store_tier.c
+CORE_SRC  += src/config_file.c
 HOOK_SRC  := src/cache.c src/hook_real.c src/hook_handle.c src/hook_easy.c src/hook_replay.c src/hook_record.c
 SHIM_SRC  := $(CORE_SRC) $(STORE_SRC) $(HOOK_SRC)
 SHIM_OBJ  := $(SHIM_SRC:src/%.c=$(BUILD)/obj/%.o)
@@ -37,14 +38,23 @@ $(BUILD)/obj $(BUILD)/tests $(BUILD)/examples:
 
 # Unit tests link the pure core and the stores directly (no preload involved).
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_SRC) $(STORE_SRC) $(wildcard src/*.h) | $(BUILD)/tests
-	$(CC) $(BASE) $(CFLAGS) -o $@ $< $(CORE_SRC) $(STORE_SRC) -lcmocka -lbearssl -lpthread
+	$(CC) $(BASE) $(CFLAGS) -o $@ $< $(CORE_SRC) $(STORE_SRC) -lcmocka -lhiredis -lbearssl -lpthread
 
 $(BUILD)/examples/%: examples/%.c | $(BUILD)/examples
 	$(CC) $(BASE) $(CFLAGS) -o $@ $< -lcurl
 
+# The command (tools/llmshim.c + tools/cmd_*.c) links the core and the stores like the unit
+# tests; hiredis only when the Redis store is built in.
+TOOL_SRC   := $(wildcard tools/*.c)
+TOOL_REDIS  = $(filter src/store_redis.c,$(STORE_SRC))
+all: $(BUILD)/llmshim
+$(BUILD)/llmshim: $(TOOL_SRC) $(wildcard tools/*.h) $(CORE_SRC) $(STORE_SRC) $(wildcard src/*.h) | $(BUILD)/obj
+	$(CC) $(BASE) $(CFLAGS) -Itools $(if $(TOOL_REDIS),-DLLMSHIM_HAVE_REDIS) -o $@ $(TOOL_SRC) $(CORE_SRC) $(STORE_SRC) \
+	    $(if $(TOOL_REDIS),$(shell pkg-config --libs hiredis)) -lbearssl -lpthread
+
 # Debian packages for building and testing; installed only when missing.
 DEB_PKGS := gcc make libcurl4-openssl-dev libhiredis-dev libjsmn-dev libbearssl-dev libcmocka-dev \
-            faketime redis-server curl openssl python3 pkg-config
+            faketime redis-server nutcracker curl openssl python3 pkg-config
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -63,8 +73,10 @@ demo: deps
 	@tools/demo.sh
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/lib
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(BUILD)/libllmshim.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 0755 $(BUILD)/llmshim $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 tools/llmshim.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 clean:
 	rm -rf $(BUILD)

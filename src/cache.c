@@ -1,5 +1,6 @@
 #include "cache.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "config_file.h"
 #include "log.h"
 #include "store.h"
 
@@ -19,12 +21,10 @@ static pthread_once_t config_once = PTHREAD_ONCE_INIT;
 static struct store *store;
 static pthread_once_t store_once = PTHREAD_ONCE_INIT;
 
-static const char *env(const char *name) {
-    return getenv(name);
-}
-
 static void config_init(void) {
-    config_parse(&config, env);
+    /* the environment, then the first config file found ($LLMSHIM_CONFIG, ./.llmshim, ~/.config) */
+    if (config_file_error()) log_line("%s; the config file is ignored", config_file_error());
+    config_parse(&config, config_getenv);
     if (config.error) {
         log_line("%s; caching is off for this process", config.error);
         config.mode = MODE_OFF;
@@ -41,8 +41,17 @@ static void store_init(void) {
     if (config.backend == BACKEND_MEMORY) {
         store = store_memory_open(config.mem_max_entries, config.mem_max_bytes);
         if (!store) err = strdup("memory store: out of memory");
+    } else if (config.backend == BACKEND_REDIS) {
+        store = store_redis_open(config.redis_url, config.ns ? config.ns : "", config.redis_connect_ms,
+                                 config.redis_timeout_ms, &err);
     } else {
         store = store_file_open(config.dir, &err);
+    }
+    if (store && config.memory_front) {
+        struct store *front = store_memory_open(config.mem_max_entries, config.mem_max_bytes);
+        struct store *tier = front ? store_tier_open(front, store) : NULL;
+        if (tier) store = tier;
+        else store_close(front); /* no memory for the front: the shared store alone still works */
     }
     if (!store) {
         log_line("%s; LLM calls go to the network uncached", err ? err : "cannot open the cache");
@@ -105,7 +114,10 @@ long long cache_monotonic_us(void) {
     return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* One line per kind of failure per process: a broken disk must not flood the app's stderr. */
+/* One line per kind of failure per process: a broken disk must not flood the app's stderr.
+ * Every failure of the store itself (read, write, lock, counters) is one kind: one cause. */
+static atomic_int warned_store;
+
 static void warn_once(atomic_int *flag, char *err) {
     if (err && !atomic_exchange(flag, 1)) log_line("%s; using the network", err);
     free(err);
@@ -117,17 +129,17 @@ static int same_request(const struct call *c, const struct entry *e) {
            e->req_body_len == c->body.len && (!c->body.len || !memcmp(e->req_body, c->body.data, c->body.len));
 }
 
-int cache_lookup(const struct call *c, struct entry *e) {
-    static atomic_int warned_read, warned_corrupt, warned_mismatch;
+enum lookup cache_lookup(const struct call *c, struct entry *e) {
+    static atomic_int warned_corrupt, warned_mismatch;
     struct store *s = get_store();
-    if (!s) return 0;
+    if (!s) return LOOKUP_MISS;
     struct store_key k = {c->hex, c->name};
     struct buf raw;
     buf_init(&raw);
     char *err = NULL;
     long long now = cache_now();
     int rc = store_get(s, &k, now, &raw, &err);
-    if (rc < 0) warn_once(&warned_read, err);
+    if (rc < 0) warn_once(&warned_store, err);
     else free(err);
     if (rc != 1) {
         buf_free(&raw);
@@ -147,11 +159,85 @@ int cache_lookup(const struct call *c, struct entry *e) {
         entry_free(e);
         return 0;
     }
-    if (!entry_fresh(e, now)) {
-        entry_free(e);
-        return 0;
+    if (entry_fresh(e, now)) return LOOKUP_HIT;
+    if (config.stale_if_error && now < e->created + e->ttl + config.stale_if_error) return LOOKUP_STALE;
+    entry_free(e);
+    return LOOKUP_MISS;
+}
+
+static int fresh_hit(const struct call *c, struct entry *e) {
+    enum lookup l = cache_lookup(c, e);
+    if (l == LOOKUP_STALE) entry_free(e);
+    return l == LOOKUP_HIT;
+}
+
+static void sleep_ms(long long ms) {
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+}
+
+enum fill cache_fill_begin(const struct call *c, struct entry *e) {
+    static atomic_int warned_wait;
+    struct store *s = get_store();
+    if (!s || !s->ops->lock || config.coalesce_ms <= 0) return FILL_ALONE;
+    struct store_key k = {c->hex, c->name};
+    long long deadline = cache_monotonic_us() + config.coalesce_ms * 1000;
+    long long pause = 5;
+    for (;;) {
+        char *err = NULL;
+        int rc = s->ops->lock(s, &k, config.coalesce_ms, &err);
+        if (rc < 0) {
+            warn_once(&warned_store, err);
+            return FILL_ALONE;
+        }
+        free(err);
+        if (rc == 1) {
+            /* the previous holder may have stored it between our lookup and our lock */
+            if (fresh_hit(c, e)) {
+                s->ops->unlock(s, &k);
+                return FILL_HIT;
+            }
+            return FILL_LEADER;
+        }
+        if (fresh_hit(c, e)) return FILL_HIT;
+        long long left = (deadline - cache_monotonic_us()) / 1000;
+        if (left <= 0) {
+            if (!atomic_exchange(&warned_wait, 1))
+                log_line("gave up waiting %lld ms for another caller's answer to %.12s; using the network",
+                         config.coalesce_ms, c->hex);
+            return FILL_ALONE;
+        }
+        sleep_ms(pause < left ? pause : left);
+        if (pause < 50) pause *= 2;
     }
-    return 1;
+}
+
+void cache_fill_end(const struct call *c) {
+    struct store *s = get_store();
+    struct store_key k = {c->hex, c->name};
+    if (s && s->ops->unlock) s->ops->unlock(s, &k);
+}
+
+void cache_count(const struct call *c, enum outcome o, const struct entry *e, long long us) {
+    struct store *s = get_store();
+    if (!s || !s->ops->add_stats) return;
+    struct stats_row r;
+    stats_row_init(&r, c->ep.provider, c->model);
+    switch (o) {
+    case OUTCOME_HIT: r.hits = 1; break;
+    case OUTCOME_STALE: r.stale = 1; break;
+    case OUTCOME_MISS: r.misses = 1; break;
+    case OUTCOME_STORE: r.misses = 1; r.stores = 1; break;
+    case OUTCOME_ERROR: r.misses = 1; r.errors = 1; break;
+    }
+    if (e && (o == OUTCOME_HIT || o == OUTCOME_STALE)) {
+        r.bytes_saved = (long long)e->body_len;
+        r.tokens_saved = e->usage_in + e->usage_out;
+        r.us_saved = e->latency_us > us ? e->latency_us - us : 0;
+    }
+    char *err = NULL;
+    if (s->ops->add_stats(s, &r, &err) != 0) warn_once(&warned_store, err);
+    else free(err);
 }
 
 void cache_store(const struct call *c, struct entry *e, long long latency_us) {
@@ -186,8 +272,9 @@ void cache_store(const struct call *c, struct entry *e, long long latency_us) {
     }
     struct store_key k = {c->hex, c->name};
     char *err = NULL;
-    long long expires = e->ttl ? e->created + e->ttl : 0;
-    if (store_put(s, &k, out.data, out.len, expires, &err) != 0) warn_once(&warned_write, err);
+    /* kept past its TTL for as long as it may still stand in for a failed call */
+    long long expires = e->ttl ? e->created + e->ttl + config.stale_if_error : 0;
+    if (store_put(s, &k, out.data, out.len, expires, &err) != 0) warn_once(&warned_store, err);
     else free(err);
     buf_free(&out);
 }

@@ -11,8 +11,23 @@
 /* The settings, parsed on first use. Never NULL; mode is MODE_OFF when they were invalid. */
 const struct config *cache_config(void);
 
-/* 1: e holds a fresh entry that answers c (free with entry_free); 0: none. */
-int cache_lookup(const struct call *c, struct entry *e);
+enum lookup { LOOKUP_MISS, LOOKUP_HIT, LOOKUP_STALE };
+
+/* HIT: e holds a fresh entry that answers c. STALE: e holds an expired one that may still
+ * answer a failed call (LLMSHIM_STALE_IF_ERROR). Free e with entry_free in both cases. */
+enum lookup cache_lookup(const struct call *c, struct entry *e);
+
+enum fill { FILL_ALONE, FILL_LEADER, FILL_HIT };
+
+/* Before fetching a missed prompt: if another process or thread is fetching it, wait (up to
+ * LLMSHIM_COALESCE_MS) for its answer: FILL_HIT with e filled. FILL_LEADER: this caller holds
+ * the prompt's fill lock and must call cache_fill_end after storing. FILL_ALONE: fetch without. */
+enum fill cache_fill_begin(const struct call *c, struct entry *e);
+void cache_fill_end(const struct call *c);
+
+enum outcome { OUTCOME_HIT, OUTCOME_STALE, OUTCOME_MISS, OUTCOME_STORE, OUTCOME_ERROR };
+/* Adds one request to the shared counters (e: the entry served, for what a hit saved). */
+void cache_count(const struct call *c, enum outcome o, const struct entry *e, long long us);
 /* Fills the request part of e from c and stores it. Failures are logged, never returned. */
 void cache_store(const struct call *c, struct entry *e, long long latency_us);
 

@@ -68,10 +68,11 @@ static size_t count(const char *const *list) {
     return n;
 }
 
-/* Value of request header `name` (lowercase), trimmed; NULL if absent. */
-static const char *header_value(const struct call_request *r, const char *name, size_t *len) {
+/* Value of the first request header `name` (lowercase) at or after line *from, trimmed; NULL
+ * if there is none. *from is left after the line found. */
+static const char *header_next(const struct call_request *r, const char *name, size_t *from, size_t *len) {
     size_t nlen = strlen(name);
-    for (size_t i = 0; i < r->nheaders; i++) {
+    for (size_t i = *from; i < r->nheaders; i++) {
         const char *h = r->headers[i];
         if (!h || strncasecmp(h, name, nlen) != 0 || h[nlen] != ':') continue;
         const char *v = h + nlen + 1;
@@ -79,9 +80,15 @@ static const char *header_value(const struct call_request *r, const char *name, 
         size_t n = strlen(v);
         while (n && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r' || v[n - 1] == '\n')) n--;
         *len = n;
+        *from = i + 1;
         return v;
     }
     return NULL;
+}
+
+static const char *header_value(const struct call_request *r, const char *name, size_t *len) {
+    size_t from = 0;
+    return header_next(r, name, &from, len);
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -100,9 +107,10 @@ static char *key_header_block(const struct call_request *r, const struct config 
     buf_init(&b);
     for (size_t i = 0; i < n; i++) {
         if (i && !strcmp(names[i], names[i - 1])) continue;
-        size_t len;
-        const char *v = header_value(r, names[i], &len);
-        if (v) buf_printf(&b, "%s:%.*s\n", names[i], (int)len, v);
+        size_t len, from = 0;
+        const char *v;
+        /* libcurl sends every line: two anthropic-beta lines are both part of the question */
+        while ((v = header_next(r, names[i], &from, &len)) != NULL) buf_printf(&b, "%s:%.*s\n", names[i], (int)len, v);
     }
     return b.len ? buf_take(&b, NULL) : (buf_free(&b), NULL);
 }
@@ -112,16 +120,7 @@ static int credential_of(const struct call_request *r, const char **cred, size_t
     static const char *const names[] = {"authorization", "x-api-key", "api-key", "x-goog-api-key", NULL};
     for (const char *const *n = names; *n; n++)
         if ((*cred = header_value(r, *n, len)) != NULL) return 1;
-    const char *q = r->url ? strchr(r->url, '?') : NULL;
-    while (q) { /* ?key=... (Gemini) */
-        q++;
-        if (!strncmp(q, "key=", 4)) {
-            *cred = q + 4;
-            *len = strcspn(*cred, "&#");
-            return 1;
-        }
-        q = strchr(q, '&');
-    }
+    if (r->url && url_credential(r->url, cred, len)) return 1;
     if (r->credential) {
         *cred = r->credential;
         *len = strlen(r->credential);

@@ -210,9 +210,31 @@ void config_parse(struct config *c, config_lookup get) {
         else c->mode = (enum mode)i;
     }
     if ((v = get("LLMSHIM_BACKEND")) && *v) {
-        static const char *const names[] = {"file", "memory"};
-        if ((i = pick(v, names, 2)) < 0) fail(c, "LLMSHIM_BACKEND='%s' is not one of file, memory", v);
+        static const char *const names[] = {"file", "memory", "redis", "memory,file", "memory,redis"};
+        if ((i = pick(v, names, 5)) < 0)
+            fail(c, "LLMSHIM_BACKEND='%s' is not one of file, memory, redis, memory,file, memory,redis", v);
+        else if (i >= 3) { c->memory_front = 1; c->backend = i == 3 ? BACKEND_FILE : BACKEND_REDIS; }
         else c->backend = (enum backend)i;
+    }
+    c->redis_url = strdup((v = get("LLMSHIM_REDIS_URL")) && *v ? v : "redis://127.0.0.1:6379/0");
+    c->redis_connect_ms = 100;
+    c->redis_timeout_ms = 250;
+    c->coalesce_ms = 30000;
+    if ((v = get("LLMSHIM_REDIS_CONNECT_TIMEOUT_MS")) && *v) {
+        if (parse_size(v, &n, 0) != 0 || n < 1 || n > 60000) fail(c, "LLMSHIM_REDIS_CONNECT_TIMEOUT_MS='%s' is not a number of milliseconds (1-60000)", v);
+        else c->redis_connect_ms = (int)n;
+    }
+    if ((v = get("LLMSHIM_REDIS_TIMEOUT_MS")) && *v) {
+        if (parse_size(v, &n, 0) != 0 || n < 1 || n > 60000) fail(c, "LLMSHIM_REDIS_TIMEOUT_MS='%s' is not a number of milliseconds (1-60000)", v);
+        else c->redis_timeout_ms = (int)n;
+    }
+    if ((v = get("LLMSHIM_COALESCE_MS")) && *v) {
+        if (parse_size(v, &n, 0) != 0 || n > 3600000) fail(c, "LLMSHIM_COALESCE_MS='%s' is not a number of milliseconds (0 = off)", v);
+        else c->coalesce_ms = n;
+    }
+    if ((v = get("LLMSHIM_STALE_IF_ERROR")) && *v) {
+        if (parse_size(v, &n, 1) != 0) fail(c, "LLMSHIM_STALE_IF_ERROR='%s' is not a number of seconds (e.g. 3600, 1d; 0 = off)", v);
+        else c->stale_if_error = n;
     }
     if ((v = get("LLMSHIM_LOG")) && *v) {
         static const char *const names[] = {"off", "info", "debug"};
@@ -253,6 +275,7 @@ void config_free(struct config *c) {
     free(c->endpoints);
     free(c->dir);
     free(c->ns);
+    free(c->redis_url);
     free_list(c->key_ignore);
     free_list(c->key_headers);
     free(c->error);

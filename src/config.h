@@ -8,12 +8,18 @@
 #include "endpoint.h"
 
 enum mode { MODE_CACHE, MODE_RECORD, MODE_REPLAY, MODE_OFF };
-enum backend { BACKEND_FILE, BACKEND_MEMORY };
+enum backend { BACKEND_FILE, BACKEND_MEMORY, BACKEND_REDIS };
 enum log_level { LOG_OFF, LOG_INFO, LOG_DEBUG };
 
 struct config {
     enum mode mode;
-    enum backend backend;
+    enum backend backend;  /* the shared store */
+    int memory_front;      /* LLMSHIM_BACKEND=memory,file|memory,redis: an in-process tier before it */
+    char *redis_url;
+    int redis_connect_ms;
+    int redis_timeout_ms;
+    long long coalesce_ms; /* wait this long for another process fetching the same prompt; 0 = off */
+    long long stale_if_error; /* seconds after expiry an entry may still answer a failed call */
     char *dir;            /* file store directory */
     long long ttl;        /* seconds; 0 = entries never expire */
     struct endpoint_rule *endpoints;

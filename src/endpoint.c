@@ -95,6 +95,32 @@ static char *filter_query(const char *q, size_t n) {
     return out;
 }
 
+int url_credential(const char *text, const char **cred, size_t *len) {
+    const char *p = strstr(text, "://");
+    p = (p && p < text + strcspn(text, "/?#")) ? p + 3 : text;
+    size_t auth_len = strcspn(p, "/?#");
+    for (size_t i = auth_len; i-- > 0;)
+        if (p[i] == '@') {
+            *cred = p;
+            *len = i;
+            return 1;
+        }
+    const char *q = strchr(p, '?');
+    while (q && *q && *q != '#') {
+        q++;
+        size_t n = strcspn(q, "&#");
+        if (n && secret_param(q, n)) {
+            const char *eq = memchr(q, '=', n);
+            *cred = eq ? eq + 1 : q + n;
+            *len = eq ? (size_t)(q + n - eq - 1) : 0;
+            return 1;
+        }
+        q += n;
+        if (*q != '&') break;
+    }
+    return 0;
+}
+
 int url_parse(const char *text, struct url *u) {
     memset(u, 0, sizeof(*u));
     const char *p = text;

@@ -27,6 +27,9 @@ struct url {
 };
 
 int url_parse(const char *text, struct url *u);
+/* The credential a raw URL carries (user:password@ or a credential query parameter such as
+ * ?key=), as a pointer into text and a length; 0 when none. */
+int url_credential(const char *text, const char **cred, size_t *len);
 void url_free(struct url *u);
 /* base + "?" + query: a URL safe to write down (no credentials). Caller frees. */
 char *url_safe(const struct url *u);

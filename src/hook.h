@@ -91,14 +91,29 @@ void handle_note_option(struct hk_handle *h, CURLoption opt, const void *ptr, lo
 size_t hk_write_body(struct hk_handle *h, char *p, size_t n);
 size_t hk_write_header(struct hk_handle *h, char *p, size_t n);
 
-/* Serves a cached entry; returns what curl_easy_perform returns. pace: see LLMSHIM_REPLAY_PACE. */
-CURLcode replay_entry(struct hk_handle *h, const struct entry *e, long long elapsed_us, double pace);
+/* Serves a cached entry; returns what curl_easy_perform returns. pace: see LLMSHIM_REPLAY_PACE;
+ * status: the X-LLMShim-Cache value ("HIT", "STALE"). */
+CURLcode replay_entry(struct hk_handle *h, const struct entry *e, long long elapsed_us, double pace,
+                      const char *status);
 /* Answers getinfo for a replayed transfer: 1 answered, 0 pass to libcurl. */
 int replay_getinfo(struct hk_handle *h, CURLINFO info, void *arg);
 
-/* The real transfer with the answer copied as it passes. On CURLE_OK with a complete 2xx answer
- * the app accepted, fills e (response part) and sets *storable. */
-CURLcode record_perform(struct hk_handle *h, struct entry *e, int *storable, size_t max_bytes,
-                        int shape, long long t0_us);
+struct record_opts {
+    size_t max_bytes;
+    int shape;          /* enum shape: how a complete stream ends */
+    long long t0_us;    /* when the request started (monotonic), for stream event times */
+    int hold_errors;    /* a stale entry can stand in: keep a 429/5xx answer from the app */
+};
+
+struct record_result {
+    int storable;       /* e holds a complete 2xx answer the app accepted */
+    int held;           /* an error answer was kept from the app (hold_errors) */
+    int delivered;      /* some of the answer reached the app */
+    long status;
+};
+
+/* The real transfer with the answer copied as it passes; fills e's response part. */
+CURLcode record_perform(struct hk_handle *h, struct entry *e, const struct record_opts *o,
+                        struct record_result *res);
 
 #endif

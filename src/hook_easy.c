@@ -115,6 +115,69 @@ static void log_event(const struct config *cfg, const char *what, const struct c
                  c->hex, us, c->safe_url);
 }
 
+/* A miss: the network, with the answer recorded; a stale entry stands in if the call fails. */
+static CURLcode fetch(struct hk_handle *h, const struct config *cfg, const struct call *c, long long t0,
+                      struct entry *stale) {
+    struct entry e;
+    memset(&e, 0, sizeof(e));
+    struct record_opts o = {.max_bytes = cfg->max_entry_bytes, .shape = c->ep.shape, .t0_us = t0,
+                            .hold_errors = stale != NULL};
+    struct record_result res;
+    CURLcode rc = record_perform(h, &e, &o, &res);
+    long long us = cache_monotonic_us() - t0;
+    if (res.storable) {
+        cache_store(c, &e, us);
+        log_event(cfg, "STORE", c, us);
+        cache_count(c, OUTCOME_STORE, &e, us);
+    } else if (stale && (res.held || (rc != CURLE_OK && !res.delivered))) {
+        /* the API failed (429, 5xx, no connection) and nothing reached the app yet */
+        rc = replay_entry(h, stale, us, 0, "STALE");
+        log_event(cfg, "STALE", c, cache_monotonic_us() - t0);
+        cache_count(c, OUTCOME_STALE, stale, us);
+    } else {
+        int failed = rc != CURLE_OK || res.status < 200 || res.status >= 300;
+        log_event(cfg, failed ? "ERROR" : "MISS", c, us);
+        cache_count(c, failed ? OUTCOME_ERROR : OUTCOME_MISS, NULL, us);
+    }
+    entry_free(&e);
+    return rc;
+}
+
+static CURLcode hit(struct hk_handle *h, const struct config *cfg, const struct call *c, long long t0,
+                    struct entry *e) {
+    CURLcode rc = replay_entry(h, e, cache_monotonic_us() - t0, cfg->replay_pace, "HIT");
+    long long us = cache_monotonic_us() - t0;
+    log_event(cfg, "HIT", c, us);
+    cache_count(c, OUTCOME_HIT, e, us);
+    entry_free(e);
+    return rc;
+}
+
+static CURLcode fetch_or_replay(struct hk_handle *h, const struct config *cfg, const struct call *c,
+                                long long t0) {
+    struct entry e;
+    if (cfg->mode == MODE_RECORD) return fetch(h, cfg, c, t0, NULL);
+    enum lookup l = cache_lookup(c, &e);
+    if (l == LOOKUP_HIT) return hit(h, cfg, c, t0, &e);
+    if (cfg->mode == MODE_REPLAY) {
+        if (l == LOOKUP_STALE) entry_free(&e);
+        log_line("replay miss: POST %s key %s", c->safe_url, c->hex);
+        if (h->errorbuffer)
+            snprintf(h->errorbuffer, CURL_ERROR_SIZE, "llmshim: replay miss: POST %s key %s", c->safe_url, c->hex);
+        return CURLE_COULDNT_CONNECT;
+    }
+    struct entry fresh;
+    enum fill f = cache_fill_begin(c, &fresh);
+    if (f == FILL_HIT) {
+        if (l == LOOKUP_STALE) entry_free(&e);
+        return hit(h, cfg, c, t0, &fresh);
+    }
+    CURLcode rc = fetch(h, cfg, c, t0, l == LOOKUP_STALE ? &e : NULL);
+    if (f == FILL_LEADER) cache_fill_end(c);
+    if (l == LOOKUP_STALE) entry_free(&e);
+    return rc;
+}
+
 HOOK_EXPORT CURLcode curl_easy_perform(CURL *curl) {
     struct hk_handle *h = hook_depth ? NULL : handle_find(curl);
     if (!h) {
@@ -150,26 +213,7 @@ HOOK_EXPORT CURLcode curl_easy_perform(CURL *curl) {
     if (kind < 0) log_line("out of memory while reading a request; using the network");
     if (kind <= 0) return pass(h);
 
-    struct entry e;
-    CURLcode rc;
-    if (cfg->mode != MODE_RECORD && cache_lookup(&c, &e)) {
-        rc = replay_entry(h, &e, cache_monotonic_us() - t0, cfg->replay_pace);
-        log_event(cfg, "HIT", &c, cache_monotonic_us() - t0);
-        entry_free(&e);
-    } else if (cfg->mode == MODE_REPLAY) {
-        log_line("replay miss: POST %s key %s", c.safe_url, c.hex);
-        if (h->errorbuffer)
-            snprintf(h->errorbuffer, CURL_ERROR_SIZE, "llmshim: replay miss: POST %s key %s", c.safe_url, c.hex);
-        rc = CURLE_COULDNT_CONNECT;
-    } else {
-        int storable = 0;
-        memset(&e, 0, sizeof(e));
-        rc = record_perform(h, &e, &storable, cfg->max_entry_bytes, c.ep.shape, t0);
-        long long us = cache_monotonic_us() - t0;
-        if (storable) cache_store(&c, &e, us);
-        log_event(cfg, storable ? "STORE" : "MISS", &c, us);
-        entry_free(&e);
-    }
+    CURLcode rc = fetch_or_replay(h, cfg, &c, t0);
     call_free(&c);
     return rc;
 }

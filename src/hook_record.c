@@ -15,8 +15,9 @@ struct recorder {
     struct hk_handle *h;
     struct entry *e;
     struct buf body;
-    size_t max_bytes;
-    long long t0;
+    const struct record_opts *o;
+    struct record_result *res;
+    int holding;      /* the current response is an error kept from the app */
     enum stream_kind kind;
     int kind_known;
     size_t scanned;   /* body offset up to which event boundaries were looked for */
@@ -50,6 +51,10 @@ static void note_header(struct recorder *r, const char *p, size_t n) {
         r->encoded = 0;
         r->kind_known = 0;
         if (!r->e->status_line) r->broken = 1;
+        int code = n >= 12 ? atoi(p + 9) : 0; /* "HTTP/1.1 503 ..." and "HTTP/2 503" */
+        if (n >= 6 && !memcmp(p, "HTTP/2", 6)) code = atoi(p + 7);
+        r->holding = r->o->hold_errors && (code == 429 || code >= 500);
+        if (r->holding) r->res->held = 1;
         return;
     }
     if (!n || p[0] == ' ' || p[0] == '\t') return; /* end of block; obsolete line folding */
@@ -67,6 +72,8 @@ static size_t tee_header(char *p, size_t size, size_t nmemb, void *userdata) {
     struct recorder *r = userdata;
     size_t n = size * nmemb;
     note_header(r, p, n);
+    if (r->holding) return n;
+    r->res->delivered = 1;
     return hk_write_header(r->h, p, n);
 }
 
@@ -77,7 +84,7 @@ static void note_events(struct recorder *r) {
         r->kind_known = 1;
     }
     if (r->kind == STREAM_NONE) return;
-    long long t = now_us() - r->t0;
+    long long t = now_us() - r->o->t0_us;
     size_t next;
     while ((next = stream_next_event(r->kind, r->body.data, r->body.len, r->scanned)) != 0) {
         if (entry_add_event(r->e, next, t) != 0) r->broken = 1;
@@ -90,6 +97,8 @@ static void note_events(struct recorder *r) {
 static size_t tee_body(char *p, size_t size, size_t nmemb, void *userdata) {
     struct recorder *r = userdata;
     size_t n = size * nmemb;
+    if (r->holding) return n; /* the stale entry will answer instead */
+    r->res->delivered = 1;
     size_t w = hk_write_body(r->h, p, n);
     if (w == CURL_WRITEFUNC_PAUSE) return w; /* libcurl delivers the same bytes again later */
     if (w != n) {
@@ -97,7 +106,7 @@ static size_t tee_body(char *p, size_t size, size_t nmemb, void *userdata) {
         return w;
     }
     if (!r->broken) {
-        if (r->body.len + n > r->max_bytes || buf_append(&r->body, p, n) != 0) {
+        if (r->body.len + n > r->o->max_bytes || buf_append(&r->body, p, n) != 0) {
             r->broken = 1; /* too large to cache, or no memory: let it pass, keep no copy */
             buf_free(&r->body);
         } else {
@@ -109,16 +118,23 @@ static size_t tee_body(char *p, size_t size, size_t nmemb, void *userdata) {
 
 #define SET(opt, val) h->real->curl_easy_setopt(h->curl, opt, val)
 
-/* The events must cover the body: a last event without its boundary was cut. */
-static int events_whole(const struct recorder *r) {
-    return r->kind == STREAM_NONE || (r->e->nevents && r->e->events[r->e->nevents - 1].end == r->body.len);
+/* The events must cover the body: a last event without its boundary was cut. Blank lines after
+ * the last boundary belong to it. */
+static int events_whole(struct recorder *r) {
+    if (r->kind == STREAM_NONE) return 1;
+    if (!r->e->nevents) return 0;
+    struct entry_event *last = &r->e->events[r->e->nevents - 1];
+    for (size_t i = last->end; i < r->body.len; i++)
+        if (r->body.data[i] != '\r' && r->body.data[i] != '\n') return 0;
+    last->end = r->body.len;
+    return 1;
 }
 
-CURLcode record_perform(struct hk_handle *h, struct entry *e, int *storable, size_t max_bytes,
-                        int shape, long long t0_us) {
-    struct recorder r = {.h = h, .e = e, .max_bytes = max_bytes, .t0 = t0_us};
+CURLcode record_perform(struct hk_handle *h, struct entry *e, const struct record_opts *o,
+                        struct record_result *res) {
+    struct recorder r = {.h = h, .e = e, .o = o, .res = res};
     buf_init(&r.body);
-    *storable = 0;
+    memset(res, 0, sizeof(*res));
     int wrapped = SET(CURLOPT_WRITEFUNCTION, tee_body) == CURLE_OK &&
                   SET(CURLOPT_WRITEDATA, &r) == CURLE_OK &&
                   SET(CURLOPT_HEADERFUNCTION, tee_header) == CURLE_OK &&
@@ -143,16 +159,17 @@ CURLcode record_perform(struct hk_handle *h, struct entry *e, int *storable, siz
     }
     long status = 0;
     h->real->curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
+    res->status = status;
     if (rc == CURLE_OK && !r.broken && !r.encoded && status >= 200 && status < 300 && e->status_line &&
         !r.body.oom && events_whole(&r) &&
-        (r.kind == STREAM_NONE || stream_complete((enum shape)shape, r.kind, r.body.data, r.body.len))) {
+        (r.kind == STREAM_NONE || stream_complete((enum shape)o->shape, r.kind, r.body.data, r.body.len))) {
         e->status = (int)status;
         e->stream = r.kind;
         if (!r.body.data) buf_puts(&r.body, "");
         usage_scan(r.kind, r.body.data, r.body.len, &e->usage_in, &e->usage_out);
         if (!r.body.oom) {
             e->body = buf_take(&r.body, &e->body_len);
-            *storable = 1;
+            res->storable = 1;
         }
     }
     buf_free(&r.body);

@@ -61,7 +61,8 @@ static void sleep_until(long long deadline_us) {
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
 }
 
-CURLcode replay_entry(struct hk_handle *h, const struct entry *e, long long elapsed_us, double pace) {
+CURLcode replay_entry(struct hk_handle *h, const struct entry *e, long long elapsed_us, double pace,
+                      const char *status) {
     if (h->errorbuffer) h->errorbuffer[0] = '\0';
     h->replayed = 1;
     h->r_status = e->status;
@@ -97,7 +98,7 @@ CURLcode replay_entry(struct hk_handle *h, const struct entry *e, long long elap
         rc = send_header(h, &line);
     }
     if (rc == 0) {
-        buf_puts(&line, "X-LLMShim-Cache: HIT\r\n");
+        buf_printf(&line, "X-LLMShim-Cache: %s\r\n", status);
         rc = send_header(h, &line);
     }
     if (rc == 0) {

@@ -64,6 +64,8 @@ static inline void store_close(struct store *s) {
 }
 
 struct store *store_memory_open(size_t max_entries, size_t max_bytes);
+/* front (a memory store) before back; owns both. */
+struct store *store_tier_open(struct store *front, struct store *back);
 /* url: redis://[user:pass@]host:port/db or unix:///path?db=N; ns goes into every key. */
 struct store *store_redis_open(const char *url, const char *ns, int connect_timeout_ms,
                                int command_timeout_ms, char **err);

@@ -1,5 +1,6 @@
 /* file store: one file per entry under a directory, written to a temporary file and renamed, so
  * a reader sees the old entry, the new one, or none; never half of one. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,9 +17,17 @@
 
 #define FILE_MAX_ENTRY (256L * 1024 * 1024) /* refuse to read anything larger */
 
+struct held_lock {
+    char hex[65];
+    int fd; /* holds the flock until unlock closes it */
+};
+
 struct fstore {
     struct store base;
     char *dir;
+    pthread_mutex_t held_mu;
+    struct held_lock *held;
+    size_t nheld, capheld;
 };
 
 static char *errorf(const char *what, const char *path, int e) {
@@ -130,11 +140,268 @@ static int fs_put(struct store *s, const struct store_key *k, const void *data, 
 
 static void fs_close(struct store *s) {
     struct fstore *f = (struct fstore *)s;
+    for (size_t i = 0; i < f->nheld; i++) close(f->held[i].fd);
+    free(f->held);
+    pthread_mutex_destroy(&f->held_mu);
     free(f->dir);
     free(f);
 }
 
-static const struct store_ops file_ops = {.name = "file", .get = fs_get, .put = fs_put, .close = fs_close};
+/* ---- optional ops: walking, deleting, shared counters, fill locks ------------------------ */
+
+#define WALK_MAX_DEPTH 16 /* the layout is provider/model/hh/file: anything deeper is not ours */
+
+struct walk {
+    struct fstore *f;
+    store_each_fn fn;
+    void *ud;
+    char path[PATH_MAX];
+    size_t rel; /* where the name relative to the store directory starts in path */
+    char **err;
+};
+
+static int walk_file(struct walk *w, const char *fname, size_t flen) {
+    if (flen <= 5 || strcmp(fname + flen - 5, ".json") != 0) return 0;
+    char hex[256];
+    snprintf(hex, sizeof(hex), "%.*s", (int)(flen - 5), fname);
+    struct store_key k = {hex, w->path + w->rel};
+    struct buf data;
+    buf_init(&data);
+    char *gerr = NULL;
+    int rc = fs_get(&w->f->base, &k, 0, &data, &gerr);
+    free(gerr);
+    if (rc == 0) { /* removed while we walked */
+        buf_free(&data);
+        return 0;
+    }
+    /* unreadable: handed on empty, so that verify reports it instead of it vanishing */
+    int stop = w->fn(&k, rc == 1 && data.data ? data.data : "", rc == 1 ? data.len : 0, w->ud);
+    buf_free(&data);
+    return stop;
+}
+
+/* Visits every *.json under w->path (a directory). Hidden names are skipped: temp files
+ * (.tmp-*), the counters (.stats) and the locks (.locks). 1 stopped, 0 done, -1 error. */
+static int walk_dir(struct walk *w, int depth) {
+    DIR *d = opendir(w->path);
+    if (!d) {
+        if (depth > 0 && (errno == ENOENT || errno == ENOTDIR)) return 0;
+        if (w->err) *w->err = errorf("cannot read directory", w->path, errno);
+        return -1;
+    }
+    size_t len = strlen(w->path);
+    int rc = 0;
+    struct dirent *de;
+    while (!rc && (de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        size_t n = strlen(de->d_name);
+        if (len + 1 + n >= sizeof(w->path)) continue;
+        w->path[len] = '/';
+        memcpy(w->path + len + 1, de->d_name, n + 1);
+        unsigned char type = de->d_type;
+        if (type == DT_UNKNOWN) {
+            struct stat st;
+            type = lstat(w->path, &st) != 0 ? DT_UNKNOWN : S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+        }
+        if (type == DT_DIR && depth < WALK_MAX_DEPTH) rc = walk_dir(w, depth + 1);
+        else if (type == DT_REG) rc = walk_file(w, de->d_name, n);
+        w->path[len] = '\0';
+    }
+    closedir(d);
+    return rc;
+}
+
+static int fs_each(struct store *s, store_each_fn fn, void *ud, char **err) {
+    struct fstore *f = (struct fstore *)s;
+    struct walk *w = calloc(1, sizeof(*w));
+    if (!w) {
+        if (err) *err = strdup("file store: out of memory");
+        return -1;
+    }
+    *w = (struct walk){.f = f, .fn = fn, .ud = ud, .err = err};
+    snprintf(w->path, sizeof(w->path), "%s", f->dir);
+    w->rel = strlen(w->path) + 1;
+    int rc = walk_dir(w, 0);
+    free(w);
+    return rc < 0 ? -1 : 0;
+}
+
+static int fs_del(struct store *s, const struct store_key *k, char **err) {
+    struct fstore *f = (struct fstore *)s;
+    char path[PATH_MAX];
+    if (path_of(f, k, path, sizeof(path)) != 0) {
+        if (err) *err = strdup("file store: invalid or too long entry name");
+        return -1;
+    }
+    if (unlink(path) == 0) return 1;
+    if (errno == ENOENT || errno == ENOTDIR) return 0;
+    if (err) *err = errorf("cannot remove", path, errno);
+    return -1;
+}
+
+/* <dir>/<sub>, created 0700 when missing. */
+static int sub_dir(const struct fstore *f, const char *sub, char *out, size_t n, char **err) {
+    if (snprintf(out, n, "%s/%s", f->dir, sub) >= (int)n) {
+        if (err) *err = strdup("file store: directory name too long");
+        return -1;
+    }
+    if (mkdir(out, 0700) != 0 && errno != EEXIST) {
+        if (err) *err = errorf("cannot create", out, errno);
+        return -1;
+    }
+    return 0;
+}
+
+/* One log per host: hosts sharing the directory over NFS never append to the same file. */
+static int fs_add_stats(struct store *s, const struct stats_row *delta, char **err) {
+    struct fstore *f = (struct fstore *)s;
+    char path[PATH_MAX], host[65] = "";
+    if (sub_dir(f, ".stats", path, sizeof(path) - 80, err) != 0) return -1;
+    gethostname(host, sizeof(host) - 1);
+    for (char *p = host; *p; p++)
+        if (*p == '/' || (*p == '.' && p == host)) *p = '_';
+    size_t n = strlen(path);
+    snprintf(path + n, sizeof(path) - n, "/%s.log", host[0] ? host : "localhost");
+    struct buf line;
+    buf_init(&line);
+    if (stats_format_line(delta, &line) != 0 || line.oom || line.len >= PIPE_BUF) {
+        buf_free(&line);
+        if (err) *err = strdup("file store: cannot format a stats line");
+        return -1;
+    }
+    /* O_APPEND and one write() of less than PIPE_BUF: lines of concurrent writers never mix */
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600), e = 0;
+    ssize_t w = -1;
+    if (fd >= 0) {
+        do w = write(fd, line.data, line.len); while (w < 0 && errno == EINTR);
+        if (w != (ssize_t)line.len) e = w < 0 ? errno : EIO;
+        close(fd);
+    } else {
+        e = errno;
+    }
+    buf_free(&line);
+    if (e) {
+        if (err) *err = errorf("cannot append to", path, e);
+        return -1;
+    }
+    return 0;
+}
+
+static int fs_get_stats(struct store *s, struct stats_table *t, char **err) {
+    struct fstore *f = (struct fstore *)s;
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/.stats", f->dir);
+    DIR *d = opendir(path);
+    if (!d) {
+        if (errno == ENOENT) return 0; /* nothing counted yet */
+        if (err) *err = errorf("cannot read directory", path, errno);
+        return -1;
+    }
+    size_t len = strlen(path);
+    int rc = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d))) {
+        if (de->d_name[0] == '.' || len + 2 + strlen(de->d_name) > sizeof(path)) continue;
+        snprintf(path + len, sizeof(path) - len, "/%s", de->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        struct stat st;
+        FILE *fp = fd < 0 ? NULL : fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? fdopen(fd, "r") : NULL;
+        if (!fp) {
+            if (fd >= 0) close(fd);
+            continue;
+        }
+        ssize_t n;
+        while ((n = getline(&line, &cap, fp)) > 0) {
+            struct stats_row r;
+            /* a line without its newline was cut short: its numbers cannot be trusted */
+            if (line[n - 1] != '\n' || stats_parse_line(line, (size_t)n, &r) != 0) continue;
+            if (stats_table_add(t, &r) != 0) {
+                if (err) *err = strdup("file store: out of memory");
+                rc = -1;
+                break;
+            }
+        }
+        fclose(fp);
+        path[len] = '\0';
+    }
+    free(line);
+    closedir(d);
+    return rc;
+}
+
+static int hex_ok(const char *hex) {
+    size_t n = 0;
+    for (; hex && hex[n]; n++)
+        if (!((hex[n] >= '0' && hex[n] <= '9') || (hex[n] >= 'a' && hex[n] <= 'f'))) return 0;
+    return n > 0 && n <= 64;
+}
+
+/* flock on <dir>/.locks/<hex>.lock: the kernel drops it when the holder dies, so a crashed
+ * process never blocks the others. The files stay: unlinking one would race with a process
+ * that just opened it and would then lock a file nobody else can see. */
+static int fs_lock(struct store *s, const struct store_key *k, long long ttl_ms, char **err) {
+    struct fstore *f = (struct fstore *)s;
+    char path[PATH_MAX];
+    (void)ttl_ms;
+    if (!hex_ok(k->hex)) {
+        if (err) *err = strdup("file store: invalid key for a lock");
+        return -1;
+    }
+    if (sub_dir(f, ".locks", path, sizeof(path) - 80, err) != 0) return -1;
+    size_t n = strlen(path);
+    snprintf(path + n, sizeof(path) - n, "/%s.lock", k->hex);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        if (err) *err = errorf("cannot open", path, errno);
+        return -1;
+    }
+    int rc;
+    while ((rc = flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR) {}
+    if (rc != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK) return 0;
+        if (err) *err = errorf("cannot lock", path, e);
+        return -1;
+    }
+    pthread_mutex_lock(&f->held_mu);
+    if (f->nheld == f->capheld) {
+        size_t cap = f->capheld ? f->capheld * 2 : 8;
+        struct held_lock *p = realloc(f->held, cap * sizeof(*p));
+        if (!p) {
+            pthread_mutex_unlock(&f->held_mu);
+            close(fd);
+            if (err) *err = strdup("file store: out of memory");
+            return -1;
+        }
+        f->held = p;
+        f->capheld = cap;
+    }
+    snprintf(f->held[f->nheld].hex, sizeof(f->held[f->nheld].hex), "%s", k->hex);
+    f->held[f->nheld++].fd = fd;
+    pthread_mutex_unlock(&f->held_mu);
+    return 1;
+}
+
+static void fs_unlock(struct store *s, const struct store_key *k) {
+    struct fstore *f = (struct fstore *)s;
+    int fd = -1;
+    pthread_mutex_lock(&f->held_mu);
+    for (size_t i = 0; i < f->nheld; i++) {
+        if (strcmp(f->held[i].hex, k->hex) != 0) continue;
+        fd = f->held[i].fd;
+        f->held[i] = f->held[--f->nheld];
+        break;
+    }
+    pthread_mutex_unlock(&f->held_mu);
+    if (fd >= 0) close(fd); /* closing the last descriptor releases the flock */
+}
+
+static const struct store_ops file_ops = {.name = "file", .get = fs_get, .put = fs_put, .close = fs_close,
+                                          .each = fs_each, .del = fs_del, .add_stats = fs_add_stats,
+                                          .get_stats = fs_get_stats, .lock = fs_lock, .unlock = fs_unlock};
 
 struct store *store_file_open(const char *dir, char **err) {
     char path[PATH_MAX];
@@ -167,6 +434,7 @@ struct store *store_file_open(const char *dir, char **err) {
         if (err) *err = strdup("file store: out of memory");
         return NULL;
     }
+    pthread_mutex_init(&f->held_mu, NULL);
     f->base.ops = &file_ops;
     return &f->base;
 }

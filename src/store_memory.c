@@ -1,8 +1,10 @@
 /* memory store: an in-process LRU map bounded by entry count and bytes, with expiry. */
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store.h"
 
@@ -15,6 +17,12 @@ struct item {
     struct item *prev, *next;      /* LRU list: head = most recent */
 };
 
+struct mem_lock {
+    char hex[65];          /* "" = a free slot */
+    long long until;       /* monotonic ms; 0 = until unlocked */
+    struct mem_lock *next;
+};
+
 struct mem {
     struct store base;
     pthread_mutex_t lock;
@@ -22,6 +30,8 @@ struct mem {
     size_t nbuckets;
     struct item *head, *tail;
     size_t count, bytes, max_entries, max_bytes;
+    struct stats_table stats;
+    struct mem_lock *locks;
 };
 
 static size_t bucket(const struct mem *m, const char *hex) {
@@ -120,12 +130,104 @@ static int mem_put(struct store *s, const struct store_key *k, const void *data,
 static void mem_close(struct store *s) {
     struct mem *m = (struct mem *)s;
     while (m->head) drop(m, m->head);
+    stats_table_free(&m->stats);
+    while (m->locks) {
+        struct mem_lock *l = m->locks;
+        m->locks = l->next;
+        free(l);
+    }
     pthread_mutex_destroy(&m->lock);
     free(m->table);
     free(m);
 }
 
-static const struct store_ops mem_ops = {.name = "memory", .get = mem_get, .put = mem_put, .close = mem_close};
+/* ---- optional ops: in-process only -------------------------------------------------------- */
+
+/* fn runs with the store locked: it must not call back into this store. */
+static int mem_each(struct store *s, store_each_fn fn, void *ud, char **err) {
+    struct mem *m = (struct mem *)s;
+    (void)err;
+    pthread_mutex_lock(&m->lock);
+    for (struct item *it = m->head; it; it = it->next) {
+        struct store_key k = {it->hex, NULL};
+        if (fn(&k, it->data, it->len, ud)) break;
+    }
+    pthread_mutex_unlock(&m->lock);
+    return 0;
+}
+
+static int mem_del(struct store *s, const struct store_key *k, char **err) {
+    struct mem *m = (struct mem *)s;
+    (void)err;
+    pthread_mutex_lock(&m->lock);
+    struct item *it = *find(m, k->hex);
+    if (it) drop(m, it);
+    pthread_mutex_unlock(&m->lock);
+    return it ? 1 : 0;
+}
+
+static int mem_add_stats(struct store *s, const struct stats_row *delta, char **err) {
+    struct mem *m = (struct mem *)s;
+    pthread_mutex_lock(&m->lock);
+    int rc = stats_table_add(&m->stats, delta);
+    pthread_mutex_unlock(&m->lock);
+    if (rc != 0 && err) *err = strdup("memory store: out of memory");
+    return rc;
+}
+
+static int mem_get_stats(struct store *s, struct stats_table *t, char **err) {
+    struct mem *m = (struct mem *)s;
+    int rc = 0;
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < m->stats.n && rc == 0; i++) rc = stats_table_add(t, &m->stats.rows[i]);
+    pthread_mutex_unlock(&m->lock);
+    if (rc != 0 && err) *err = strdup("memory store: out of memory");
+    return rc;
+}
+
+static long long mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A lock whose holder forgot it frees itself after ttl_ms, as a Redis lock would. */
+static int mem_lock(struct store *s, const struct store_key *k, long long ttl_ms, char **err) {
+    struct mem *m = (struct mem *)s;
+    long long now = mono_ms();
+    int rc = 1;
+    pthread_mutex_lock(&m->lock);
+    struct mem_lock *free_slot = NULL;
+    for (struct mem_lock *l = m->locks; l; l = l->next) {
+        if (!strcmp(l->hex, k->hex) && (!l->until || now < l->until)) { rc = 0; break; }
+        if (!free_slot && (!l->hex[0] || (l->until && now >= l->until))) free_slot = l;
+    }
+    if (rc == 1 && !free_slot && (free_slot = calloc(1, sizeof(*free_slot)))) {
+        free_slot->next = m->locks;
+        m->locks = free_slot;
+    }
+    if (rc == 1 && free_slot) {
+        snprintf(free_slot->hex, sizeof(free_slot->hex), "%s", k->hex);
+        free_slot->until = ttl_ms > 0 ? now + ttl_ms : 0;
+    } else if (rc == 1) {
+        rc = -1;
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (rc < 0 && err) *err = strdup("memory store: out of memory");
+    return rc;
+}
+
+static void mem_unlock(struct store *s, const struct store_key *k) {
+    struct mem *m = (struct mem *)s;
+    pthread_mutex_lock(&m->lock);
+    for (struct mem_lock *l = m->locks; l; l = l->next)
+        if (!strcmp(l->hex, k->hex)) l->hex[0] = '\0'; /* the slot is reused by the next lock */
+    pthread_mutex_unlock(&m->lock);
+}
+
+static const struct store_ops mem_ops = {.name = "memory", .get = mem_get, .put = mem_put, .close = mem_close,
+                                         .each = mem_each, .del = mem_del, .add_stats = mem_add_stats,
+                                         .get_stats = mem_get_stats, .lock = mem_lock, .unlock = mem_unlock};
 
 struct store *store_memory_open(size_t max_entries, size_t max_bytes) {
     struct mem *m = calloc(1, sizeof(*m));

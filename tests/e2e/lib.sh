@@ -23,8 +23,9 @@ assert_not_contains() { case "$1" in *"$2"*) die "${3:-unexpected text}: [$2] fo
 assert_same_file() { cmp -s "$1" "$2" || die "${3:-files differ}: $1 vs $2 ($(cmp "$1" "$2" 2>&1 | head -1))"; }
 assert_count() { local n; n=$(mock_count) || die "mock not reachable"; assert_eq "$n" "$1" "${2:-upstream request count}"; }
 
-# Number of cache entries (files) under $CACHE, temp files included so leftovers show up.
-entries() { if [ -d "$CACHE" ]; then find "$CACHE" -type f | wc -l; else echo 0; fi; }
+# Number of cache entries under $CACHE, temp files included so leftovers show up (the stats log,
+# lock files and the scope secret are not entries).
+entries() { if [ -d "$CACHE" ]; then find "$CACHE" -type f \( -name '*.json' -o -name '.tmp-*' \) | wc -l; else echo 0; fi; }
 
 # A chat request body; $1 = prompt, $2 = model.
 chat_req() { printf '{"model":"%s","messages":[{"role":"user","content":"%s"}]}' "${2:-gpt-4o-mini}" "$1"; }

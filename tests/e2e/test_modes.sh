@@ -113,4 +113,20 @@ test_default_dir_is_xdg_cache_home() {
     [ -n "$(find "$TEST_TMP/home/.cache/llmshim" -name '*.json')" ] || die "no entry under ~/.cache/llmshim"
 }
 
+test_config_file_read_by_the_shim() {
+    printf '# settings for this project\nLLMSHIM_NAMESPACE=from-file\nLLMSHIM_LOG=info\n' >.llmshim
+    env LD_PRELOAD="$SHIM" LLMSHIM_DIR="$CACHE" LLMSHIM_ENDPOINTS="$MOCK_URL/v1" \
+        curl -sS -d "$(chat_req cf)" "$MOCK_URL/v1/chat/completions" >/dev/null 2>err || die
+    assert_contains "$(cat err)" 'llmshim: STORE' "./.llmshim turned logging on"
+    env LD_PRELOAD="$SHIM" LLMSHIM_DIR="$CACHE" LLMSHIM_ENDPOINTS="$MOCK_URL/v1" LLMSHIM_LOG=off \
+        curl -sS -d "$(chat_req cf)" "$MOCK_URL/v1/chat/completions" >/dev/null 2>err || die
+    assert_eq "$(cat err)" "" "the environment wins over the file"
+    assert_count 1 "the file's namespace applied to both calls"
+    printf 'LLMSHIM_MODE=off\nthis is not a setting\n' >"$TEST_TMP/bad.conf"
+    env LD_PRELOAD="$SHIM" LLMSHIM_CONFIG="$TEST_TMP/bad.conf" LLMSHIM_NAMESPACE=from-file LLMSHIM_DIR="$CACHE" LLMSHIM_ENDPOINTS="$MOCK_URL/v1" \
+        curl -sS -d "$(chat_req cf)" "$MOCK_URL/v1/chat/completions" >/dev/null 2>err || die
+    assert_contains "$(cat err)" "bad.conf:2"
+    assert_count 1 "a broken file is ignored whole (its MODE=off too): still a hit"
+}
+
 run_tests

@@ -5,8 +5,14 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <ftw.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "canon.h"
 #include "config.h"
 
 /* ---- fake environment --------------------------------------------------------------------- */
@@ -338,6 +344,216 @@ static void test_config_endpoints_spaces_around_equals(void **state) {
     config_free(&c);
 }
 
+/* ---- key settings and replay pace --------------------------------------------------------- */
+
+static void test_config_key_settings_defaults(void **state) {
+    (void)state;
+    struct config c;
+    parse_ok(&c, HOME);
+    assert_null(c.key_ignore);
+    assert_null(c.key_headers);
+    assert_int_equal(c.normalize, 0);
+    assert_int_equal(c.key_scope, 0);
+    assert_true(c.replay_pace == 0);
+    config_free(&c);
+    parse_ok(&c, HOME, {"LLMSHIM_KEY_IGNORE", ""}, {"LLMSHIM_KEY_HEADERS", ""}, {"LLMSHIM_NORMALIZE", ""},
+             {"LLMSHIM_KEY_SCOPE", ""}, {"LLMSHIM_REPLAY_PACE", ""});
+    assert_null(c.key_ignore);
+    assert_null(c.key_headers);
+    assert_int_equal(c.normalize, 0);
+    assert_int_equal(c.key_scope, 0);
+    assert_true(c.replay_pace == 0);
+    config_free(&c);
+}
+
+static void test_config_key_ignore(void **state) {
+    (void)state;
+    struct config c;
+    parse_ok(&c, HOME, {"LLMSHIM_KEY_IGNORE", " /metadata, /messages/0/name ,,/messages/*/Name"});
+    assert_non_null(c.key_ignore);
+    assert_string_equal(c.key_ignore[0], "/metadata");
+    assert_string_equal(c.key_ignore[1], "/messages/0/name");
+    assert_string_equal(c.key_ignore[2], "/messages/*/Name"); /* JSON pointers keep their case */
+    assert_null(c.key_ignore[3]);
+    config_free(&c);
+    assert_null(c.key_ignore);
+    parse_err("LLMSHIM_KEY_IGNORE", HOME, {"LLMSHIM_KEY_IGNORE", "metadata"});
+    parse_err("LLMSHIM_KEY_IGNORE", HOME, {"LLMSHIM_KEY_IGNORE", "/user,messages/0/name"});
+    parse_err("LLMSHIM_KEY_IGNORE", HOME, {"LLMSHIM_KEY_IGNORE", "$.user"});
+    /* the message quotes the entry */
+    static const struct var t[] = {HOME, {"LLMSHIM_KEY_IGNORE", "/ok,user_id"}, {NULL, NULL}};
+    parse(&c, t);
+    assert_non_null(c.error);
+    assert_non_null(strstr(c.error, "user_id"));
+    config_free(&c);
+}
+
+static void test_config_key_headers(void **state) {
+    (void)state;
+    struct config c;
+    parse_ok(&c, HOME, {"LLMSHIM_KEY_HEADERS", "X-Tenant, OpenAI-Beta"});
+    assert_non_null(c.key_headers);
+    assert_string_equal(c.key_headers[0], "x-tenant"); /* lowercase */
+    assert_string_equal(c.key_headers[1], "openai-beta");
+    assert_null(c.key_headers[2]);
+    config_free(&c);
+    /* credential headers never go into a key, in any case */
+    static const char *const refused[] = {"authorization", "Authorization", "x-api-key", "X-API-Key", "api-key",
+                                          "x-goog-api-key", "proxy-authorization", "Cookie",
+                                          "x-tenant,authorization"};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        struct var t[] = {HOME, {"LLMSHIM_KEY_HEADERS", refused[i]}, {NULL, NULL}};
+        parse(&c, t);
+        if (!c.error) fail_msg("LLMSHIM_KEY_HEADERS=%s accepted", refused[i]);
+        if (!strstr(c.error, "LLMSHIM_KEY_HEADERS")) fail_msg("error \"%s\" does not name the variable", c.error);
+        config_free(&c);
+    }
+    /* a name that merely contains one is fine */
+    parse_ok(&c, HOME, {"LLMSHIM_KEY_HEADERS", "x-api-key-id,authorization-mode"});
+    assert_string_equal(c.key_headers[0], "x-api-key-id");
+    config_free(&c);
+}
+
+static void test_config_normalize(void **state) {
+    (void)state;
+    static const struct { const char *v; unsigned want; } cases[] = {
+        {"whitespace", CANON_NORM_WHITESPACE},
+        {"case", CANON_NORM_CASE},
+        {"whitespace,case", CANON_NORM_WHITESPACE | CANON_NORM_CASE},
+        {"case, whitespace", CANON_NORM_WHITESPACE | CANON_NORM_CASE},
+        {"Whitespace", CANON_NORM_WHITESPACE},
+        {"none", 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct var t[] = {HOME, {"LLMSHIM_NORMALIZE", cases[i].v}, {NULL, NULL}};
+        struct config c;
+        parse(&c, t);
+        if (c.error) fail_msg("LLMSHIM_NORMALIZE=%s: %s", cases[i].v, c.error);
+        if (c.normalize != cases[i].want) fail_msg("LLMSHIM_NORMALIZE=%s gave %u, want %u", cases[i].v, c.normalize, cases[i].want);
+        config_free(&c);
+    }
+    parse_err("LLMSHIM_NORMALIZE", HOME, {"LLMSHIM_NORMALIZE", "punctuation"});
+    parse_err("LLMSHIM_NORMALIZE", HOME, {"LLMSHIM_NORMALIZE", "whitespace,unicode"});
+    parse_err("LLMSHIM_NORMALIZE", HOME, {"LLMSHIM_NORMALIZE", "all"});
+}
+
+static void test_config_key_scope(void **state) {
+    (void)state;
+    struct config c;
+    parse_ok(&c, HOME, {"LLMSHIM_KEY_SCOPE", "credential"});
+    assert_int_equal(c.key_scope, 1);
+    config_free(&c);
+    parse_ok(&c, HOME, {"LLMSHIM_KEY_SCOPE", "none"});
+    assert_int_equal(c.key_scope, 0);
+    config_free(&c);
+    parse_err("LLMSHIM_KEY_SCOPE", HOME, {"LLMSHIM_KEY_SCOPE", "tenant"});
+    parse_err("LLMSHIM_KEY_SCOPE", HOME, {"LLMSHIM_KEY_SCOPE", "1"});
+    parse_err("LLMSHIM_KEY_SCOPE", HOME, {"LLMSHIM_KEY_SCOPE", "credentials"});
+}
+
+static void test_config_replay_pace(void **state) {
+    (void)state;
+    static const struct { const char *v; double want; } cases[] = {
+        {"0", 0}, {"1", 1}, {"0.5", 0.5}, {".25", 0.25}, {"2", 2}, {"100", 100}, {"0.125", 0.125},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct var t[] = {HOME, {"LLMSHIM_REPLAY_PACE", cases[i].v}, {NULL, NULL}};
+        struct config c;
+        parse(&c, t);
+        if (c.error) fail_msg("LLMSHIM_REPLAY_PACE=%s: %s", cases[i].v, c.error);
+        double d = c.replay_pace - cases[i].want;
+        if (d > 1e-12 || d < -1e-12) fail_msg("LLMSHIM_REPLAY_PACE=%s gave %g, want %g", cases[i].v, c.replay_pace, cases[i].want);
+        config_free(&c);
+    }
+    struct config c;
+    parse_ok(&c, HOME, {"LLMSHIM_REPLAY_PACE", "0.5"});
+    assert_true(c.replay_pace == 0.5);
+    config_free(&c);
+    parse_ok(&c, HOME, {"LLMSHIM_REPLAY_PACE", "1"});
+    assert_true(c.replay_pace == 1.0);
+    config_free(&c);
+    static const char *const bad[] = {"abc", "-1", "1,5", "0,5", ".", "1.2.3", "1e2", "0x1", " 1", "1 ", "+1",
+                                      "101", "100.5", "inf", "nan", "99999999999"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct var t[] = {HOME, {"LLMSHIM_REPLAY_PACE", bad[i]}, {NULL, NULL}};
+        parse(&c, t);
+        if (!c.error) fail_msg("LLMSHIM_REPLAY_PACE=%s accepted as %g", bad[i], c.replay_pace);
+        if (!strstr(c.error, "LLMSHIM_REPLAY_PACE")) fail_msg("error \"%s\" does not name the variable", c.error);
+        config_free(&c);
+    }
+}
+
+/* ---- locale ------------------------------------------------------------------------------- */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int decimal_comma_active(void) {
+    char s[16];
+    snprintf(s, sizeof(s), "%.1f", 0.5);
+    return strcmp(s, "0,5") == 0;
+}
+
+/* Switches the process to a locale whose decimal separator is a comma (as test_canon.c does):
+ * an installed one, or de_DE compiled with localedef into a temporary LOCPATH. Returns the
+ * locale name or NULL; *tmpdir is set when a directory was created. */
+static const char *enter_comma_locale(char *tmpdir, size_t tmpdir_size) {
+    static const char *const names[] = {"de_DE.UTF-8", "de_DE.utf8", "de_DE", "fr_FR.UTF-8", "fr_FR.utf8",
+                                        "es_ES.UTF-8", "it_IT.UTF-8", "nl_NL.UTF-8", "ru_RU.UTF-8",
+                                        "pt_BR.UTF-8"};
+    tmpdir[0] = '\0';
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (setlocale(LC_ALL, names[i]) && decimal_comma_active()) return names[i];
+    setlocale(LC_ALL, "C");
+    if (access("/usr/bin/localedef", X_OK) != 0) return NULL;
+    snprintf(tmpdir, tmpdir_size, "/tmp/llmshim-locale-XXXXXX");
+    if (!mkdtemp(tmpdir)) { tmpdir[0] = '\0'; return NULL; }
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "/usr/bin/localedef -i de_DE -f UTF-8 '%s/de_DE.UTF-8' >/dev/null 2>&1", tmpdir);
+    if (system(cmd) == -1) return NULL;
+    setenv("LOCPATH", tmpdir, 1);
+    if (setlocale(LC_ALL, "de_DE.UTF-8") && decimal_comma_active()) return "de_DE.UTF-8";
+    setlocale(LC_ALL, "C");
+    return NULL;
+}
+
+static void leave_comma_locale(const char *tmpdir) {
+    setlocale(LC_ALL, "C");
+    unsetenv("LOCPATH");
+    if (tmpdir[0]) nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The host program may have called setlocale: "0.5" is still a half, and "1,5" still wrong. */
+static void test_config_replay_pace_ignores_decimal_comma_locale(void **state) {
+    (void)state;
+    char tmpdir[64];
+    const char *name = enter_comma_locale(tmpdir, sizeof(tmpdir));
+    if (!name) {
+        leave_comma_locale(tmpdir);
+        skip(); /* no locale with a decimal comma can be had on this machine */
+    }
+    struct config half, quarter, comma;
+    static const struct var t1[] = {HOME, {"LLMSHIM_REPLAY_PACE", "0.5"}, {NULL, NULL}};
+    static const struct var t2[] = {HOME, {"LLMSHIM_REPLAY_PACE", "2.25"}, {NULL, NULL}};
+    static const struct var t3[] = {HOME, {"LLMSHIM_REPLAY_PACE", "1,5"}, {NULL, NULL}};
+    parse(&half, t1);
+    parse(&quarter, t2);
+    parse(&comma, t3);
+    leave_comma_locale(tmpdir);
+    if (half.error) fail_msg("LLMSHIM_REPLAY_PACE=0.5 under %s: %s", name, half.error);
+    assert_true(half.replay_pace == 0.5);
+    assert_null(quarter.error);
+    assert_true(quarter.replay_pace > 2.2499999 && quarter.replay_pace < 2.2500001);
+    assert_non_null(comma.error);
+    config_free(&half);
+    config_free(&quarter);
+    config_free(&comma);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_defaults),
@@ -362,6 +578,13 @@ int main(void) {
         cmocka_unit_test(test_config_endpoints_query_with_equals_is_not_a_shape),
         cmocka_unit_test(test_config_endpoints_invalid_items),
         cmocka_unit_test(test_config_endpoints_spaces_around_equals),
+        cmocka_unit_test(test_config_key_settings_defaults),
+        cmocka_unit_test(test_config_key_ignore),
+        cmocka_unit_test(test_config_key_headers),
+        cmocka_unit_test(test_config_normalize),
+        cmocka_unit_test(test_config_key_scope),
+        cmocka_unit_test(test_config_replay_pace),
+        cmocka_unit_test(test_config_replay_pace_ignores_decimal_comma_locale),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

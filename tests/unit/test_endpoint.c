@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -372,6 +373,148 @@ static void test_url_parse_no_scheme_query_with_url(void **state) {
     check_url("h.example?u=http://x/y", "http://h.example/", "u=http://x/y");
 }
 
+/* ---- endpoint_match: every built-in provider ---------------------------------------------- */
+
+/* Each row of the built-in table matches its documented call paths, with its provider and shape. */
+static void test_endpoint_builtin_every_provider_call_paths(void **state) {
+    (void)state;
+    static const struct { const char *url, *provider; enum shape shape; } cases[] = {
+        {"https://api.openai.com/v1/chat/completions", "openai", SHAPE_OPENAI},
+        {"https://api.openai.com/v1/responses", "openai", SHAPE_OPENAI},
+        {"https://myres.openai.azure.com/openai/deployments/gpt4/chat/completions?api-version=2024-02-01", "azure",
+         SHAPE_OPENAI},
+        {"https://my-res-2.openai.azure.com/openai/deployments/emb/embeddings?api-version=2024-02-01", "azure",
+         SHAPE_OPENAI},
+        {"https://myres.openai.azure.com/openai/deployments/gpt35/completions?api-version=2024-02-01", "azure",
+         SHAPE_OPENAI},
+        {"https://api.anthropic.com/v1/messages", "anthropic", SHAPE_ANTHROPIC},
+        {"https://generativelanguage.googleapis.com/v1beta/openai/chat/completions", "gemini", SHAPE_OPENAI},
+        {"https://generativelanguage.googleapis.com/v1beta/openai/embeddings", "gemini", SHAPE_OPENAI},
+        {"https://generativelanguage.googleapis.com/v1beta/models/gemini-pro:generateContent?key=K", "gemini",
+         SHAPE_GEMINI},
+        {"https://generativelanguage.googleapis.com/v1beta/models/gemini-1.5-flash:streamGenerateContent?alt=sse",
+         "gemini", SHAPE_GEMINI},
+        {"https://generativelanguage.googleapis.com/v1beta/models/text-embedding-004:embedContent", "gemini",
+         SHAPE_GEMINI},
+        {"https://generativelanguage.googleapis.com/v1beta/models/text-embedding-004:batchEmbedContents", "gemini",
+         SHAPE_GEMINI},
+        {"https://generativelanguage.googleapis.com/v1/models/gemini-pro:generateContent", "gemini", SHAPE_GEMINI},
+        {"https://openrouter.ai/api/v1/chat/completions", "openrouter", SHAPE_OPENAI},
+        {"https://openrouter.ai/api/v1/completions", "openrouter", SHAPE_OPENAI},
+        {"https://api.mistral.ai/v1/chat/completions", "mistral", SHAPE_OPENAI},
+        {"https://api.mistral.ai/v1/embeddings", "mistral", SHAPE_OPENAI},
+        {"https://api.groq.com/openai/v1/chat/completions", "groq", SHAPE_OPENAI},
+        {"https://api.deepseek.com/chat/completions", "deepseek", SHAPE_OPENAI},
+        {"https://api.deepseek.com/v1/chat/completions", "deepseek", SHAPE_OPENAI},
+        {"https://api.together.xyz/v1/chat/completions", "together", SHAPE_OPENAI},
+        {"https://api.together.xyz/v1/completions", "together", SHAPE_OPENAI},
+        {"https://api.x.ai/v1/chat/completions", "xai", SHAPE_OPENAI},
+        {"https://api.x.ai/v1/responses", "xai", SHAPE_OPENAI},
+        {"https://api.fireworks.ai/inference/v1/chat/completions", "fireworks", SHAPE_OPENAI},
+        {"http://localhost:11434/api/chat", "ollama", SHAPE_OLLAMA},
+        {"http://localhost:11434/api/generate", "ollama", SHAPE_OLLAMA},
+        {"http://localhost:11434/api/embed", "ollama", SHAPE_OLLAMA},
+        {"http://localhost:11434/api/embeddings", "ollama", SHAPE_OLLAMA},
+        {"http://127.0.0.1:11434/api/chat", "ollama", SHAPE_OLLAMA},
+        {"localhost:11434/api/generate", "ollama", SHAPE_OLLAMA}, /* no scheme: http, as libcurl guesses */
+        {"http://localhost:11434/v1/chat/completions", "ollama", SHAPE_OPENAI},
+        {"http://127.0.0.1:11434/v1/embeddings", "ollama", SHAPE_OPENAI},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct endpoint_match m;
+        if (match(NULL, 0, cases[i].url, &m) != 1) fail_msg("%s is not recognized", cases[i].url);
+        if (strcmp(m.provider, cases[i].provider) != 0 || m.shape != cases[i].shape)
+            fail_msg("%s: %s/%s, want %s/%s", cases[i].url, m.provider, shape_name(m.shape), cases[i].provider,
+                     shape_name(cases[i].shape));
+    }
+}
+
+/* Other paths on the same hosts (models, files, batches, token counting) are left alone, as are
+ * the call paths under another scheme, port or prefix. */
+static void test_endpoint_builtin_every_provider_other_paths(void **state) {
+    (void)state;
+    static const char *const urls[] = {
+        /* openai */
+        "https://api.openai.com/v1/models", "https://api.openai.com/v1/files", "https://api.openai.com/v1/batches",
+        "https://api.openai.com/v1/fine_tuning/jobs", "https://api.openai.com/v1/responses/resp_1/cancel",
+        /* azure */
+        "https://myres.openai.azure.com/openai/deployments?api-version=2024-02-01",
+        "https://myres.openai.azure.com/openai/models?api-version=2024-02-01",
+        "https://myres.openai.azure.com/openai/files?api-version=2024-02-01",
+        "https://openai.azure.com/openai/deployments/gpt4/chat/completions",
+        "https://a.b.openai.azure.com/openai/deployments/gpt4/chat/completions",
+        "https://myres.openai.azure.com.evil.test/openai/deployments/gpt4/chat/completions",
+        "https://myres.openai.azure.com/deployments/gpt4/chat/completions",
+        /* anthropic */
+        "https://api.anthropic.com/v1/models", "https://api.anthropic.com/v1/messages/count_tokens",
+        "https://api.anthropic.com/v1/messages/batches", "https://api.anthropic.com/v1/files",
+        "https://api.anthropic.com/v2/messages", "http://api.anthropic.com/v1/messages",
+        /* gemini */
+        "https://generativelanguage.googleapis.com/v1beta/models",
+        "https://generativelanguage.googleapis.com/v1beta/models/gemini-pro",
+        "https://generativelanguage.googleapis.com/v1beta/models/gemini-pro:countTokens",
+        "https://generativelanguage.googleapis.com/v1beta/files",
+        "https://generativelanguage.googleapis.com/upload/v1beta/files",
+        "https://generativelanguage.googleapis.com/v1beta/cachedContents",
+        "https://generativelanguage.googleapis.com/v1beta/openai/models",
+        "http://generativelanguage.googleapis.com/v1beta/models/gemini-pro:generateContent",
+        /* openai-compatible providers */
+        "https://openrouter.ai/api/v1/models", "https://openrouter.ai/api/v1/credits",
+        "https://openrouter.ai/v1/chat/completions", "http://openrouter.ai/api/v1/chat/completions",
+        "https://api.mistral.ai/v1/models", "https://api.mistral.ai/v1/files", "https://api.mistral.ai/chat/completions",
+        "https://api.groq.com/openai/v1/models", "https://api.groq.com/v1/chat/completions",
+        "https://api.deepseek.com/models", "https://api.deepseek.com/user/balance",
+        "http://api.deepseek.com/chat/completions",
+        "https://api.together.xyz/v1/models", "https://api.together.xyz/v1/files",
+        "https://api.together.xyz/chat/completions",
+        "https://api.x.ai/v1/models", "https://api.x.ai/v1/api-key", "https://api.x.ai/chat/completions",
+        "https://api.fireworks.ai/inference/v1/models", "https://api.fireworks.ai/v1/chat/completions",
+        "http://api.fireworks.ai/inference/v1/chat/completions",
+        /* ollama: its model management, other ports, https */
+        "http://localhost:11434/api/tags", "http://localhost:11434/api/pull", "http://localhost:11434/api/show",
+        "http://localhost:11434/api/create", "http://localhost:11434/api/delete", "http://localhost:11434/api/ps",
+        "http://localhost:11434/api/version", "http://localhost:11434/v1/models",
+        "http://localhost/api/chat", "http://localhost:80/api/chat", "http://localhost:11435/api/chat",
+        "http://localhost:8080/api/chat", "http://127.0.0.1:8000/api/generate", "https://localhost:11434/api/chat",
+        "http://0.0.0.0:11434/api/chat", "http://localhost:11434/chat",
+    };
+    for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+        struct endpoint_match m;
+        if (match(NULL, 0, urls[i], &m) != 0) fail_msg("%s taken as a %s call", urls[i], m.provider);
+    }
+}
+
+/* The hosted APIs are https only, Ollama is http only. */
+static void test_endpoint_builtin_scheme_mismatch(void **state) {
+    (void)state;
+    static const char *const hosted[] = {
+        "api.openai.com/v1/chat/completions", "api.anthropic.com/v1/messages",
+        "myres.openai.azure.com/openai/deployments/gpt4/chat/completions",
+        "generativelanguage.googleapis.com/v1beta/models/gemini-pro:generateContent",
+        "openrouter.ai/api/v1/chat/completions", "api.mistral.ai/v1/chat/completions",
+        "api.groq.com/openai/v1/chat/completions", "api.deepseek.com/chat/completions",
+        "api.together.xyz/v1/chat/completions", "api.x.ai/v1/chat/completions",
+        "api.fireworks.ai/inference/v1/chat/completions",
+    };
+    for (size_t i = 0; i < sizeof(hosted) / sizeof(hosted[0]); i++) {
+        char url[256];
+        struct endpoint_match m;
+        snprintf(url, sizeof(url), "https://%s", hosted[i]);
+        if (match(NULL, 0, url, &m) != 1) fail_msg("%s is not recognized", url);
+        snprintf(url, sizeof(url), "http://%s", hosted[i]);
+        if (match(NULL, 0, url, &m) != 0) fail_msg("%s (plain http) taken as a call", url);
+        snprintf(url, sizeof(url), "https://%s", hosted[i]);
+        char *slash = strchr(url + 8, '/');
+        char with_port[300];
+        snprintf(with_port, sizeof(with_port), "%.*s:8443%s", (int)(slash - url), url, slash);
+        if (match(NULL, 0, with_port, &m) != 0) fail_msg("%s (other port) taken as a call", with_port);
+    }
+    struct endpoint_match m;
+    assert_int_equal(match(NULL, 0, "http://localhost:11434/api/chat", &m), 1);
+    assert_int_equal(match(NULL, 0, "https://localhost:11434/api/chat", &m), 0);
+    assert_int_equal(match(NULL, 0, "https://127.0.0.1:11434/api/chat", &m), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url_parse_splits_parts),
@@ -399,6 +542,9 @@ int main(void) {
         cmocka_unit_test(test_endpoint_first_matching_rule_wins),
         cmocka_unit_test(test_shape_names_round_trip),
         cmocka_unit_test(test_url_parse_no_scheme_query_with_url),
+        cmocka_unit_test(test_endpoint_builtin_every_provider_call_paths),
+        cmocka_unit_test(test_endpoint_builtin_every_provider_other_paths),
+        cmocka_unit_test(test_endpoint_builtin_scheme_mismatch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

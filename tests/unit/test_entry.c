@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "entry.h"
+#include "stream.h"
 
 #define KEY64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
@@ -506,6 +507,238 @@ static void test_entry_round_trip_scalar_request_body(void **state) {
     entry_free(&e);
 }
 
+/* ---- streamed answers --------------------------------------------------------------------- */
+
+static const char *const sse_events[] = {
+    "data: {\"choices\":[{\"delta\":{\"content\":\"h\xC3\xA9\"}}]}\n\n",
+    "event: delta\ndata: {\"choices\":[{\"delta\":{\"content\":\"\\\"q\\\"\\ttab\"}}]}\n\n",
+    "data: [DONE]\n\n",
+};
+static const long long sse_times[] = {150000, 152500, 160000};
+
+/* fill_entry, with a body that is three SSE events, their arrival times and usage. */
+static void fill_stream_entry(struct entry *e) {
+    fill_entry(e);
+    free(e->body);
+    struct buf b;
+    buf_init(&b);
+    for (size_t i = 0; i < 3; i++) {
+        buf_puts(&b, sse_events[i]);
+        assert_int_equal(entry_add_event(e, b.len, sse_times[i]), 0);
+    }
+    assert_false(b.oom);
+    e->body = buf_take(&b, &e->body_len);
+    e->stream = STREAM_SSE;
+    e->usage_in = 12;
+    e->usage_out = 34;
+}
+
+static void assert_stream_parts_equal(const struct entry *a, const struct entry *b) {
+    assert_int_equal(a->stream, b->stream);
+    assert_int_equal(a->nevents, b->nevents);
+    for (size_t i = 0; i < a->nevents; i++) {
+        assert_int_equal(a->events[i].end, b->events[i].end);
+        assert_int_equal(a->events[i].t_us, b->events[i].t_us);
+    }
+    assert_int_equal(a->usage_in, b->usage_in);
+    assert_int_equal(a->usage_out, b->usage_out);
+}
+
+static char *stream_doc(void) {
+    struct entry e;
+    fill_stream_entry(&e);
+    char *text = encode(&e, NULL);
+    entry_free(&e);
+    return text;
+}
+
+/* decode(doc with from→to) must fail and leave e empty. */
+static void check_rejected_in(const char *doc, const char *from, const char *to) {
+    char *bad = replace(doc, from, to);
+    struct entry e;
+    if (entry_decode(&e, bad, strlen(bad)) != -1) fail_msg("entry_decode accepted (%s -> %s):\n%s", from, to, bad);
+    assert_null(e.body);
+    assert_null(e.events);
+    assert_int_equal(e.nevents, 0);
+    free(bad);
+}
+
+static void test_entry_stream_round_trip(void **state) {
+    (void)state;
+    struct entry e;
+    fill_stream_entry(&e);
+    size_t n;
+    char *text = encode(&e, &n);
+    struct entry d;
+    if (entry_decode(&d, text, n) != 0) fail_msg("entry_decode rejected its own encoding:\n%s", text);
+    assert_entries_equal(&e, &d); /* body included */
+    assert_stream_parts_equal(&e, &d);
+    assert_int_equal(d.nevents, 3);
+    size_t end = 0;
+    for (size_t i = 0; i < 3; i++) {
+        end += strlen(sse_events[i]);
+        assert_int_equal(d.events[i].end, end);
+        assert_int_equal(d.events[i].t_us, sse_times[i]);
+    }
+    assert_int_equal(d.body_len, end);
+    assert_int_equal(d.usage_in, 12);
+    assert_int_equal(d.usage_out, 34);
+    /* decoding then encoding again gives the same bytes */
+    size_t n2;
+    char *again = encode(&d, &n2);
+    assert_int_equal(n2, n);
+    assert_memory_equal(again, text, n);
+    free(again);
+    entry_free(&d);
+    entry_free(&e);
+    free(text);
+}
+
+static void test_entry_stream_encoding_one_event_per_line(void **state) {
+    (void)state;
+    char *text = stream_doc();
+    assert_non_null(strstr(text, "\"stream\": \"sse\""));
+    assert_non_null(strstr(text, "\"usage\": {\"input\": 12, \"output\": 34}"));
+    /* the body is written once, as the events */
+    assert_null(strstr(text, "\"body\": \"data"));
+    assert_null(strstr(text, "_base64"));
+    const char *ev = strstr(text, "\"events\": [\n");
+    assert_non_null(ev);
+    ev = strchr(ev, '\n') + 1;
+    static const char *const lines[] = {
+        "      [150000, \"data: {\\\"choices\\\":[{\\\"delta\\\":{\\\"content\\\":\\\"h\xC3\xA9\\\"}}]}\\n\\n\"],",
+        "      [152500, \"event: delta\\ndata: {\\\"choices\\\":[{\\\"delta\\\":{\\\"content\\\":"
+        "\\\"\\\\\\\"q\\\\\\\"\\\\ttab\\\"}}]}\\n\\n\"],",
+        "      [160000, \"data: [DONE]\\n\\n\"]",
+        "    ]",
+    };
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        const char *nl = strchr(ev, '\n');
+        assert_non_null(nl);
+        if ((size_t)(nl - ev) != strlen(lines[i]) || memcmp(ev, lines[i], strlen(lines[i])) != 0)
+            fail_msg("event line %zu is\n%.*s\nwant\n%s", i, (int)(nl - ev), ev, lines[i]);
+        ev = nl + 1;
+    }
+    free(text);
+}
+
+static void test_entry_ndjson_stream_round_trip(void **state) {
+    (void)state;
+    static const char l1[] = "{\"message\":{\"content\":\"a\"},\"done\":false}\n";
+    static const char l2[] = "{\"done\":true,\"prompt_eval_count\":26,\"eval_count\":298}\n";
+    struct entry e;
+    fill_entry(&e);
+    free(e.body);
+    struct buf b;
+    buf_init(&b);
+    buf_puts(&b, l1);
+    assert_int_equal(entry_add_event(&e, b.len, 0), 0);
+    buf_puts(&b, l2);
+    assert_int_equal(entry_add_event(&e, b.len, 999999999999LL), 0);
+    e.body = buf_take(&b, &e.body_len);
+    e.stream = STREAM_NDJSON;
+    e.usage_in = 26;
+    e.usage_out = 298;
+    size_t n;
+    char *text = encode(&e, &n);
+    assert_non_null(strstr(text, "\"stream\": \"ndjson\""));
+    struct entry d;
+    assert_int_equal(entry_decode(&d, text, n), 0);
+    assert_entries_equal(&e, &d);
+    assert_stream_parts_equal(&e, &d);
+    entry_free(&d);
+    entry_free(&e);
+    free(text);
+}
+
+static void test_entry_stream_decode_rejects_bad_events(void **state) {
+    (void)state;
+    char *doc = stream_doc();
+    static const char last[] = "[160000, \"data: [DONE]\\n\\n\"]";
+    /* items must be [integer, string] */
+    check_rejected_in(doc, last, "[\"160000\", \"data: [DONE]\\n\\n\"]");
+    check_rejected_in(doc, last, "[160000.5, \"data: [DONE]\\n\\n\"]");
+    check_rejected_in(doc, last, "[1.6e5, \"data: [DONE]\\n\\n\"]");
+    check_rejected_in(doc, last, "[null, \"data: [DONE]\\n\\n\"]");
+    check_rejected_in(doc, last, "[\"data: [DONE]\\n\\n\", 160000]");
+    check_rejected_in(doc, last, "[160000]");
+    check_rejected_in(doc, last, "[]");
+    check_rejected_in(doc, last, "[160000, 5]");
+    check_rejected_in(doc, last, "[160000, null]");
+    check_rejected_in(doc, last, "[160000, [\"data: [DONE]\\n\\n\"]]");
+    check_rejected_in(doc, last, "[[160000], \"data: [DONE]\\n\\n\"]");
+    check_rejected_in(doc, last, "[160000, \"data: [DONE]\\n\\n\", 1]");
+    check_rejected_in(doc, last, "\"data: [DONE]\\n\\n\"");
+    check_rejected_in(doc, last, "{\"t\": 160000, \"data\": \"x\"}");
+    check_rejected_in(doc, last, "160000");
+    /* events must be an array */
+    check_rejected_in(doc, "\"events\": [", "\"events\": 5, \"evs\": [");
+    check_rejected_in(doc, "\"events\": [", "\"events\": \"x\", \"evs\": [");
+    /* the stream kind must be known */
+    check_rejected_in(doc, "\"stream\": \"sse\"", "\"stream\": \"websocket\"");
+    check_rejected_in(doc, "\"stream\": \"sse\"", "\"stream\": \"SSE\"");
+    check_rejected_in(doc, "\"stream\": \"sse\"", "\"stream\": \"none\"");
+    check_rejected_in(doc, "\"stream\": \"sse\"", "\"stream\": \"\"");
+    check_rejected_in(doc, "\"stream\": \"sse\"", "\"stream\": null");
+    check_rejected_in(doc, "\"stream\": \"sse\"", "\"stream\": 1");
+    check_rejected_in(doc, "\"stream\": \"sse\"", "\"kind\": \"sse\"");
+    /* and the untouched document is fine */
+    struct entry e;
+    assert_int_equal(entry_decode(&e, doc, strlen(doc)), 0);
+    entry_free(&e);
+    free(doc);
+}
+
+static void test_entry_stream_not_utf8_refused(void **state) {
+    (void)state;
+    static const char latin1[] = "data: caf\xE9\n\ndata: [DONE]\n\n";
+    struct entry e;
+    fill_entry(&e);
+    free(e.body);
+    e.body = dup_mem(latin1, sizeof(latin1) - 1);
+    e.body_len = sizeof(latin1) - 1;
+    assert_int_equal(entry_add_event(&e, 12, 100), 0);
+    assert_int_equal(entry_add_event(&e, e.body_len, 200), 0);
+    e.stream = STREAM_SSE;
+    struct buf b;
+    buf_init(&b);
+    assert_int_equal(entry_encode(&e, &b), -1);
+    assert_int_equal(b.oom, 0); /* refused, not out of memory */
+    assert_int_equal(b.len, 0);
+    buf_free(&b);
+    /* the same bytes as a plain answer are stored, as base64 */
+    e.stream = STREAM_NONE;
+    free(e.events);
+    e.events = NULL;
+    e.nevents = 0;
+    char *text = encode(&e, NULL);
+    assert_non_null(strstr(text, "\"body_base64\""));
+    free(text);
+    entry_free(&e);
+}
+
+static void test_entry_stream_events_must_fit_the_body(void **state) {
+    (void)state;
+    struct entry e;
+    fill_stream_entry(&e);
+    struct buf b;
+    buf_init(&b);
+    /* an event past the end of the body */
+    e.events[2].end = e.body_len + 1;
+    assert_int_equal(entry_encode(&e, &b), -1);
+    assert_int_equal(b.oom, 0);
+    /* events out of order */
+    e.events[2].end = e.body_len;
+    size_t keep = e.events[1].end;
+    e.events[1].end = e.events[0].end - 1;
+    assert_int_equal(entry_encode(&e, &b), -1);
+    assert_int_equal(b.len, 0);
+    e.events[1].end = keep;
+    assert_int_equal(entry_encode(&e, &b), 0);
+    buf_free(&b);
+    entry_free(&e);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_entry_round_trip_full),
@@ -532,6 +765,12 @@ int main(void) {
         cmocka_unit_test(test_entry_header_lookup_case_insensitive),
         cmocka_unit_test(test_entry_non_utf8_header_is_not_encodable),
         cmocka_unit_test(test_entry_round_trip_scalar_request_body),
+        cmocka_unit_test(test_entry_stream_round_trip),
+        cmocka_unit_test(test_entry_stream_encoding_one_event_per_line),
+        cmocka_unit_test(test_entry_ndjson_stream_round_trip),
+        cmocka_unit_test(test_entry_stream_decode_rejects_bad_events),
+        cmocka_unit_test(test_entry_stream_not_utf8_refused),
+        cmocka_unit_test(test_entry_stream_events_must_fit_the_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
