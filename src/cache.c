@@ -104,6 +104,11 @@ const unsigned char *cache_scope_secret(void) {
     return secret_ok ? secret : NULL;
 }
 
+void cache_replay_miss(const struct call *c, char *msg, size_t size) {
+    log_line("replay miss: POST %s key %s", c->safe_url, c->hex);
+    snprintf(msg, size, "llmshim: replay miss: POST %s key %.12s", c->safe_url, c->hex);
+}
+
 long long cache_now(void) {
     return (long long)time(NULL);
 }

@@ -35,6 +35,10 @@ void cache_store(const struct call *c, struct entry *e, long long latency_us);
  * beside the cache (in-process for the memory backend). NULL, with one warning, if unavailable. */
 const unsigned char *cache_scope_secret(void);
 
+/* LLMSHIM_MODE=replay found no entry for c: says so on stderr (always) and puts a short form
+ * in msg (for CURLOPT_ERRORBUFFER). */
+void cache_replay_miss(const struct call *c, char *msg, size_t size);
+
 long long cache_now(void);         /* unix seconds */
 long long cache_monotonic_us(void);
 

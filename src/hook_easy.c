@@ -161,9 +161,9 @@ static CURLcode fetch_or_replay(struct hk_handle *h, const struct config *cfg, c
     if (l == LOOKUP_HIT) return hit(h, cfg, c, t0, &e);
     if (cfg->mode == MODE_REPLAY) {
         if (l == LOOKUP_STALE) entry_free(&e);
-        log_line("replay miss: POST %s key %s", c->safe_url, c->hex);
-        if (h->errorbuffer)
-            snprintf(h->errorbuffer, CURL_ERROR_SIZE, "llmshim: replay miss: POST %s key %s", c->safe_url, c->hex);
+        char msg[CURL_ERROR_SIZE];
+        cache_replay_miss(c, msg, sizeof(msg));
+        if (h->errorbuffer) snprintf(h->errorbuffer, CURL_ERROR_SIZE, "%s", msg);
         return CURLE_COULDNT_CONNECT;
     }
     struct entry fresh;
