@@ -21,7 +21,17 @@
     X(curl_easy_getinfo, CURLcode, (CURL *, CURLINFO, ...))             \
     X(curl_easy_reset, void, (CURL *))                                  \
     X(curl_easy_duphandle, CURL *, (CURL *))                            \
-    X(curl_easy_cleanup, void, (CURL *))
+    X(curl_easy_cleanup, void, (CURL *))                                \
+    X(curl_multi_add_handle, CURLMcode, (CURLM *, CURL *))              \
+    X(curl_multi_remove_handle, CURLMcode, (CURLM *, CURL *))           \
+    X(curl_multi_perform, CURLMcode, (CURLM *, int *))                  \
+    X(curl_multi_socket_action, CURLMcode, (CURLM *, curl_socket_t, int, int *)) \
+    X(curl_multi_info_read, CURLMsg *, (CURLM *, int *))                \
+    X(curl_multi_wait, CURLMcode, (CURLM *, struct curl_waitfd *, unsigned int, int, int *)) \
+    X(curl_multi_poll, CURLMcode, (CURLM *, struct curl_waitfd *, unsigned int, int, int *)) \
+    X(curl_multi_timeout, CURLMcode, (CURLM *, long *))                 \
+    X(curl_multi_setopt, CURLMcode, (CURLM *, CURLMoption, ...))        \
+    X(curl_multi_cleanup, CURLMcode, (CURLM *))
 
 struct real_api {
 #define X(name, ret, args) ret(*name) args;
@@ -78,12 +88,19 @@ struct hk_handle {
     long r_request_size;
     curl_off_t r_time_us;
     const char *r_scheme;
+
+    struct mflow *mflow;       /* an LLM transfer on a multi handle, until its DONE message */
 };
+
+/* hook_multi.c: drop whatever a multi handle still holds for h (curl_easy_cleanup of a handle
+ * that is still in a multi). */
+void multi_forget(struct hk_handle *h);
 
 struct hk_handle *handle_add(CURL *curl, const struct real_api *real);
 struct hk_handle *handle_find(CURL *curl);
 void handle_remove(CURL *curl);
 void handle_reset(struct hk_handle *h); /* back to libcurl's defaults, as curl_easy_reset */
+void handle_clear_replay(struct hk_handle *h); /* a new transfer starts: getinfo goes to libcurl */
 int handle_copy(struct hk_handle *dst, const struct hk_handle *src);
 void handle_note_option(struct hk_handle *h, CURLoption opt, const void *ptr, long l, curl_off_t o);
 
@@ -115,5 +132,30 @@ struct record_result {
 /* The real transfer with the answer copied as it passes; fills e's response part. */
 CURLcode record_perform(struct hk_handle *h, struct entry *e, const struct record_opts *o,
                         struct record_result *res);
+/* The same in two halves, for transfers the multi API drives: begin wraps the callbacks (NULL:
+ * could not; the handle is untouched), end restores them and judges the answer (frees r). */
+struct recorder;
+struct recorder *record_begin(struct hk_handle *h, struct entry *e, const struct record_opts *o,
+                              struct record_result *res);
+void record_end(struct recorder *r, CURLcode rc);
+
+/* ---- the flow of one LLM request (hook_flow.c), shared by the easy and multi hooks ---- */
+struct call;
+struct config;
+/* 1: the handle's next transfer is an LLM call (c filled; call_free it), 0: pass it through. */
+int flow_analyze(struct hk_handle *h, const struct config *cfg, struct call *c);
+/* A hit: replays e (and frees it), logs and counts. */
+CURLcode flow_hit(struct hk_handle *h, const struct config *cfg, const struct call *c, long long t0,
+                  struct entry *e);
+/* LLMSHIM_MODE=replay without an entry: the message, and the error the transfer ends with. */
+CURLcode flow_replay_miss(struct hk_handle *h, const struct call *c);
+/* A miss by curl_easy_perform: the network, recorded. stale: an expired entry that may stand in. */
+CURLcode flow_fetch(struct hk_handle *h, const struct config *cfg, const struct call *c, long long t0,
+                    struct entry *stale);
+/* After a recorded transfer ended with rc: store, or let the stale entry answer, log, count.
+ * Returns what the transfer ends with. rec is freed. */
+CURLcode flow_fetched(struct hk_handle *h, const struct config *cfg, const struct call *c, long long t0,
+                      struct entry *rec, const struct record_result *res, CURLcode rc, struct entry *stale);
+struct record_opts flow_record_opts(const struct config *cfg, const struct call *c, long long t0, int stale);
 
 #endif

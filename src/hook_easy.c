@@ -89,6 +89,7 @@ HOOK_EXPORT CURL *curl_easy_duphandle(CURL *curl) {
 HOOK_EXPORT void curl_easy_cleanup(CURL *curl) {
     struct hk_handle *h = hook_depth ? NULL : handle_find(curl);
     const struct real_api *r = api_for(h, HOOK_CALLER());
+    if (h && h->mflow) multi_forget(h);
     if (h) handle_remove(curl);
     if (r->curl_easy_cleanup) r->curl_easy_cleanup(curl);
 }
@@ -102,77 +103,23 @@ static CURLcode pass(struct hk_handle *h) {
     return rc;
 }
 
-/* "POST" when the next transfer is a POST whose whole body llmshim can read, else NULL. */
-static const char *cacheable_method(const struct hk_handle *h) {
-    if (h->method != HK_POST || h->nobody || h->url_is_curlu || !h->postfields) return NULL;
-    if (h->customrequest && strcasecmp(h->customrequest, "POST") != 0) return NULL;
-    return "POST";
-}
-
-static void log_event(const struct config *cfg, const char *what, const struct call *c, long long us) {
-    if (cfg->log >= LOG_INFO)
-        log_line("%s %s model=%s key=%.12s %lldus %s", what, c->ep.provider, c->model ? c->model : "-",
-                 c->hex, us, c->safe_url);
-}
-
-/* A miss: the network, with the answer recorded; a stale entry stands in if the call fails. */
-static CURLcode fetch(struct hk_handle *h, const struct config *cfg, const struct call *c, long long t0,
-                      struct entry *stale) {
-    struct entry e;
-    memset(&e, 0, sizeof(e));
-    struct record_opts o = {.max_bytes = cfg->max_entry_bytes, .shape = c->ep.shape, .t0_us = t0,
-                            .hold_errors = stale != NULL};
-    struct record_result res;
-    CURLcode rc = record_perform(h, &e, &o, &res);
-    long long us = cache_monotonic_us() - t0;
-    if (res.storable) {
-        cache_store(c, &e, us);
-        log_event(cfg, "STORE", c, us);
-        cache_count(c, OUTCOME_STORE, &e, us);
-    } else if (stale && (res.held || (rc != CURLE_OK && !res.delivered))) {
-        /* the API failed (429, 5xx, no connection) and nothing reached the app yet */
-        rc = replay_entry(h, stale, us, 0, "STALE");
-        log_event(cfg, "STALE", c, cache_monotonic_us() - t0);
-        cache_count(c, OUTCOME_STALE, stale, us);
-    } else {
-        int failed = rc != CURLE_OK || res.status < 200 || res.status >= 300;
-        log_event(cfg, failed ? "ERROR" : "MISS", c, us);
-        cache_count(c, failed ? OUTCOME_ERROR : OUTCOME_MISS, NULL, us);
-    }
-    entry_free(&e);
-    return rc;
-}
-
-static CURLcode hit(struct hk_handle *h, const struct config *cfg, const struct call *c, long long t0,
-                    struct entry *e) {
-    CURLcode rc = replay_entry(h, e, cache_monotonic_us() - t0, cfg->replay_pace, "HIT");
-    long long us = cache_monotonic_us() - t0;
-    log_event(cfg, "HIT", c, us);
-    cache_count(c, OUTCOME_HIT, e, us);
-    entry_free(e);
-    return rc;
-}
-
 static CURLcode fetch_or_replay(struct hk_handle *h, const struct config *cfg, const struct call *c,
                                 long long t0) {
     struct entry e;
-    if (cfg->mode == MODE_RECORD) return fetch(h, cfg, c, t0, NULL);
+    if (cfg->mode == MODE_RECORD) return flow_fetch(h, cfg, c, t0, NULL);
     enum lookup l = cache_lookup(c, &e);
-    if (l == LOOKUP_HIT) return hit(h, cfg, c, t0, &e);
+    if (l == LOOKUP_HIT) return flow_hit(h, cfg, c, t0, &e);
     if (cfg->mode == MODE_REPLAY) {
         if (l == LOOKUP_STALE) entry_free(&e);
-        char msg[CURL_ERROR_SIZE];
-        cache_replay_miss(c, msg, sizeof(msg));
-        if (h->errorbuffer) snprintf(h->errorbuffer, CURL_ERROR_SIZE, "%s", msg);
-        return CURLE_COULDNT_CONNECT;
+        return flow_replay_miss(h, c);
     }
     struct entry fresh;
     enum fill f = cache_fill_begin(c, &fresh);
     if (f == FILL_HIT) {
         if (l == LOOKUP_STALE) entry_free(&e);
-        return hit(h, cfg, c, t0, &fresh);
+        return flow_hit(h, cfg, c, t0, &fresh);
     }
-    CURLcode rc = fetch(h, cfg, c, t0, l == LOOKUP_STALE ? &e : NULL);
+    CURLcode rc = flow_fetch(h, cfg, c, t0, l == LOOKUP_STALE ? &e : NULL);
     if (f == FILL_LEADER) cache_fill_end(c);
     if (l == LOOKUP_STALE) entry_free(&e);
     return rc;
@@ -186,33 +133,12 @@ HOOK_EXPORT CURLcode curl_easy_perform(CURL *curl) {
         return r->curl_easy_perform(curl);
     }
     REAL_OR(h->real, curl_easy_perform, CURLE_FAILED_INIT);
-    free(h->r_content_type);
-    free(h->r_url);
-    h->r_content_type = h->r_url = NULL;
-    h->replayed = 0;
+    handle_clear_replay(h);
 
     const struct config *cfg = cache_config();
-    const char *method = cacheable_method(h);
-    if (cfg->mode == MODE_OFF || !method) return pass(h);
     long long t0 = cache_monotonic_us();
-    const char *lines[128];
-    size_t nlines = 0;
-    for (const struct curl_slist *l = h->headers; l && nlines < 128; l = l->next) lines[nlines++] = l->data;
-    struct call_request req = {
-        .method = method,
-        .url = h->url,
-        .body = h->postfields,
-        .body_len = h->postsize >= 0 ? (size_t)h->postsize : strlen(h->postfields),
-        .headers = lines,
-        .nheaders = nlines,
-        .credential = h->credential,
-        .scope_secret = cfg->key_scope ? cache_scope_secret() : NULL,
-    };
     struct call c;
-    int kind = (cfg->key_scope && !req.scope_secret) ? 0 : call_analyze_request(&c, cfg, &req);
-    if (kind < 0) log_line("out of memory while reading a request; using the network");
-    if (kind <= 0) return pass(h);
-
+    if (flow_analyze(h, cfg, &c) <= 0) return pass(h);
     CURLcode rc = fetch_or_replay(h, cfg, &c, t0);
     call_free(&c);
     return rc;

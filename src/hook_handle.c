@@ -19,7 +19,7 @@ static size_t slot(const CURL *curl) {
     return (size_t)((p >> 4) ^ (p >> 14)) % NBUCKETS;
 }
 
-static void clear_replay(struct hk_handle *h) {
+void handle_clear_replay(struct hk_handle *h) {
     free(h->r_content_type);
     free(h->r_url);
     h->r_content_type = h->r_url = NULL;
@@ -36,7 +36,7 @@ void handle_reset(struct hk_handle *h) {
     const struct real_api *real = h->real;
     CURL *curl = h->curl;
     struct hk_handle *next = h->next;
-    clear_replay(h);
+    handle_clear_replay(h);
     free(h->url);
     free(h->copy);
     free(h->customrequest);

@@ -15,7 +15,7 @@ struct recorder {
     struct hk_handle *h;
     struct entry *e;
     struct buf body;
-    const struct record_opts *o;
+    struct record_opts o;
     struct record_result *res;
     int holding;      /* the current response is an error kept from the app */
     enum stream_kind kind;
@@ -53,7 +53,7 @@ static void note_header(struct recorder *r, const char *p, size_t n) {
         if (!r->e->status_line) r->broken = 1;
         int code = n >= 12 ? atoi(p + 9) : 0; /* "HTTP/1.1 503 ..." and "HTTP/2 503" */
         if (n >= 6 && !memcmp(p, "HTTP/2", 6)) code = atoi(p + 7);
-        r->holding = r->o->hold_errors && (code == 429 || code >= 500);
+        r->holding = r->o.hold_errors && (code == 429 || code >= 500);
         if (r->holding) r->res->held = 1;
         return;
     }
@@ -84,7 +84,7 @@ static void note_events(struct recorder *r) {
         r->kind_known = 1;
     }
     if (r->kind == STREAM_NONE) return;
-    long long t = now_us() - r->o->t0_us;
+    long long t = now_us() - r->o.t0_us;
     size_t next;
     while ((next = stream_next_event(r->kind, r->body.data, r->body.len, r->scanned)) != 0) {
         if (entry_add_event(r->e, next, t) != 0) r->broken = 1;
@@ -106,7 +106,7 @@ static size_t tee_body(char *p, size_t size, size_t nmemb, void *userdata) {
         return w;
     }
     if (!r->broken) {
-        if (r->body.len + n > r->o->max_bytes || buf_append(&r->body, p, n) != 0) {
+        if (r->body.len + n > r->o.max_bytes || buf_append(&r->body, p, n) != 0) {
             r->broken = 1; /* too large to cache, or no memory: let it pass, keep no copy */
             buf_free(&r->body);
         } else {
@@ -117,6 +117,15 @@ static size_t tee_body(char *p, size_t size, size_t nmemb, void *userdata) {
 }
 
 #define SET(opt, val) h->real->curl_easy_setopt(h->curl, opt, val)
+
+/* Gives the handle back exactly as the application configured it. */
+static void restore(struct hk_handle *h) {
+    SET(CURLOPT_WRITEFUNCTION, h->write_cb);
+    SET(CURLOPT_WRITEDATA, h->write_data);
+    SET(CURLOPT_HEADERFUNCTION, h->header_cb);
+    SET(CURLOPT_HEADERDATA, h->header_data);
+    SET(CURLOPT_HEADER, h->include_header);
+}
 
 /* The events must cover the body: a last event without its boundary was cut. Blank lines after
  * the last boundary belong to it. */
@@ -130,48 +139,53 @@ static int events_whole(struct recorder *r) {
     return 1;
 }
 
-CURLcode record_perform(struct hk_handle *h, struct entry *e, const struct record_opts *o,
-                        struct record_result *res) {
-    struct recorder r = {.h = h, .e = e, .o = o, .res = res};
-    buf_init(&r.body);
+struct recorder *record_begin(struct hk_handle *h, struct entry *e, const struct record_opts *o,
+                              struct record_result *res) {
+    struct recorder *r = calloc(1, sizeof(*r));
+    if (!r) return NULL;
+    *r = (struct recorder){.h = h, .e = e, .o = *o, .res = res};
+    buf_init(&r->body);
     memset(res, 0, sizeof(*res));
-    int wrapped = SET(CURLOPT_WRITEFUNCTION, tee_body) == CURLE_OK &&
-                  SET(CURLOPT_WRITEDATA, &r) == CURLE_OK &&
-                  SET(CURLOPT_HEADERFUNCTION, tee_header) == CURLE_OK &&
-                  SET(CURLOPT_HEADERDATA, &r) == CURLE_OK &&
-                  SET(CURLOPT_HEADER, 0L) == CURLE_OK; /* hk_write_header adds them to the body */
-    CURLcode rc = CURLE_OK;
-    hook_depth++;
-    if (wrapped) rc = h->real->curl_easy_perform(h->curl);
-    hook_depth--;
-    /* give the handle back exactly as the application configured it */
-    SET(CURLOPT_WRITEFUNCTION, h->write_cb);
-    SET(CURLOPT_WRITEDATA, h->write_data);
-    SET(CURLOPT_HEADERFUNCTION, h->header_cb);
-    SET(CURLOPT_HEADERDATA, h->header_data);
-    SET(CURLOPT_HEADER, h->include_header);
-    if (!wrapped) {
-        hook_depth++;
-        rc = h->real->curl_easy_perform(h->curl);
-        hook_depth--;
-        buf_free(&r.body);
-        return rc;
+    if (SET(CURLOPT_WRITEFUNCTION, tee_body) != CURLE_OK || SET(CURLOPT_WRITEDATA, r) != CURLE_OK ||
+        SET(CURLOPT_HEADERFUNCTION, tee_header) != CURLE_OK || SET(CURLOPT_HEADERDATA, r) != CURLE_OK ||
+        SET(CURLOPT_HEADER, 0L) != CURLE_OK) { /* hk_write_header adds headers to the body itself */
+        restore(h);
+        free(r);
+        return NULL;
     }
+    return r;
+}
+
+void record_end(struct recorder *r, CURLcode rc) {
+    struct hk_handle *h = r->h;
+    struct entry *e = r->e;
+    struct record_result *res = r->res;
+    restore(h);
     long status = 0;
     h->real->curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
     res->status = status;
-    if (rc == CURLE_OK && !r.broken && !r.encoded && status >= 200 && status < 300 && e->status_line &&
-        !r.body.oom && events_whole(&r) &&
-        (r.kind == STREAM_NONE || stream_complete((enum shape)o->shape, r.kind, r.body.data, r.body.len))) {
+    if (rc == CURLE_OK && !r->broken && !r->encoded && status >= 200 && status < 300 && e->status_line &&
+        !r->body.oom && events_whole(r) &&
+        (r->kind == STREAM_NONE || stream_complete((enum shape)r->o.shape, r->kind, r->body.data, r->body.len))) {
         e->status = (int)status;
-        e->stream = r.kind;
-        if (!r.body.data) buf_puts(&r.body, "");
-        usage_scan(r.kind, r.body.data, r.body.len, &e->usage_in, &e->usage_out);
-        if (!r.body.oom) {
-            e->body = buf_take(&r.body, &e->body_len);
+        e->stream = r->kind;
+        if (!r->body.data) buf_puts(&r->body, "");
+        usage_scan(r->kind, r->body.data, r->body.len, &e->usage_in, &e->usage_out);
+        if (!r->body.oom) {
+            e->body = buf_take(&r->body, &e->body_len);
             res->storable = 1;
         }
     }
-    buf_free(&r.body);
+    buf_free(&r->body);
+    free(r);
+}
+
+CURLcode record_perform(struct hk_handle *h, struct entry *e, const struct record_opts *o,
+                        struct record_result *res) {
+    struct recorder *r = record_begin(h, e, o, res);
+    hook_depth++;
+    CURLcode rc = h->real->curl_easy_perform(h->curl);
+    hook_depth--;
+    if (r) record_end(r, rc);
     return rc;
 }
