@@ -42,6 +42,11 @@ struct real_api {
 /* The libcurl a call from `caller` would have reached without llmshim (see hook_real.c).
  * Never NULL; individual pointers may be NULL when no libcurl is loaded. */
 const struct real_api *real_for_caller(const void *caller);
+/* A libcurl opened privately (handle from dlopen) whose curl_* an FFI loader looked up: calls
+ * from objects without a libcurl of their own go to it. 1 when it is a usable libcurl. */
+int real_register_ffi(void *handle);
+typedef void *(*dlsym_fn)(void *, const char *);
+dlsym_fn real_dlsym(void);
 
 /* Re-entry depth of this thread: > 0 while libcurl itself runs, so its own calls into the
  * public API pass straight through. App callbacks run at depth 0 again. */
@@ -101,6 +106,11 @@ struct hk_handle *handle_find(CURL *curl);
 void handle_remove(CURL *curl);
 void handle_reset(struct hk_handle *h); /* back to libcurl's defaults, as curl_easy_reset */
 void handle_clear_replay(struct hk_handle *h); /* a new transfer starts: getinfo goes to libcurl */
+/* Around fork(): take the tables' locks, and release them in parent and child (hook_real.c). */
+void handle_fork_prepare(void);
+void handle_fork_done(void);
+void multi_fork_prepare(void);
+void multi_fork_done(void);
 int handle_copy(struct hk_handle *dst, const struct hk_handle *src);
 void handle_note_option(struct hk_handle *h, CURLoption opt, const void *ptr, long l, curl_off_t o);
 

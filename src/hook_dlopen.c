@@ -1,4 +1,6 @@
-/* PHP loads extensions with RTLD_DEEPBIND, so its curl.so binds straight to libcurl and would
+/* dlopen and dlsym, for the programs that reach libcurl without linking it.
+ *
+ * PHP loads extensions with RTLD_DEEPBIND, so its curl.so binds straight to libcurl and would
  * never reach llmshim. For a library named like a curl binding, the flag is cleared; every other
  * dlopen passes through unchanged. The call to the real dlopen is the function's last act, which
  * gcc compiles to a jump: glibc then sees the application, not llmshim, as the caller (its
@@ -18,8 +20,34 @@ static int curl_binding(const char *file) {
 
 static dlopen_fn real_dlopen(void) {
     static dlopen_fn real; /* a race only stores the same value twice */
-    if (!real) *(void **)&real = dlsym(RTLD_NEXT, "dlopen");
+    dlsym_fn sym = real_dlsym();
+    if (!real && sym) *(void **)&real = sym(RTLD_NEXT, "dlopen");
     return real;
+}
+
+/* FFI loaders (Ruby ethon, Python ctypes) open libcurl privately and look its functions up
+ * with dlsym: for a curl_* function llmshim hooks, they get the hook, and the libcurl behind the
+ * handle becomes the one the hook calls. Everything else, RTLD_NEXT and RTLD_DEFAULT lookups
+ * included, is the real dlsym, reached by a jump so that it sees the real caller. */
+static void *hook_named(const char *name) {
+#define X(fn, ret, args) if (!strcmp(name, #fn)) return (void *)fn;
+    HOOKED_FUNCTIONS(X)
+#undef X
+    return NULL;
+}
+
+HOOK_EXPORT void *dlsym(void *handle, const char *name) {
+    dlsym_fn real = real_dlsym();
+    if (!real) return NULL;
+    if (handle != RTLD_NEXT && handle != RTLD_DEFAULT && !strncmp(name, "curl_", 5)) {
+        void *ours = hook_named(name);
+        if (ours) {
+            void *sym = real(handle, name);
+            if (sym && sym != ours && real_register_ffi(handle)) return ours;
+            return sym;
+        }
+    }
+    return real(handle, name);
 }
 
 HOOK_EXPORT void *dlopen(const char *file, int mode) {

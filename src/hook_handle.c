@@ -14,6 +14,9 @@
 static struct hk_handle *table[NBUCKETS];
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 
+void handle_fork_prepare(void) { pthread_mutex_lock(&table_lock); }
+void handle_fork_done(void) { pthread_mutex_unlock(&table_lock); }
+
 static size_t slot(const CURL *curl) {
     uintptr_t p = (uintptr_t)curl;
     return (size_t)((p >> 4) ^ (p >> 14)) % NBUCKETS;

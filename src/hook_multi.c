@@ -53,6 +53,9 @@ struct hk_multi {
 static struct hk_multi *table[NBUCKETS];
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 
+void multi_fork_prepare(void) { pthread_mutex_lock(&table_lock); }
+void multi_fork_done(void) { pthread_mutex_unlock(&table_lock); }
+
 static size_t slot(const CURLM *m) {
     uintptr_t p = (uintptr_t)m;
     return (size_t)((p >> 4) ^ (p >> 12)) % NBUCKETS;

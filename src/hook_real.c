@@ -16,6 +16,20 @@ static struct real_api next_api;
 static pthread_once_t next_once = PTHREAD_ONCE_INIT;
 static void *self_base;
 
+/* The libcurl an FFI loader (Ruby ethon, Python ctypes) opened privately and looked up with
+ * dlsym: calls through libffi come from an object that links no libcurl, so they use this. */
+static struct real_api ffi_api;
+static int ffi_ready;
+static pthread_mutex_t ffi_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* glibc's own dlsym: llmshim interposes dlsym, and must not look up through itself. */
+dlsym_fn real_dlsym(void) {
+    static dlsym_fn real; /* a race only stores the same value twice */
+    if (!real) *(void **)&real = dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34");
+    if (!real) *(void **)&real = dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.2.5");
+    return real;
+}
+
 static struct {
     void *base;
     struct real_api api;
@@ -32,7 +46,9 @@ static void *not_self(void *sym) {
 }
 
 static void resolve(struct real_api *api, void *handle) {
-#define X(name, ret, args) *(void **)&api->name = not_self(dlsym(handle, #name));
+    dlsym_fn sym = real_dlsym();
+    if (!sym) return;
+#define X(name, ret, args) *(void **)&api->name = not_self(sym(handle, #name));
     HOOKED_FUNCTIONS(X)
 #undef X
 }
@@ -44,10 +60,50 @@ static int complete(const struct real_api *api) {
            api->curl_easy_getinfo && api->curl_easy_cleanup;
 }
 
+static void fork_prepare(void) {
+    pthread_mutex_lock(&objects_lock);
+    handle_fork_prepare();
+    multi_fork_prepare();
+}
+
+static void fork_done(void) {
+    multi_fork_done();
+    handle_fork_done();
+    pthread_mutex_unlock(&objects_lock);
+}
+
 static void next_init(void) {
+    /* a fork while another thread holds one of these locks must not leave the child stuck */
+    pthread_atfork(fork_prepare, fork_done, fork_done);
     Dl_info info;
     if (dladdr((void *)real_for_caller, &info)) self_base = info.dli_fbase;
     resolve(&next_api, RTLD_NEXT);
+}
+
+int real_register_ffi(void *handle) {
+    pthread_once(&next_once, next_init);
+    pthread_mutex_lock(&ffi_lock);
+    if (!ffi_ready) {
+        struct real_api api;
+        memset(&api, 0, sizeof(api));
+        resolve(&api, handle);
+        if (complete(&api)) {
+            ffi_api = api;
+            ffi_ready = 1;
+        }
+    }
+    int ok = ffi_ready;
+    pthread_mutex_unlock(&ffi_lock);
+    return ok;
+}
+
+/* For an object that links no libcurl: what RTLD_NEXT found, else the FFI-opened libcurl. */
+static const struct real_api *fallback(void) {
+    if (complete(&next_api)) return &next_api;
+    pthread_mutex_lock(&ffi_lock);
+    int ready = ffi_ready;
+    pthread_mutex_unlock(&ffi_lock);
+    return ready ? &ffi_api : &next_api;
 }
 
 const struct real_api *real_for_caller(const void *caller) {
@@ -55,7 +111,7 @@ const struct real_api *real_for_caller(const void *caller) {
     Dl_info info;
     if (!caller || !dladdr(caller, &info) || !info.dli_fname || !info.dli_fname[0] ||
         info.dli_fbase == self_base)
-        return &next_api;
+        return fallback();
     const struct real_api *found = NULL;
     pthread_mutex_lock(&objects_lock);
     for (int i = 0; i < nobjects && !found; i++)
@@ -69,11 +125,13 @@ const struct real_api *real_for_caller(const void *caller) {
             dlclose(h);
         }
         /* the main program's scope includes llmshim and finds nothing real: RTLD_NEXT is right */
-        objects[nobjects].base = info.dli_fbase;
-        objects[nobjects].api = complete(&api) ? api : next_api;
-        found = &objects[nobjects].api;
-        nobjects++;
+        if (complete(&api)) {
+            objects[nobjects].base = info.dli_fbase;
+            objects[nobjects].api = api;
+            found = &objects[nobjects].api;
+            nobjects++;
+        }
     }
     pthread_mutex_unlock(&objects_lock);
-    return found ? found : &next_api;
+    return found ? found : fallback();
 }

@@ -18,6 +18,31 @@ test_programs_without_libcurl_do_not_notice() {
     env LD_PRELOAD="$SHIM" /bin/true || die "/bin/true failed"
 }
 
+test_dlopen_and_dlsym_still_see_the_real_caller() {
+    # llmshim interposes dlopen and dlsym (PHP, FFI); glibc must still see the program as the
+    # caller: its RUNPATH ($ORIGIN/lib) finds the plugin, and RTLD_NEXT is relative to it
+    mkdir -p lib
+    printf 'int plugin_answer(void) { return 42; }\n' >plug.c
+    cat >main.c <<'C'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+size_t strlen(const char *s) { size_t (*next)(const char *) = (size_t (*)(const char *))dlsym(RTLD_NEXT, "strlen");
+                               return next ? next(s) + 1000 : 0; }
+int main(void) {
+    void *h = dlopen("libplug.so", RTLD_NOW);
+    if (!h) { printf("dlopen: %s\n", dlerror()); return 1; }
+    int (*f)(void) = (int (*)(void))dlsym(h, "plugin_answer");
+    printf("%d %zu\n", f ? f() : -1, strlen("abc"));
+    return 0;
+}
+C
+    gcc -shared -fPIC -o lib/libplug.so plug.c && gcc -fno-builtin -o main main.c -Wl,--enable-new-dtags,-rpath,'$ORIGIN/lib' || die "cannot build"
+    assert_eq "$(./main)" "42 1003" "without the shim"
+    assert_eq "$(env LD_PRELOAD="$SHIM" ./main)" "42 1003" "with the shim"
+}
+
 test_plain_web_traffic_creates_no_cache() {
     env LD_PRELOAD="$SHIM" HOME="$TEST_TMP/home" curl -sS "$MOCK_URL/index.html" >out 2>err || die
     env LD_PRELOAD="$SHIM" HOME="$TEST_TMP/home" curl -sS -d 'a=1' "$MOCK_URL/form" >>out 2>>err || die
