@@ -74,8 +74,8 @@ test_future_format_version_is_a_miss() {
 test_planted_entry_for_another_request_is_ignored() {
     shim_chat "$(chat_req A)" >a.out || die
     shim_chat "$(chat_req B)" >b.out || die
-    fa=$(grep -rl '"content":"A"' "$CACHE")
-    fb=$(grep -rl '"content":"B"' "$CACHE")
+    fa=$(grep -rlF 'answer #1 to: A' "$CACHE")
+    fb=$(grep -rlF 'answer #2 to: B' "$CACHE")
     cp "$fa" "$fb" # B's file now holds the answer to A
     shim_chat "$(chat_req B)" >b2.out 2>err || die
     assert_count 3 "an entry that answers another question must not be served"
