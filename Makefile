@@ -13,7 +13,7 @@ SHIM_CFLAGS  := $(BASE) $(CFLAGS) -fPIC -fvisibility=hidden
 SHIM_LDFLAGS := -shared -Wl,-z,defs -Wl,--exclude-libs,ALL -Wl,--as-needed
 SHIM_LIBS    := -Wl,-Bstatic -lhiredis -lbearssl -Wl,-Bdynamic
 
-CORE_SRC  := src/buf.c src/json.c src/canon.c src/endpoint.c src/config.c src/call.c src/entry.c src/log.c src/stats.c src/stream.c src/usage.c src/redis_url.c
+CORE_SRC  := src/buf.c src/json.c src/canon.c src/endpoint.c src/config.c src/call.c src/entry.c src/log.c src/stats.c src/stream.c src/usage.c src/redis_url.c src/forksafe.c
 STORE_SRC := src/store_memory.c src/store_file.c src/store_redis.c src/store_tier.c
 CORE_SRC  += src/config_file.c
 HOOK_SRC  := src/cache.c src/hook_real.c src/hook_handle.c src/hook_easy.c src/hook_flow.c src/hook_multi.c src/hook_dlopen.c src/hook_replay.c src/hook_record.c
@@ -23,6 +23,8 @@ SHIM_OBJ  := $(SHIM_SRC:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 EXAMPLES  := $(BUILD)/examples/chat
+# C clients for the e2e tests (tests/e2e/clients/*.c): threads, fork.
+CLIENTS   := $(patsubst tests/e2e/clients/%.c,$(BUILD)/clients/%,$(wildcard tests/e2e/clients/*.c))
 
 .PHONY: all deps check check-unit check-e2e demo clean install
 all: $(BUILD)/libllmshim.so
@@ -43,6 +45,10 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_SRC) $(STORE_SRC) $(wildcard s
 $(BUILD)/examples/%: examples/%.c | $(BUILD)/examples
 	$(CC) $(BASE) $(CFLAGS) -o $@ $< -lcurl
 
+$(BUILD)/clients/%: tests/e2e/clients/%.c
+	@mkdir -p $(@D)
+	$(CC) $(BASE) $(CFLAGS) -o $@ $< -lcurl -lpthread
+
 # The command (tools/llmshim.c + tools/cmd_*.c) links the core and the stores like the unit
 # tests; hiredis only when the Redis store is built in.
 TOOL_SRC   := $(wildcard tools/*.c)
@@ -54,7 +60,8 @@ $(BUILD)/llmshim: $(TOOL_SRC) $(wildcard tools/*.h) $(CORE_SRC) $(STORE_SRC) $(w
 
 # Debian packages for building and testing; installed only when missing.
 DEB_PKGS := gcc make libcurl4-openssl-dev libhiredis-dev libjsmn-dev libbearssl-dev libcmocka-dev \
-            faketime redis-server nutcracker curl openssl python3 pkg-config
+            faketime redis-server nutcracker curl openssl python3 pkg-config \
+            php-cli php-curl python3-pycurl r-cran-curl ruby-ethon
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -65,7 +72,7 @@ deps:
 	fi
 
 check: deps
-	$(MAKE) all $(UNIT_BIN) $(EXAMPLES)
+	$(MAKE) all $(UNIT_BIN) $(EXAMPLES) $(CLIENTS)
 	@tests/run.sh $(UNIT_BIN)
 
 demo: deps

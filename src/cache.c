@@ -105,7 +105,9 @@ const unsigned char *cache_scope_secret(void) {
 }
 
 void cache_replay_miss(const struct call *c, char *msg, size_t size) {
-    log_line("replay miss: POST %s key %s", c->safe_url, c->hex);
+    /* CI logs are all a reader has: say how to find the nearest recorded request */
+    log_line("replay miss: POST %s key %s; to see why: llmshim key --explain --url '%s' < request.json",
+             c->safe_url, c->hex, c->safe_url);
     snprintf(msg, size, "llmshim: replay miss: POST %s key %.12s", c->safe_url, c->hex);
 }
 
@@ -245,10 +247,24 @@ void cache_count(const struct call *c, enum outcome o, const struct entry *e, lo
     else free(err);
 }
 
+/* Re-recording an answer that did not change: only when it never expires, since the creation
+ * time of an entry with a TTL is what keeps it fresh and must move on. */
+static int unchanged(struct store *s, const struct store_key *k, const struct entry *e) {
+    if (e->ttl != 0) return 0;
+    struct buf raw;
+    buf_init(&raw);
+    char *err = NULL;
+    int same = store_get(s, k, cache_now(), &raw, &err) == 1 && entry_same_record(e, raw.data, raw.len);
+    free(err);
+    buf_free(&raw);
+    return same;
+}
+
 void cache_store(const struct call *c, struct entry *e, long long latency_us) {
     static atomic_int warned_write;
     struct store *s = get_store();
-    if (!s) return;
+    /* only a whole 2xx answer becomes an entry, whatever a caller got wrong */
+    if (!s || e->status < 200 || e->status > 299 || !e->status_line || !e->body) return;
     memcpy(e->key, c->hex, 65);
     e->created = cache_now();
     e->ttl = config.ttl;
@@ -277,6 +293,10 @@ void cache_store(const struct call *c, struct entry *e, long long latency_us) {
     }
     struct store_key k = {c->hex, c->name};
     char *err = NULL;
+    if (unchanged(s, &k, e)) { /* leaves a committed cassette as it was: no diff, no new mtime */
+        buf_free(&out);
+        return;
+    }
     /* kept past its TTL for as long as it may still stand in for a failed call */
     long long expires = e->ttl ? e->created + e->ttl + config.stale_if_error : 0;
     if (store_put(s, &k, out.data, out.len, expires, &err) != 0) warn_once(&warned_store, err);

@@ -165,6 +165,20 @@ static void put_segment(struct buf *b, const char *s) {
     if (!n) buf_putc(b, '_');
 }
 
+char *call_entry_name(const char *provider, const char *model, const char *hex) {
+    struct buf name;
+    buf_init(&name);
+    put_segment(&name, provider && *provider ? provider : "custom");
+    buf_putc(&name, '/');
+    put_segment(&name, model);
+    /* 64 bits of the key: a reviewer can read it, and a collision is only a miss (the entry
+     * holds the whole key and request, checked on every read) */
+    buf_printf(&name, "/%.16s.json", hex ? hex : "");
+    if (!name.oom) return buf_take(&name, NULL);
+    buf_free(&name);
+    return NULL;
+}
+
 static char *model_of(const struct call *c) {
     if (c->body_json) {
         struct json_doc d;
@@ -224,14 +238,8 @@ int call_analyze_request(struct call *c, const struct config *cfg, const struct 
     key_compute_full(c->key, cfg->ns, r->method, c->safe_url, c->body_json, c->body.data, c->body.len,
                      c->key_headers, r->scope_secret ? scope : NULL);
     key_hex(c->key, c->hex);
-    struct buf name;
-    buf_init(&name);
-    buf_puts(&name, c->ep.provider);
-    buf_putc(&name, '/');
-    put_segment(&name, c->model);
-    buf_printf(&name, "/%.2s/%s.json", c->hex, c->hex);
-    if (name.oom) { buf_free(&name); goto oom; }
-    c->name = buf_take(&name, NULL);
+    c->name = call_entry_name(c->ep.provider, c->model, c->hex);
+    if (!c->name) goto oom;
     return 1;
 oom:
     call_free(c);

@@ -20,7 +20,7 @@ struct call {
     char *model;       /* from the body's "model" (or the path, for Gemini); may be NULL */
     unsigned char key[32];
     char hex[65];
-    char *name;        /* where the entry lives in a file store: provider/model/hh/hex.json */
+    char *name;        /* where the entry lives in a file store: call_entry_name */
     char *key_headers; /* the canonical header block that went into the key, or NULL */
 };
 
@@ -43,6 +43,12 @@ int call_analyze_request(struct call *c, const struct config *cfg, const struct 
 int call_analyze(struct call *c, const struct config *cfg, const char *method, const char *url,
                  const char *body, size_t body_len);
 void call_free(struct call *c);
+
+/* The file-store name of an entry: "<provider>/<model>/<first 16 hex of the key>.json", each
+ * segment reduced to safe characters ("custom" for no provider, "_" for no model). The one
+ * place names are made: the shim (call_analyze) and the command (export, import) agree.
+ * NULL when out of memory. */
+char *call_entry_name(const char *provider, const char *model, const char *hex);
 
 /* The key over already-canonical parts; exposed for tests and the command. `headers` is the
  * canonical block of key headers ("name:value\n" sorted), `scope` the credential HMAC in hex;

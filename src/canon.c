@@ -116,7 +116,7 @@ static int emit_object(struct ctx *c, int i) {
     const struct json_doc *d = c->doc;
     int n = d->tok[i].size;
     struct member *m = calloc((size_t)(n ? n : 1), sizeof(*m));
-    if (!m) return -1;
+    if (!m) { c->out->oom = 1; return -1; }
     int k = i + 1;
     for (int j = 0; j < n; j++) {
         buf_init(&m[j].key);
@@ -129,7 +129,7 @@ static int emit_object(struct ctx *c, int i) {
     buf_putc(c->out, '{');
     int first = 1, rc = 0;
     for (int j = 0; j < n && rc == 0; j++) {
-        if (m[j].key.oom) { rc = -1; break; }
+        if (m[j].key.oom) { c->out->oom = 1; rc = -1; break; }
         c->path[c->depth] = (struct seg){m[j].key.data ? m[j].key.data : "", m[j].key.len, 0};
         c->depth++;
         if (!ignored(c)) {
@@ -176,7 +176,11 @@ static int emit(struct ctx *c, int i) {
     case JSMN_STRING: {
         struct buf s;
         buf_init(&s);
-        if (json_tok_str(d, i, &s) != 0) { buf_free(&s); return -1; }
+        if (json_tok_str(d, i, &s) != 0) { /* valid by now: only memory can run out */
+            c->out->oom = 1;
+            buf_free(&s);
+            return -1;
+        }
         if (c->opts && c->opts->normalize && in_text(c)) normalize(&s, c->opts->normalize);
         json_escape(c->out, s.data ? s.data : "", s.len);
         buf_free(&s);
@@ -193,7 +197,11 @@ static int emit(struct ctx *c, int i) {
 
 int canon_json(const char *text, size_t len, const struct canon_opts *opts, struct buf *out) {
     struct json_doc doc;
-    if (json_parse(&doc, text, len) != 0) return -1;
+    int parsed = json_parse(&doc, text, len);
+    if (parsed != 0) {
+        if (parsed == JSON_NOMEM) out->oom = 1;
+        return -1;
+    }
     size_t mark = out->len;
     struct ctx c = {.doc = &doc, .opts = opts, .out = out};
     int rc = emit(&c, 0);

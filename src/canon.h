@@ -20,7 +20,8 @@ struct canon_opts {
 };
 
 /* Appends the canonical form of text to out. Returns 0, or -1 when text is not strict JSON
- * (then out is unchanged apart from its length being restored). */
+ * (then out is unchanged apart from its length being restored) or memory ran out (then out->oom
+ * is set too: such a body must not be taken for raw bytes, which would give it another key). */
 int canon_json(const char *text, size_t len, const struct canon_opts *opts, struct buf *out);
 
 #endif

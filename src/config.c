@@ -21,6 +21,9 @@ const char *mode_name(enum mode m) {
 
 static void fail(struct config *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Without memory for the message the error must still be set: it turns the shim off. */
+static char oom_error[] = "out of memory";
+
 static void fail(struct config *c, const char *fmt, ...) {
     if (c->error) return; /* the first problem is the one to report */
     char msg[512];
@@ -29,7 +32,14 @@ static void fail(struct config *c, const char *fmt, ...) {
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     c->error = strdup(msg);
-    if (!c->error) c->error = strdup("out of memory");
+    if (!c->error) c->error = oom_error;
+}
+
+/* strdup that turns running out of memory into a config error rather than a missing value */
+static char *dup_or_fail(struct config *c, const char *s) {
+    char *p = strdup(s);
+    if (!p) fail(c, "out of memory");
+    return p;
 }
 
 static int pick(const char *v, const char *const *names, int n) {
@@ -186,13 +196,14 @@ static void parse_key_settings(struct config *c, config_lookup get) {
     }
 }
 
-static char *default_dir(config_lookup get) {
+static char *default_dir(struct config *c, config_lookup get) {
     const char *xdg = get("XDG_CACHE_HOME"), *home = get("HOME");
     char path[4096];
     if (xdg && xdg[0] == '/') snprintf(path, sizeof(path), "%s/llmshim", xdg);
-    else if (home && home[0]) snprintf(path, sizeof(path), "%s/.cache/llmshim", home);
+    /* a relative HOME would put the cache wherever the program happens to run */
+    else if (home && home[0] == '/') snprintf(path, sizeof(path), "%s/.cache/llmshim", home);
     else return NULL;
-    return strdup(path);
+    return dup_or_fail(c, path);
 }
 
 void config_parse(struct config *c, config_lookup get) {
@@ -216,7 +227,7 @@ void config_parse(struct config *c, config_lookup get) {
         else if (i >= 3) { c->memory_front = 1; c->backend = i == 3 ? BACKEND_FILE : BACKEND_REDIS; }
         else c->backend = (enum backend)i;
     }
-    c->redis_url = strdup((v = get("LLMSHIM_REDIS_URL")) && *v ? v : "redis://127.0.0.1:6379/0");
+    c->redis_url = dup_or_fail(c, (v = get("LLMSHIM_REDIS_URL")) && *v ? v : "redis://127.0.0.1:6379/0");
     c->redis_connect_ms = 100;
     c->redis_timeout_ms = 250;
     c->coalesce_ms = 30000;
@@ -257,14 +268,14 @@ void config_parse(struct config *c, config_lookup get) {
         if (parse_size(v, &n, 0) != 0 || n == 0) fail(c, "LLMSHIM_MAX_ENTRY_BYTES='%s' is not a positive size (e.g. 64m)", v);
         else c->max_entry_bytes = (size_t)n;
     }
-    if ((v = get("LLMSHIM_NAMESPACE")) && *v) c->ns = strdup(v);
+    if ((v = get("LLMSHIM_NAMESPACE")) && *v) c->ns = dup_or_fail(c, v);
     parse_key_settings(c, get);
     if ((v = get("LLMSHIM_ENDPOINTS")) && *v) parse_endpoints(c, v);
     if ((v = get("LLMSHIM_DIR")) && *v) {
         if (v[0] != '/') fail(c, "LLMSHIM_DIR='%s' must be an absolute path", v);
-        else c->dir = strdup(v);
+        else c->dir = dup_or_fail(c, v);
     } else {
-        c->dir = default_dir(get);
+        c->dir = default_dir(c, get);
     }
     if (c->backend == BACKEND_FILE && !c->dir && c->mode != MODE_OFF)
         fail(c, "no cache directory: set LLMSHIM_DIR (HOME and XDG_CACHE_HOME are unset)");
@@ -278,6 +289,6 @@ void config_free(struct config *c) {
     free(c->redis_url);
     free_list(c->key_ignore);
     free_list(c->key_headers);
-    free(c->error);
+    if (c->error != oom_error) free(c->error);
     memset(c, 0, sizeof(*c));
 }

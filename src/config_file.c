@@ -43,15 +43,18 @@ int config_setting_known(const char *name) {
 
 static int set_error(struct config_file *cf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Without memory for the message the error must still be set: it keeps the file unused. */
+static char oom_error[] = "out of memory reading the config file";
+
 static int set_error(struct config_file *cf, const char *fmt, ...) {
     char msg[PATH_MAX + 512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    free(cf->error);
+    if (cf->error != oom_error) free(cf->error);
     cf->error = strdup(msg);
-    if (!cf->error) cf->error = strdup("out of memory");
+    if (!cf->error) cf->error = oom_error;
     return -1;
 }
 
@@ -239,7 +242,7 @@ void config_file_free(struct config_file *cf) {
     }
     free(cf->items);
     free(cf->path);
-    free(cf->error);
+    if (cf->error != oom_error) free(cf->error);
     memset(cf, 0, sizeof(*cf));
 }
 

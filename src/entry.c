@@ -9,11 +9,24 @@
 #include "json.h"
 #include "stream.h"
 
+/* Never stored: cookies and framing that no longer applies; headers that differ on every call
+ * and mean nothing on replay (they would make every re-recorded cassette a diff); account
+ * identifiers, which a committed cassette must not publish. */
+static const char *const dropped_headers[] = {
+    "set-cookie", "set-cookie2", "content-length", "transfer-encoding", "content-encoding",
+    "date", "age", "retry-after", "server-timing",
+    "x-request-id", "request-id", "openai-request-id", "x-amzn-requestid", "x-amzn-trace-id",
+    "x-amz-cf-id", "x-amz-cf-pop", "cf-ray", "cf-cache-status", "x-cloud-trace-context",
+    "x-goog-request-id", "x-kong-request-id", "x-kong-upstream-latency", "x-kong-proxy-latency",
+    "openai-processing-ms", "x-envoy-upstream-service-time", "alt-svc", "via", "report-to", "nel",
+    "openai-organization", "openai-project", "anthropic-organization-id", NULL};
+static const char *const dropped_prefixes[] = {"x-ratelimit-", "anthropic-ratelimit-", "ratelimit-", NULL};
+
 int entry_keep_header(const char *name, size_t len) {
-    static const char *const dropped[] = {"set-cookie", "set-cookie2", "content-length",
-                                          "transfer-encoding", "content-encoding", NULL};
-    for (const char *const *d = dropped; *d; d++)
+    for (const char *const *d = dropped_headers; *d; d++)
         if (strlen(*d) == len && strncasecmp(*d, name, len) == 0) return 0;
+    for (const char *const *d = dropped_prefixes; *d; d++)
+        if (strlen(*d) <= len && strncasecmp(*d, name, strlen(*d)) == 0) return 0;
     return 1;
 }
 
@@ -69,6 +82,45 @@ static void put_body(struct buf *b, const char *indent, const char *name, const 
     }
 }
 
+#define PRETTY_MAX_DEPTH 32 /* deeper levels stay on one line: indentation must not grow as n^2 */
+
+static void newline(struct buf *b, int depth) {
+    if (depth > PRETTY_MAX_DEPTH) return;
+    buf_putc(b, '\n');
+    for (int i = 0; i < depth; i++) buf_puts(b, "  ");
+}
+
+/* Canonical JSON (no whitespace outside strings, keys sorted) indented by two spaces per level,
+ * starting at depth: one field per line, so a changed prompt is a one-line diff. */
+static void put_pretty(struct buf *b, const char *p, size_t n, int depth) {
+    int in_str = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = p[i];
+        if (in_str) {
+            buf_putc(b, ch);
+            if (ch == '\\' && i + 1 < n) buf_putc(b, p[++i]);
+            else if (ch == '"') in_str = 0;
+        } else if (ch == '"') {
+            in_str = 1;
+            buf_putc(b, ch);
+        } else if (ch == '{' || ch == '[') {
+            buf_putc(b, ch);
+            if (i + 1 < n && (p[i + 1] == '}' || p[i + 1] == ']')) buf_putc(b, p[++i]); /* {} [] */
+            else newline(b, ++depth);
+        } else if (ch == '}' || ch == ']') {
+            newline(b, --depth);
+            buf_putc(b, ch);
+        } else if (ch == ',') {
+            buf_putc(b, ',');
+            newline(b, depth);
+        } else if (ch == ':') {
+            buf_puts(b, ": ");
+        } else {
+            buf_putc(b, ch);
+        }
+    }
+}
+
 static int text_ok(const char *s) {
     return !s || json_utf8_valid(s, strlen(s));
 }
@@ -103,7 +155,7 @@ int entry_encode(const struct entry *e, struct buf *out) {
     buf_puts(out, ",\n");
     if (e->req_json) {
         buf_puts(out, "    \"body\": ");
-        buf_append(out, e->req_body, e->req_body_len);
+        put_pretty(out, e->req_body, e->req_body_len, 2);
     } else {
         put_body(out, "    ", "body_text", e->req_body, e->req_body_len);
     }
@@ -141,6 +193,28 @@ int entry_encode(const struct entry *e, struct buf *out) {
     }
     buf_puts(out, "\n  }\n}\n");
     return out->oom ? -1 : 0;
+}
+
+int entry_same_record(const struct entry *e, const char *old, size_t len) {
+    struct entry o;
+    if (entry_decode(&o, old, len) != 0) return 0;
+    int same = 0;
+    struct entry_event *ev = e->nevents ? malloc(e->nevents * sizeof(*ev)) : NULL;
+    if (o.nevents == e->nevents && (ev || !e->nevents)) {
+        /* e as it would be written had it arrived exactly when the old one did */
+        struct entry t = *e;
+        for (size_t i = 0; i < e->nevents; i++) ev[i] = (struct entry_event){e->events[i].end, o.events[i].t_us};
+        t.created = o.created;
+        t.latency_us = o.latency_us;
+        t.events = ev;
+        struct buf b;
+        buf_init(&b);
+        same = entry_encode(&t, &b) == 0 && b.len == len && !memcmp(b.data, old, len);
+        buf_free(&b);
+    }
+    free(ev);
+    entry_free(&o);
+    return same;
 }
 
 /* ---- decoding --------------------------------------------------------------------------- */

@@ -50,12 +50,17 @@ struct entry {
 /* Returns 0, or -1 when out of memory (out->oom) or when a text field (URL, status line, a
  * header) is not UTF-8 and so could not be read back: such an answer is not stored. */
 int entry_encode(const struct entry *e, struct buf *out);
+/* 1 when old (an encoded entry) is exactly what encoding e writes, apart from when it was
+ * recorded: created, latency_us and the events' arrival times. Format changes, a different
+ * TTL, header or event boundary all make it 0. */
+int entry_same_record(const struct entry *e, const char *old, size_t len);
 /* Returns 0, or -1 for anything that is not a complete entry of a known version. */
 int entry_decode(struct entry *e, const char *data, size_t len);
 void entry_free(struct entry *e);
 
 int entry_fresh(const struct entry *e, long long now);
-/* 0 for headers that are never stored: cookies and framing that no longer applies. */
+/* 0 for headers that are never stored: cookies, framing that no longer applies, headers that
+ * change on every call (Date, request ids, rate-limit counters...) and account identifiers. */
 int entry_keep_header(const char *name, size_t len);
 int entry_add_event(struct entry *e, size_t end, long long t_us);
 int entry_add_header(struct entry *e, const char *name, size_t nlen, const char *value, size_t vlen);

@@ -95,6 +95,7 @@ struct hk_handle {
     const char *r_scheme;
 
     struct mflow *mflow;       /* an LLM transfer on a multi handle, until its DONE message */
+    int can_fetch;             /* inside curl_easy_perform: a failed replay may still fetch */
 };
 
 /* hook_multi.c: drop whatever a multi handle still holds for h (curl_easy_cleanup of a handle
@@ -106,11 +107,9 @@ struct hk_handle *handle_find(CURL *curl);
 void handle_remove(CURL *curl);
 void handle_reset(struct hk_handle *h); /* back to libcurl's defaults, as curl_easy_reset */
 void handle_clear_replay(struct hk_handle *h); /* a new transfer starts: getinfo goes to libcurl */
-/* Around fork(): take the tables' locks, and release them in parent and child (hook_real.c). */
-void handle_fork_prepare(void);
-void handle_fork_done(void);
-void multi_fork_prepare(void);
-void multi_fork_done(void);
+/* Registers the tables' locks with forksafe (once, from hook_real.c). */
+void handle_forksafe(void);
+void multi_forksafe(void);
 int handle_copy(struct hk_handle *dst, const struct hk_handle *src);
 void handle_note_option(struct hk_handle *h, CURLoption opt, const void *ptr, long l, curl_off_t o);
 
@@ -119,7 +118,8 @@ size_t hk_write_body(struct hk_handle *h, char *p, size_t n);
 size_t hk_write_header(struct hk_handle *h, char *p, size_t n);
 
 /* Serves a cached entry; returns what curl_easy_perform returns. pace: see LLMSHIM_REPLAY_PACE;
- * status: the X-LLMShim-Cache value ("HIT", "STALE"). */
+ * status: the X-LLMShim-Cache value ("HIT", "STALE"). CURLE_OUT_OF_MEMORY means nothing reached
+ * the application, so the caller can still fetch the answer from the network. */
 CURLcode replay_entry(struct hk_handle *h, const struct entry *e, long long elapsed_us, double pace,
                       const char *status);
 /* Answers getinfo for a replayed transfer: 1 answered, 0 pass to libcurl. */

@@ -139,7 +139,9 @@ HOOK_EXPORT CURLcode curl_easy_perform(CURL *curl) {
     long long t0 = cache_monotonic_us();
     struct call c;
     if (flow_analyze(h, cfg, &c) <= 0) return pass(h);
+    h->can_fetch = 1;
     CURLcode rc = fetch_or_replay(h, cfg, &c, t0);
+    h->can_fetch = 0;
     call_free(&c);
     return rc;
 }

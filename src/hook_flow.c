@@ -47,6 +47,10 @@ static void log_event(const struct config *cfg, const char *what, const struct c
 CURLcode flow_hit(struct hk_handle *h, const struct config *cfg, const struct call *c, long long t0,
                   struct entry *e) {
     CURLcode rc = replay_entry(h, e, cache_monotonic_us() - t0, cfg->replay_pace, "HIT");
+    if (rc == CURLE_OUT_OF_MEMORY && h->can_fetch) { /* nothing delivered yet: ask the API */
+        entry_free(e);
+        return flow_fetch(h, cfg, c, t0, NULL);
+    }
     long long us = cache_monotonic_us() - t0;
     log_event(cfg, "HIT", c, us);
     cache_count(c, OUTCOME_HIT, e, us);

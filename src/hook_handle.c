@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "forksafe.h"
 #include "hook.h"
 
 #define NBUCKETS 1024
@@ -14,8 +15,7 @@
 static struct hk_handle *table[NBUCKETS];
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 
-void handle_fork_prepare(void) { pthread_mutex_lock(&table_lock); }
-void handle_fork_done(void) { pthread_mutex_unlock(&table_lock); }
+void handle_forksafe(void) { forksafe_register(&table_lock); }
 
 static size_t slot(const CURL *curl) {
     uintptr_t p = (uintptr_t)curl;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cache.h"
+#include "forksafe.h"
 #include "hook.h"
 
 #define NBUCKETS 64
@@ -53,8 +54,7 @@ struct hk_multi {
 static struct hk_multi *table[NBUCKETS];
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 
-void multi_fork_prepare(void) { pthread_mutex_lock(&table_lock); }
-void multi_fork_done(void) { pthread_mutex_unlock(&table_lock); }
+void multi_forksafe(void) { forksafe_register(&table_lock); }
 
 static size_t slot(const CURLM *m) {
     uintptr_t p = (uintptr_t)m;

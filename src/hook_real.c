@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "forksafe.h"
 #include "hook.h"
 
 #define MAX_OBJECTS 16
@@ -60,21 +61,12 @@ static int complete(const struct real_api *api) {
            api->curl_easy_getinfo && api->curl_easy_cleanup;
 }
 
-static void fork_prepare(void) {
-    pthread_mutex_lock(&objects_lock);
-    handle_fork_prepare();
-    multi_fork_prepare();
-}
-
-static void fork_done(void) {
-    multi_fork_done();
-    handle_fork_done();
-    pthread_mutex_unlock(&objects_lock);
-}
-
 static void next_init(void) {
     /* a fork while another thread holds one of these locks must not leave the child stuck */
-    pthread_atfork(fork_prepare, fork_done, fork_done);
+    forksafe_register(&objects_lock);
+    forksafe_register(&ffi_lock);
+    handle_forksafe();
+    multi_forksafe();
     Dl_info info;
     if (dladdr((void *)real_for_caller, &info)) self_base = info.dli_fbase;
     resolve(&next_api, RTLD_NEXT);

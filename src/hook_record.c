@@ -141,11 +141,11 @@ static int events_whole(struct recorder *r) {
 
 struct recorder *record_begin(struct hk_handle *h, struct entry *e, const struct record_opts *o,
                               struct record_result *res) {
+    memset(res, 0, sizeof(*res)); /* also when the recorder cannot be made: nothing is storable */
     struct recorder *r = calloc(1, sizeof(*r));
     if (!r) return NULL;
     *r = (struct recorder){.h = h, .e = e, .o = *o, .res = res};
     buf_init(&r->body);
-    memset(res, 0, sizeof(*res));
     if (SET(CURLOPT_WRITEFUNCTION, tee_body) != CURLE_OK || SET(CURLOPT_WRITEDATA, r) != CURLE_OK ||
         SET(CURLOPT_HEADERFUNCTION, tee_header) != CURLE_OK || SET(CURLOPT_HEADERDATA, r) != CURLE_OK ||
         SET(CURLOPT_HEADER, 0L) != CURLE_OK) { /* hk_write_header adds headers to the body itself */

@@ -17,14 +17,6 @@ static long http_version_of(const char *status_line) {
     return CURL_HTTP_VERSION_1_1;
 }
 
-static int send_header(struct hk_handle *h, struct buf *line) {
-    if (line->oom) return -1;
-    h->r_header_size += (long)line->len;
-    size_t w = hk_write_header(h, line->data, line->len);
-    int ok = w == line->len;
-    buf_clear(line);
-    return ok ? 0 : -1;
-}
 
 static void set_error(struct hk_handle *h, const char *msg) {
     if (h->errorbuffer) snprintf(h->errorbuffer, CURL_ERROR_SIZE, "%s", msg);
@@ -61,15 +53,51 @@ static void sleep_until(long long deadline_us) {
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
 }
 
+/* The whole header block, one line after another; line_end[i] is where line i ends. */
+static int build_headers(const struct entry *e, const char *status, struct buf *block, size_t *line_end,
+                         size_t max_lines) {
+    size_t n = 0;
+    if (e->status_line) buf_printf(block, "%s\r\n", e->status_line);
+    else buf_printf(block, "HTTP/1.1 %d\r\n", e->status);
+    line_end[n++] = block->len;
+    for (size_t i = 0; i < e->nheaders && n + 3 < max_lines; i++) {
+        buf_printf(block, "%s: %s\r\n", e->headers[i].name, e->headers[i].value);
+        line_end[n++] = block->len;
+    }
+    buf_printf(block, "Content-Length: %zu\r\n", e->body_len);
+    line_end[n++] = block->len;
+    buf_printf(block, "X-LLMShim-Cache: %s\r\n", status);
+    line_end[n++] = block->len;
+    buf_puts(block, "\r\n");
+    line_end[n++] = block->len;
+    return block->oom ? -1 : (int)n;
+}
+
 CURLcode replay_entry(struct hk_handle *h, const struct entry *e, long long elapsed_us, double pace,
                       const char *status) {
+    /* everything that needs memory comes first: until the first header is delivered, running
+     * out is CURLE_OUT_OF_MEMORY and the caller may still use the network instead */
+    enum { MAX_LINES = 256 };
+    size_t line_end[MAX_LINES];
+    struct buf block;
+    buf_init(&block);
+    int nlines = build_headers(e, status, &block, line_end, MAX_LINES);
+    const char *ct = entry_header(e, "Content-Type");
+    char *ct_copy = ct ? strdup(ct) : NULL;
+    char *url_copy = h->url ? strdup(h->url) : NULL;
+    if (nlines < 0 || (ct && !ct_copy) || (h->url && !url_copy)) {
+        buf_free(&block);
+        free(ct_copy);
+        free(url_copy);
+        return CURLE_OUT_OF_MEMORY;
+    }
     if (h->errorbuffer) h->errorbuffer[0] = '\0';
+    handle_clear_replay(h);
     h->replayed = 1;
     h->r_status = e->status;
     h->r_http_version = http_version_of(e->status_line);
-    const char *ct = entry_header(e, "Content-Type");
-    h->r_content_type = ct ? strdup(ct) : NULL;
-    h->r_url = h->url ? strdup(h->url) : NULL;
+    h->r_content_type = ct_copy;
+    h->r_url = url_copy;
     h->r_scheme = h->url && !strncasecmp(h->url, "https:", 6) ? "HTTPS" : "HTTP";
     h->r_size = 0;
     h->r_header_size = 0;
@@ -81,38 +109,24 @@ CURLcode replay_entry(struct hk_handle *h, const struct entry *e, long long elap
         char msg[64];
         snprintf(msg, sizeof(msg), "The requested URL returned error: %d", e->status);
         set_error(h, msg);
+        buf_free(&block);
         return CURLE_HTTP_RETURNED_ERROR;
     }
-
-    struct buf line;
-    buf_init(&line);
-    if (e->status_line) buf_printf(&line, "%s\r\n", e->status_line);
-    else buf_printf(&line, "HTTP/1.1 %d\r\n", e->status);
-    int rc = send_header(h, &line);
-    for (size_t i = 0; i < e->nheaders && rc == 0; i++) {
-        buf_printf(&line, "%s: %s\r\n", e->headers[i].name, e->headers[i].value);
-        rc = send_header(h, &line);
+    size_t from = 0;
+    for (int i = 0; i < nlines; i++) {
+        size_t n = line_end[i] - from;
+        h->r_header_size += (long)n;
+        if (hk_write_header(h, block.data + from, n) != n) {
+            buf_free(&block);
+            set_error(h, "Failed writing header");
+            return CURLE_WRITE_ERROR;
+        }
+        from = line_end[i];
     }
-    if (rc == 0) {
-        buf_printf(&line, "Content-Length: %zu\r\n", e->body_len);
-        rc = send_header(h, &line);
-    }
-    if (rc == 0) {
-        buf_printf(&line, "X-LLMShim-Cache: %s\r\n", status);
-        rc = send_header(h, &line);
-    }
-    if (rc == 0) {
-        buf_puts(&line, "\r\n");
-        rc = send_header(h, &line);
-    }
-    buf_free(&line);
-    if (rc != 0) {
-        set_error(h, "Failed writing header");
-        return CURLE_WRITE_ERROR;
-    }
+    buf_free(&block);
     /* a stream goes out event by event, at once or (pace > 0) at the recorded pace */
     long long start = mono_us() - elapsed_us;
-    size_t from = 0;
+    from = 0;
     for (size_t i = 0; i < e->nevents; i++) {
         if (pace > 0) sleep_until(start + (long long)((double)e->events[i].t_us * pace));
         if (send_body(h, e, from, e->events[i].end) != 0) return CURLE_WRITE_ERROR;

@@ -121,7 +121,7 @@ static int parse_scalar(struct json_doc *doc, const char *text, size_t len) {
     while (b > a && is_ws(text[b - 1])) b--;
     if (a == b || !(literal_ok(text + a, b - a) || number_ok(text + a, b - a))) return -1;
     jsmntok_t *tok = calloc(1, sizeof(*tok));
-    if (!tok) return -1;
+    if (!tok) return JSON_NOMEM;
     tok->type = JSMN_PRIMITIVE;
     tok->start = (int)a;
     tok->end = (int)b;
@@ -144,7 +144,7 @@ int json_parse(struct json_doc *doc, const char *text, size_t len) {
     int n = jsmn_parse(&p, text, len, NULL, 0);
     if (n <= 0) return -1;
     jsmntok_t *tok = malloc(sizeof(*tok) * (size_t)n);
-    if (!tok) return -1;
+    if (!tok) return JSON_NOMEM;
     jsmn_init(&p);
     if (jsmn_parse(&p, text, len, tok, (unsigned)n) != n) { free(tok); return -1; }
     doc->text = text;
@@ -158,7 +158,12 @@ int json_parse(struct json_doc *doc, const char *text, size_t len) {
     for (int i = 0; i < n; i++) {
         if (tok[i].type != JSMN_STRING) continue;
         buf_clear(&tmp);
-        if (json_tok_str(doc, i, &tmp) != 0) { buf_free(&tmp); json_doc_free(doc); return -1; }
+        if (json_tok_str(doc, i, &tmp) != 0) {
+            int rc = tmp.oom ? JSON_NOMEM : -1;
+            buf_free(&tmp);
+            json_doc_free(doc);
+            return rc;
+        }
     }
     buf_free(&tmp);
     return 0;

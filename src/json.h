@@ -20,7 +20,8 @@ struct json_doc {
 };
 
 /* Parses text as exactly one strict JSON value (RFC 8259 grammar, UTF-8). Returns 0 and fills
- * doc (free with json_doc_free) or -1 if the text is not JSON or memory ran out. */
+ * doc (free with json_doc_free), -1 if the text is not JSON, JSON_NOMEM if memory ran out. */
+#define JSON_NOMEM (-2)
 int json_parse(struct json_doc *doc, const char *text, size_t len);
 void json_doc_free(struct json_doc *doc);
 

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "forksafe.h"
 #include "store.h"
 
 #define FILE_MAX_ENTRY (256L * 1024 * 1024) /* refuse to read anything larger */
@@ -142,6 +143,7 @@ static void fs_close(struct store *s) {
     struct fstore *f = (struct fstore *)s;
     for (size_t i = 0; i < f->nheld; i++) close(f->held[i].fd);
     free(f->held);
+    forksafe_unregister(&f->held_mu);
     pthread_mutex_destroy(&f->held_mu);
     free(f->dir);
     free(f);
@@ -149,7 +151,9 @@ static void fs_close(struct store *s) {
 
 /* ---- optional ops: walking, deleting, shared counters, fill locks ------------------------ */
 
-#define WALK_MAX_DEPTH 16 /* the layout is provider/model/hh/file: anything deeper is not ours */
+/* The layout is provider/model/<key16>.json (earlier versions: provider/model/hh/<key>.json,
+ * still walked so that export can move them): anything much deeper is not ours. */
+#define WALK_MAX_DEPTH 16
 
 struct walk {
     struct fstore *f;
@@ -160,6 +164,7 @@ struct walk {
     char **err;
 };
 
+/* k.hex is the file's stem, only a prefix of the key: whoever needs the key decodes the entry. */
 static int walk_file(struct walk *w, const char *fname, size_t flen) {
     if (flen <= 5 || strcmp(fname + flen - 5, ".json") != 0) return 0;
     char hex[256];
@@ -435,6 +440,7 @@ struct store *store_file_open(const char *dir, char **err) {
         return NULL;
     }
     pthread_mutex_init(&f->held_mu, NULL);
+    forksafe_register(&f->held_mu);
     f->base.ops = &file_ops;
     return &f->base;
 }

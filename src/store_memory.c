@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "forksafe.h"
 #include "store.h"
 
 struct item {
@@ -129,6 +130,7 @@ static int mem_put(struct store *s, const struct store_key *k, const void *data,
 
 static void mem_close(struct store *s) {
     struct mem *m = (struct mem *)s;
+    forksafe_unregister(&m->lock);
     while (m->head) drop(m, m->head);
     stats_table_free(&m->stats);
     while (m->locks) {
@@ -239,5 +241,6 @@ struct store *store_memory_open(size_t max_entries, size_t max_bytes) {
     m->base.ops = &mem_ops;
     m->max_entries = max_entries;
     m->max_bytes = max_bytes;
+    forksafe_register(&m->lock); /* a thread inside the store must not freeze a forked child */
     return &m->base;
 }

@@ -8,7 +8,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "call.h"
 #include "config_file.h"
 #include "json.h"
 #include "llmshim.h"
@@ -259,53 +258,21 @@ struct store *open_backend(int must_exist) {
 #endif
 }
 
-/* One path segment: safe characters only, never "." or ".." (as call.c names entries). */
-static void put_segment(struct buf *b, const char *s) {
-    size_t n = 0;
-    for (; s && s[n] && n < 64; n++) {
-        char ch = s[n];
-        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                 ch == '-' || ch == '_' || (ch == '.' && n > 0 && s[n - 1] != '.');
-        buf_putc(b, ok ? ch : '_');
-    }
-    if (!n) buf_putc(b, '_');
-}
-
-/* Same layout as the shim's (call_analyze) when the entry's request is recognized with the
- * current settings and gives the same key; the plain layout otherwise. */
-char *entry_store_name(const struct entry *e, const struct config *cfg) {
-    struct call c;
-    if (call_analyze(&c, cfg, e->method ? e->method : "POST", e->url, e->req_body, e->req_body_len) == 1) {
-        char *name = !strcmp(c.hex, e->key) ? c.name : NULL;
-        c.name = name ? NULL : c.name;
-        call_free(&c);
-        if (name) return name;
-    }
-    struct buf b;
-    buf_init(&b);
-    put_segment(&b, e->provider && *e->provider ? e->provider : "custom");
-    buf_putc(&b, '/');
-    put_segment(&b, e->model);
-    buf_printf(&b, "/%.2s/%s.json", e->key, e->key);
-    if (!b.oom) return buf_take(&b, NULL);
-    buf_free(&b);
-    return NULL;
-}
-
 /* ---- reading every entry ------------------------------------------------------------------ */
 
-static int is_hex64(const char *s) {
+/* Lowercase hex of 1 to 64 digits: a name that claims to be (a prefix of) a key. */
+static int is_hex_name(const char *s) {
     size_t n = 0;
     for (; s[n]; n++)
         if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f'))) return 0;
-    return n == 64;
+    return n > 0 && n <= 64;
 }
 
 const char *entry_check(struct entry *e, const char *hex, const char *data, size_t len) {
     memset(e, 0, sizeof(*e));
     if (!len) return "empty or unreadable file";
     if (entry_decode(e, data, len) == 0) {
-        if (hex && is_hex64(hex) && strcmp(hex, e->key) != 0) {
+        if (hex && is_hex_name(hex) && strncmp(hex, e->key, strlen(hex)) != 0) {
             entry_free(e);
             return "the key inside does not match the file name";
         }

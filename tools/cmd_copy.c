@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "call.h"
 #include "llmshim.h"
 
 static const char usage_export[] =
@@ -11,18 +12,20 @@ static const char usage_export[] =
     "\n"
     "Copies every unexpired entry of the cache into DIR (created if needed), a file-store\n"
     "directory: a cassette to commit, or to import elsewhere. Entries are copied byte for\n"
-    "byte; corrupt and expired ones are skipped and counted.\n";
+    "byte, each to the name the shim looks it up by: <provider>/<model>/<key16>.json.\n"
+    "Corrupt and expired ones are skipped and counted.\n";
 
 static const char usage_import[] =
     "usage: llmshim import DIR\n"
     "\n"
     "Copies every unexpired entry of the file-store directory DIR (a cassette, or another\n"
     "cache) into the configured cache; with LLMSHIM_BACKEND=redis this warms Redis.\n"
-    "Existing entries with the same key are replaced; corrupt and expired ones are skipped.\n";
+    "Entries are named by their key, wherever DIR kept them (so a directory of an older\n"
+    "layout is moved to the current one). Existing entries with the same key are replaced;\n"
+    "corrupt and expired ones are skipped.\n";
 
 struct copy {
     struct store *to;
-    const struct config *cfg;
     long long now;
     size_t seen, copied, corrupt, expired;
     char *error; /* the first write failure: stops the copy */
@@ -43,10 +46,9 @@ static int copy_one(const struct store_key *k, const char *data, size_t len, voi
         entry_free(&e);
         return 0;
     }
-    /* a file-store name is kept; other stores (redis) name entries by key alone */
-    size_t nlen = k->name ? strlen(k->name) : 0;
-    int layout = nlen > 5 && strchr(k->name, '/') && !strcmp(k->name + nlen - 5, ".json");
-    char *name = layout ? strdup(k->name) : entry_store_name(&e, c->cfg);
+    /* named from the entry, never from where it was found: the source may be Redis (no
+     * layout) or a directory of an older layout, and the name must be the one the shim looks up */
+    char *name = call_entry_name(e.provider, e.model, e.key);
     struct store_key to = {e.key, name};
     long long expires = e.ttl ? e.created + e.ttl : 0;
     if (!name) c->error = strdup("out of memory");
@@ -59,7 +61,7 @@ static int copy_one(const struct store_key *k, const char *data, size_t len, voi
 
 static int copy(struct store *from, struct store *to, const char *dest) {
     if (!from->ops->each) die(EXIT_FAIL, "the %s backend cannot list its entries", from->ops->name);
-    struct copy c = {.to = to, .cfg = tool_config(), .now = tool_now()};
+    struct copy c = {.to = to, .now = tool_now()};
     char *err = NULL;
     int rc = from->ops->each(from, copy_one, &c, &err);
     progress_done();

@@ -193,7 +193,12 @@ static void explain(const struct call *c) {
     store_close(s);
     if (rc != 0) die(EXIT_FAIL, "%s", err ? err : "cannot list the entries");
     printf("\n");
-    if (n.exact) {
+    if (n.exact && n.exact_name && strchr(n.exact_name, '/') && strcmp(n.exact_name, c->name) != 0) {
+        /* same key, another file name: the provider or model segment was made differently */
+        printf("stored:  yes, as %s, but the shim looks for %s (recorded with other\n"
+               "         LLMSHIM_ENDPOINTS, or by an older llmshim?); llmshim export renames entries\n",
+               n.exact_name, c->name);
+    } else if (n.exact) {
         printf("stored:  yes, %s: this request is a hit\n", n.exact_name ? n.exact_name : c->hex);
     } else if (!n.same_url) {
         printf("stored:  no; no stored entry for POST %s (%zu entries looked at)\n", c->safe_url, n.scanned);

@@ -121,23 +121,39 @@ struct match {
     size_t scanned;
 };
 
+/* Length of s when it is all lowercase hex, else 0. */
+static size_t hex_len(const char *s) {
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f'))) return 0;
+    return n;
+}
+
+/* A file store names an entry by the first 16 digits of its key: the name rules out most
+ * entries cheaply, the key inside decides. */
 static int match_one(const struct store_key *k, const char *data, size_t len, void *ud) {
     struct match *m = ud;
     progress("searching", ++m->scanned);
-    if (strncmp(k->hex, m->prefix, m->plen) != 0) return 0;
-    if (m->n < 8) {
-        struct entry e;
-        const char *bad = entry_check(&e, k->hex, data, len);
-        char *prompt = bad ? NULL : prompt_of(e.req_body, e.req_body_len, e.req_json, 40);
-        snprintf(m->cand[m->n], sizeof(m->cand[m->n]), "%.16s  %s", k->hex, bad ? bad : prompt ? prompt : "");
-        free(prompt);
+    size_t hl = hex_len(k->hex);
+    if (hl && strncmp(k->hex, m->prefix, hl < m->plen ? hl : m->plen) != 0) return 0;
+    struct entry e;
+    const char *bad = entry_check(&e, k->hex, data, len);
+    const char *key = bad ? k->hex : e.key; /* a corrupt entry is known by its name alone */
+    if (strncmp(key, m->prefix, m->plen) != 0) {
         if (!bad) entry_free(&e);
+        return 0;
+    }
+    if (m->n < 8) {
+        char *prompt = bad ? NULL : prompt_of(e.req_body, e.req_body_len, e.req_json, 40);
+        snprintf(m->cand[m->n], sizeof(m->cand[m->n]), "%.16s  %s", key, bad ? bad : prompt ? prompt : "");
+        free(prompt);
     }
     if (m->n++ == 0) {
         buf_append(&m->data, data, len);
         m->name = k->name ? strdup(k->name) : NULL;
-        snprintf(m->hex, sizeof(m->hex), "%s", k->hex);
+        snprintf(m->hex, sizeof(m->hex), "%s", key);
     }
+    if (!bad) entry_free(&e);
     return 0;
 }
 

@@ -56,8 +56,6 @@ struct store *open_backend(int must_exist);
 const char *backend_label(void); /* "/path (file)", "redis://... (redis)" */
 /* A file-store directory given on the command line (export/import). */
 struct store *open_dir(const char *dir, int must_exist);
-/* Where an entry lives in a file store, when the store did not say (redis, memory). */
-char *entry_store_name(const struct entry *e, const struct config *cfg);
 
 /* Every entry of a store, summarized (ls, prune, purge, verify). */
 struct rec {
@@ -76,7 +74,8 @@ struct recs {
 void recs_load(struct store *s, struct recs *r, const char *what, int with_prompt);
 void recs_free(struct recs *r);
 const char *rec_label(const struct rec *r); /* name, else the key */
-/* Why data is not a usable entry stored under hex, or NULL (e filled, free it) when it is. */
+/* Why data is not a usable entry stored under hex (the store's name for it: a key, or a file
+ * stem that must be a prefix of the key), or NULL (e filled, free it) when it is. */
 const char *entry_check(struct entry *e, const char *hex, const char *data, size_t len);
 long long tool_now(void);
 

@@ -19,6 +19,10 @@ other GETs "mock ok n". The answer text is "answer #n to: <last prompt>",
 streamed one word per event (words grouped when there are more than 100).
 Concatenating the stream deltas gives exactly the non-stream answer text.
 
+Every counted answer carries X-Mock-Request: n, a Set-Cookie, and headers a real API sends that
+differ on every call (X-Request-Id random, X-Ratelimit-Remaining-Requests, Openai-Processing-Ms)
+besides Date.
+
 Request headers steering the answer:
     X-Mock-Status: CODE         error status with {"error": {...}} body
     X-Mock-Delay-Ms: N          sleep before answering
@@ -341,7 +345,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             n = STATE["count"]
             STATE["last"] = {"method": self.command, "path": self.path,
                              "headers": dict(self.headers.items()), "body": text}
-        self.extra = [("X-Mock-Request", str(n)), ("Set-Cookie", "mocksession=%d; Path=/" % n)]
+        # like a real API: a cookie, and headers that change on every call (never recorded)
+        self.extra = [("X-Mock-Request", str(n)), ("Set-Cookie", "mocksession=%d; Path=/" % n),
+                      ("X-Request-Id", "req_" + os.urandom(8).hex()),
+                      ("X-Ratelimit-Remaining-Requests", str(max(0, 9999 - n))),
+                      ("Openai-Processing-Ms", str(int(time.monotonic() * 1000) % 1000))]
         self.cut = self.headers.get("X-Mock-Cut", "").strip() == "1"
         delay = self.hdr_int("X-Mock-Delay-Ms")
         if delay > 0:

@@ -19,7 +19,10 @@ shim_chat_at() {
 }
 # The key the shim gives a chat body.
 key_of() { cmd key --url "$MOCK_URL/v1/chat/completions" <<<"$1" | sed -n 's/^key: *//p'; }
-entry_file() { find "$CACHE" -name "$(key_of "$1").json"; }
+# Where the shim keeps a chat body's answer: named by the first 16 digits of its key.
+entry_file() { find "$CACHE" -name "$(key_of "$1" | cut -c1-16).json"; }
+# The key written inside an entry file.
+key_in() { sed -n 's/^  "key": "\([0-9a-f]*\)",$/\1/p' "$1"; }
 json_entries() { find "${1:-$CACHE}" -name '*.json' | wc -l; }
 
 test_help_and_usage_errors() {
@@ -177,7 +180,7 @@ test_ls_lists_entries() {
     assert_contains "$(head -1 out)" "KEY"
     k=$(key_of "$(chat_req 'What is the capital of France?')")
     line=$(grep "^${k:0:12} " out) || die "no line for key ${k:0:12}: $(cat out)"
-    assert_contains "$line" "in 7d"
+    [[ $line =~ \ in\ [67]d\  ]] || die "expires in 7d (6d once a second has passed): $line"
     assert_contains "$line" "custom"
     assert_contains "$line" "gpt-4o-mini"
     assert_contains "$line" "What is the capital of France?"
@@ -234,22 +237,29 @@ test_show_errors() {
     # a second entry whose key shares the first 8 digits
     twin=${k:0:8}$(printf '%s' "${k:8:1}" | tr '0-9a-f' '1-9a-f0')$(printf '0%.0s' $(seq 55))
     f=$(entry_file "$(chat_req hello)")
-    sed "s/$k/$twin/" "$f" >"$(dirname "$f")/$twin.json"
+    sed "s/$k/$twin/" "$f" >"$(dirname "$f")/${twin:0:16}.json"
     cmd show "${k:0:8}" 2>err; assert_eq $? 1 "ambiguous"
     assert_contains "$(cat err)" "key prefix ${k:0:8} is ambiguous: 2 entries match"
     assert_contains "$(cat err)" "${k:0:16}"
     assert_contains "$(cat err)" "${twin:0:16}"
     cmd show "${k:0:9}" >/dev/null || die "one more digit is unique"
+    # file names hold 16 digits of the key; a longer prefix is matched against the key inside
+    cmd show "${k:0:20}" >out || die "a prefix longer than the file name"
+    assert_contains "$(cat out)" "key        $k"
+    cmd show "${k:0:16}$(printf '%s' "${k:16:1}" | tr '0-9a-f' '1-9a-f0')" 2>err; assert_eq $? 1 "digit 17 differs"
+    assert_contains "$(cat err)" "no entry with a key starting with"
 }
 
 test_key_matches_the_shim() {
     shim_chat "$(chat_req hello)" >/dev/null || die
-    stored=$(basename "$(find "$CACHE" -name '*.json')" .json)
+    f=$(find "$CACHE" -name '*.json')
+    stored=$(key_in "$f")
+    assert_eq "$(basename "$f" .json)" "${stored:0:16}" "the file is named by the key's first 16 digits"
     cmd key --url "$MOCK_URL/v1/chat/completions" >out <<<'{ "messages": [ {"role": "user", "content": "hell\u006f"} ],
         "model": "gpt-4o-mini" }' || die "key failed"
     assert_eq "$(sed -n 's/^key: *//p' out)" "$stored" "the key of a re-spaced, re-ordered body is the stored key"
     assert_contains "$(cat out)" 'body:     {"messages":[{"content":"hello","role":"user"}],"model":"gpt-4o-mini"}'
-    assert_contains "$(cat out)" "entry:    custom/gpt-4o-mini/${stored:0:2}/$stored.json"
+    assert_contains "$(cat out)" "entry:    custom/gpt-4o-mini/${stored:0:16}.json"
     cmd key <<<"$(chat_req hi gpt-4o)" >out || die
     assert_contains "$(cat out)" "url:      https://api.openai.com/v1/chat/completions"
     assert_contains "$(cat out)" "provider: openai"
@@ -314,15 +324,54 @@ test_export_import_then_replay_without_network() {
 test_export_import_skip_corrupt_and_expired() {
     shim_chat "$(chat_req good)" >/dev/null || die
     LLMSHIM_TTL=60 shim_chat "$(chat_req short-lived)" >/dev/null || die
-    bad=$CACHE/custom/gpt-4o-mini/ee/$(printf 'e%.0s' $(seq 64)).json
+    bad=$CACHE/custom/gpt-4o-mini/$(printf 'e%.0s' $(seq 16)).json
     mkdir -p "$(dirname "$bad")"
     printf '{"llmshim": 1, "key": "eee' >"$bad"
     at +120s export "$TEST_TMP/cassette" >out 2>err || die "corrupt entries are skipped, not fatal"
     assert_eq "$(cat out)" "copied 1 entry to $TEST_TMP/cassette; skipped 1 expired; skipped 1 corrupt (llmshim verify names them)"
-    assert_contains "$(cat err)" "skipping custom/gpt-4o-mini/ee/eeee"
+    assert_contains "$(cat err)" "skipping custom/gpt-4o-mini/eeeeeeeeeeeeeeee.json"
     assert_contains "$(cat err)" "not valid JSON"
     assert_eq "$(json_entries "$TEST_TMP/cassette")" 1
     [ -f "$bad" ] || die "export must not touch the source"
+}
+
+test_export_moves_an_older_layout() {
+    shim_chat "$(chat_req old)" >old.out || die
+    # as llmshim 0.1 named entries: provider/model/<2 digits>/<64 digits>.json
+    f=$(entry_file "$(chat_req old)")
+    k=$(key_in "$f")
+    mkdir -p "$TEST_TMP/v01/custom/gpt-4o-mini/${k:0:2}"
+    cp "$f" "$TEST_TMP/v01/custom/gpt-4o-mini/${k:0:2}/$k.json"
+    LLMSHIM_DIR=$TEST_TMP/v01 cmd verify >out || die "an older layout still verifies"
+    LLMSHIM_DIR=$TEST_TMP/v01 cmd show "${k:0:6}" >/dev/null || die "and shows"
+    LLMSHIM_DIR=$TEST_TMP/v01 cmd key --explain --url "$MOCK_URL/v1/chat/completions" <<<"$(chat_req old)" >why || die
+    assert_contains "$(cat why)" "stored:  yes, as custom/gpt-4o-mini/${k:0:2}/$k.json, but the shim looks for custom/gpt-4o-mini/${k:0:16}.json"
+    LLMSHIM_DIR=$TEST_TMP/v01 cmd export "$TEST_TMP/now" >out || die "export failed"
+    assert_eq "$(cd "$TEST_TMP/now" && find . -name '*.json')" "./custom/gpt-4o-mini/${k:0:16}.json"
+    assert_same_file "$TEST_TMP/now/custom/gpt-4o-mini/${k:0:16}.json" "$f" "copied byte for byte"
+}
+
+test_import_into_redis_uses_the_key_inside() {
+    . "$ROOT/tests/redis.sh"
+    redis_start >/dev/null || die "redis"
+    trap 'redis_stop' EXIT
+    shim_chat "$(chat_req warm)" >warm.out || die
+    k=$(key_in "$(entry_file "$(chat_req warm)")")
+    cmd export "$TEST_TMP/cassette" >/dev/null || die
+    LLMSHIM_BACKEND=redis LLMSHIM_REDIS_URL=$REDIS_URL cmd import "$TEST_TMP/cassette" >out || die "import into redis"
+    assert_eq "$(cat out)" "copied 1 entry to $REDIS_URL"
+    keys=$(redis_cli --raw keys 'llmshim:v1:*' | grep -v ':stats$')
+    assert_eq "$keys" "llmshim:v1::$k" "stored under the whole key, not the file name's 16 digits"
+    url=$MOCK_URL
+    mock_stop >/dev/null
+    MOCK_URL=$url
+    env LD_PRELOAD="$SHIM" LLMSHIM_MODE=replay LLMSHIM_BACKEND=redis LLMSHIM_REDIS_URL="$REDIS_URL" \
+        LLMSHIM_ENDPOINTS="$MOCK_URL/v1" curl -sS "$MOCK_URL/v1/chat/completions" -d "$(chat_req warm)" >rep.out ||
+        die "replay from the warmed redis failed"
+    assert_same_file rep.out warm.out
+    # and back: a redis entry has no file name; export gives it the shim's
+    LLMSHIM_BACKEND=redis LLMSHIM_REDIS_URL=$REDIS_URL cmd export "$TEST_TMP/back" >/dev/null || die
+    assert_same_file "$TEST_TMP/back/custom/gpt-4o-mini/${k:0:16}.json" "$TEST_TMP/cassette/custom/gpt-4o-mini/${k:0:16}.json"
 }
 
 test_export_import_errors() {
@@ -415,10 +464,10 @@ test_verify_reports_corrupt_entries() {
     f=$(entry_file "$(chat_req a)")
     head -c 100 "$f" >"$f.cut" && mv "$f.cut" "$f"
     g=$(entry_file "$(chat_req b)")
-    cp "$g" "$(dirname "$g")/$(printf 'f%.0s' $(seq 64)).json"
+    cp "$g" "$(dirname "$g")/$(printf 'f%.0s' $(seq 16)).json"
     cmd verify >out 2>err; assert_eq $? 1 "corrupt entries fail verify"
     assert_contains "$(cat out)" "CORRUPT $f: not valid JSON (cut short, or edited by hand?)"
-    assert_contains "$(cat out)" "ffffffff.json: the key inside does not match the file name"
+    assert_contains "$(cat out)" "/ffffffffffffffff.json: the key inside does not match the file name"
     assert_contains "$(cat out)" "verified 3 entries: 2 corrupt"
     cmd ls >ls.out 2>err || die
     assert_contains "$(cat err)" "2 corrupt entries not listed"

@@ -9,7 +9,8 @@ test_replay_miss_fails_with_clear_message() {
     assert_count 0 "replay never touches the network"
     line=$(grep '^llmshim: replay miss: POST ' err) || die "no replay miss line: $(cat err)"
     assert_contains "$line" "$MOCK_URL/v1/chat/completions key "
-    [[ $line =~ key\ [0-9a-f]{64}$ ]] || die "line must end with the full key: $line"
+    [[ $line =~ ^llmshim:\ replay\ miss:\ POST\ [^\ ]+\ key\ [0-9a-f]{64}\;\  ]] || die "the full key, then the hint: $line"
+    assert_contains "$line" "to see why: llmshim key --explain --url '$MOCK_URL/v1/chat/completions' < request.json"
 }
 
 test_replay_hit_without_network() {

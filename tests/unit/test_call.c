@@ -46,7 +46,7 @@ static void assert_is_hex64(const char *hex) {
         if (!strchr("0123456789abcdef", hex[i])) fail_msg("not lowercase hex: %s", hex);
 }
 
-/* The model segment of a store name "provider/model/hh/hex.json" (static buffer). */
+/* The model segment of a store name "provider/model/key16.json" (static buffer). */
 static const char *model_segment(const char *name) {
     static char seg[256];
     const char *a = strchr(name, '/');
@@ -62,7 +62,7 @@ static const char *model_segment(const char *name) {
 static void check_safe_segment(const char *model_in, const char *name) {
     int slashes = 0;
     for (const char *p = name; *p; p++) slashes += *p == '/';
-    if (slashes != 3) fail_msg("model %s: name %s has %d slashes, want 3", model_in, name, slashes);
+    if (slashes != 2) fail_msg("model %s: name %s has %d slashes, want 2", model_in, name, slashes);
     const char *seg = model_segment(name);
     if (!seg[0] || !strcmp(seg, ".") || !strcmp(seg, "..") || seg[0] == '.')
         fail_msg("model %s: unsafe segment \"%s\"", model_in, seg);
@@ -114,7 +114,7 @@ static void test_call_openai_analyzed(void **state) {
     key_hex(c.key, hex);
     assert_string_equal(hex, c.hex);
     char name[256];
-    snprintf(name, sizeof(name), "openai/gpt-4o/%.2s/%s.json", c.hex, c.hex);
+    snprintf(name, sizeof(name), "openai/gpt-4o/%.16s.json", c.hex);
     assert_string_equal(c.name, name);
     call_free(&c);
     assert_null(c.name);
@@ -254,7 +254,7 @@ static void test_call_empty_body(void **state) {
     assert_int_equal(c.body.len, 0);
     assert_is_hex64(c.hex);
     char name[256];
-    snprintf(name, sizeof(name), "openai/_/%.2s/%s.json", c.hex, c.hex);
+    snprintf(name, sizeof(name), "openai/_/%.16s.json", c.hex);
     assert_string_equal(c.name, name);
     call_free(&c);
 }
@@ -387,6 +387,30 @@ static void test_call_key_matches_key_compute(void **state) {
     analyze_ok(&c, &cfg, "POST", OPENAI_CHAT "?key=S",
                "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
     assert_string_equal(c.hex, "8de6a1f5aef8ea8a75656e4a92adf635c9af69f2d505b2518a94c50960381728");
+    call_free(&c);
+}
+
+/* The one naming function: what call_analyze names an entry is what the command derives from
+ * the entry's own provider, model and key (export, import). */
+static void test_call_entry_name(void **state) {
+    (void)state;
+    static const char hex[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    char *n = call_entry_name("openai", "gpt-4o", hex);
+    assert_string_equal(n, "openai/gpt-4o/0123456789abcdef.json");
+    free(n);
+    n = call_entry_name(NULL, NULL, hex);
+    assert_string_equal(n, "custom/_/0123456789abcdef.json");
+    free(n);
+    n = call_entry_name("", "../x", hex);
+    assert_string_equal(n, "custom/___x/0123456789abcdef.json");
+    free(n);
+    struct config cfg;
+    cfg_init(&cfg);
+    struct call c;
+    analyze_ok(&c, &cfg, "POST", OPENAI_CHAT, body_a);
+    n = call_entry_name(c.ep.provider, c.model, c.hex);
+    assert_string_equal(n, c.name);
+    free(n);
     call_free(&c);
 }
 
@@ -1048,6 +1072,7 @@ int main(void) {
         cmocka_unit_test(test_key_compute_known_answer),
         cmocka_unit_test(test_call_key_matches_key_compute),
         cmocka_unit_test(test_call_name_has_no_dot_dot),
+        cmocka_unit_test(test_call_entry_name),
         cmocka_unit_test(test_call_openai_ignored_body_fields),
         cmocka_unit_test(test_call_openai_answer_fields_change_key),
         cmocka_unit_test(test_call_anthropic_metadata_ignored),

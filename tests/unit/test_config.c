@@ -116,6 +116,7 @@ static void test_config_no_dir_with_file_backend_is_error(void **state) {
     parse_err("LLMSHIM_DIR", {"LLMSHIM_MODE", "cache"});
     parse_err("LLMSHIM_DIR", {"HOME", ""});
     parse_err("LLMSHIM_DIR", {"XDG_CACHE_HOME", "relative"});
+    parse_err("LLMSHIM_DIR", {"HOME", "relative/home"}); /* found by fuzz_config */
     /* no directory is needed by the memory backend, or when the shim is off */
     struct config c;
     parse_ok(&c, {"LLMSHIM_BACKEND", "memory"});

@@ -17,6 +17,17 @@
 
 static const char req_canon[] =
     "{\"messages\":[{\"content\":\"h\xC3\xA9llo \\\"you\\\"\",\"role\":\"user\"}],\"model\":\"gpt-4o\"}";
+/* req_canon as an entry writes it: two spaces per level, under "request" */
+static const char req_pretty[] =
+    "\"body\": {\n"
+    "      \"messages\": [\n"
+    "        {\n"
+    "          \"content\": \"h\xC3\xA9llo \\\"you\\\"\",\n"
+    "          \"role\": \"user\"\n"
+    "        }\n"
+    "      ],\n"
+    "      \"model\": \"gpt-4o\"\n"
+    "    }\n";
 static const char resp_body[] = "{\"id\":\"c1\",\"text\":\"na\xC3\xAFve \xF0\x9F\x98\x80\\n\"}\n";
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -147,10 +158,10 @@ static void test_entry_round_trip_full(void **state) {
     struct entry e;
     fill_entry(&e);
     char *text = round_trip(&e);
-    /* readable: the UTF-8 body is stored as text, the request body as canonical JSON */
+    /* readable: the UTF-8 body is stored as text, the request body as indented canonical JSON */
     assert_non_null(strstr(text, "\"llmshim\": 1"));
     assert_non_null(strstr(text, "\"key\": \"" KEY64 "\""));
-    assert_non_null(strstr(text, req_canon));
+    if (!strstr(text, req_pretty)) fail_msg("request body not indented as expected:\n%s", text);
     assert_null(strstr(text, "_base64"));
     free(text);
     entry_free(&e);
@@ -262,15 +273,24 @@ static void test_entry_null_fields(void **state) {
 static void test_entry_decode_pretty_printed_request_body(void **state) {
     (void)state;
     char *doc = valid_doc();
-    char *pretty = replace(doc, req_canon,
-                           "{\n        \"model\" : \"gpt-4o\",\n        \"messages\": [\n          {\"role\": \"user\",\n"
-                           "           \"content\": \"h\\u00e9llo \\\"you\\\"\"}\n        ]\n      }");
-    struct entry e;
-    assert_int_equal(entry_decode(&e, pretty, strlen(pretty)), 0);
-    assert_int_equal(e.req_json, 1);
-    assert_int_equal(e.req_body_len, sizeof(req_canon) - 1);
-    assert_memory_equal(e.req_body, req_canon, e.req_body_len);
-    entry_free(&e);
+    /* as a person might re-indent it: another order, other spaces, an escape */
+    char *pretty = replace(doc, req_pretty,
+                           "\"body\": {\n        \"model\" : \"gpt-4o\",\n        \"messages\": [\n          {\"role\": \"user\",\n"
+                           "           \"content\": \"h\\u00e9llo \\\"you\\\"\"}\n        ]\n      }\n");
+    /* as llmshim 0.1 wrote it: canonical, on one line */
+    char oneline[256];
+    snprintf(oneline, sizeof(oneline), "\"body\": %s\n", req_canon);
+    char *line = replace(doc, req_pretty, oneline);
+    const char *const docs[] = {pretty, line};
+    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        struct entry e;
+        assert_int_equal(entry_decode(&e, docs[i], strlen(docs[i])), 0);
+        assert_int_equal(e.req_json, 1);
+        assert_int_equal(e.req_body_len, sizeof(req_canon) - 1);
+        assert_memory_equal(e.req_body, req_canon, e.req_body_len);
+        entry_free(&e);
+    }
+    free(line);
     free(pretty);
     free(doc);
 }
@@ -399,7 +419,7 @@ static void test_entry_decode_rejects_bad_bodies(void **state) {
     free(bad);
     free(doc);
     /* a request body that is not JSON cannot sit under "body" unquoted */
-    check_rejected_edit(req_canon, "{\"model\": }");
+    check_rejected_edit(req_pretty, "\"body\": {\"model\": }\n");
 }
 
 static void test_entry_decode_rejects_non_documents(void **state) {
@@ -443,13 +463,60 @@ static void test_entry_keep_header_drops_cookies_and_framing(void **state) {
                                           "TRANSFER-ENCODING", "Content-Encoding", "content-encoding"};
     for (size_t i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++)
         if (entry_keep_header(dropped[i], strlen(dropped[i])) != 0) fail_msg("%s kept", dropped[i]);
-    static const char *const kept[] = {"Content-Type", "content-type", "x-request-id", "openai-model",
-                                       "Set-Cookies", "Cookie-Set", "Content-Lengths", "Date"};
+    static const char *const kept[] = {"Content-Type", "content-type", "x-request-ids", "openai-model",
+                                       "Set-Cookies", "Cookie-Set", "Content-Lengths", "Dates"};
     for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
         if (entry_keep_header(kept[i], strlen(kept[i])) != 1) fail_msg("%s dropped", kept[i]);
     /* only len bytes of the name count (names come straight from a header line) */
     assert_int_equal(entry_keep_header("Set-Cookie: a=b", 10), 0);
     assert_int_equal(entry_keep_header("Content-Type: x", 12), 1);
+}
+
+/* What changes on every call and means nothing on replay would make every re-recorded
+ * cassette a diff; account identifiers must not be published in a committed one. */
+static void test_entry_keep_header_drops_volatile_headers(void **state) {
+    (void)state;
+    static const char *const dropped[] = {
+        "Date", "date", "Age", "x-request-id", "X-Request-Id", "request-id", "cf-ray", "CF-Cache-Status",
+        "x-amzn-requestid", "x-cloud-trace-context", "openai-processing-ms", "x-ratelimit-limit-requests",
+        "X-RateLimit-Remaining-Tokens", "anthropic-ratelimit-tokens-reset", "RateLimit-Reset", "retry-after",
+        "server-timing", "x-envoy-upstream-service-time", "alt-svc", "via", "report-to", "nel",
+        "openai-organization", "openai-project", "anthropic-organization-id"};
+    for (size_t i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++)
+        if (entry_keep_header(dropped[i], strlen(dropped[i])) != 0) fail_msg("%s kept", dropped[i]);
+    static const char *const kept[] = {"Content-Type", "server", "openai-version", "x-ratelimit", "cache-control",
+                                       "x-mock-request", "anthropic-version", "x-request-ids", "vias", "dates"};
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+        if (entry_keep_header(kept[i], strlen(kept[i])) != 1) fail_msg("%s dropped", kept[i]);
+    assert_int_equal(entry_keep_header("Date: Mon", 4), 0);
+    assert_int_equal(entry_keep_header("x-ratelimit-", 11), 1); /* "x-ratelimit" without the dash */
+}
+
+/* Indented request bodies: empty containers stay "{}" / "[]", and what is inside a string
+ * (brackets, commas, colons, escaped quotes) is never mistaken for structure. */
+static void test_entry_request_body_indented(void **state) {
+    (void)state;
+    struct entry e;
+    fill_entry(&e);
+    static const char canon[] = "{\"a\":[],\"b\":{},\"c\":[1,{\"d\":null}],\"s\":\"{x:[1,2]} \\\"q\\\" \\\\\"}";
+    free(e.req_body);
+    e.req_body = dup_mem(canon, sizeof(canon) - 1);
+    e.req_body_len = sizeof(canon) - 1;
+    char *text = round_trip(&e);
+    static const char want[] = "    \"body\": {\n"
+                               "      \"a\": [],\n"
+                               "      \"b\": {},\n"
+                               "      \"c\": [\n"
+                               "        1,\n"
+                               "        {\n"
+                               "          \"d\": null\n"
+                               "        }\n"
+                               "      ],\n"
+                               "      \"s\": \"{x:[1,2]} \\\"q\\\" \\\\\"\n"
+                               "    }\n  },\n";
+    if (!strstr(text, want)) fail_msg("want\n%s\nin\n%s", want, text);
+    free(text);
+    entry_free(&e);
 }
 
 static void test_entry_header_lookup_case_insensitive(void **state) {
@@ -561,6 +628,46 @@ static void check_rejected_in(const char *doc, const char *from, const char *to)
     assert_null(e.events);
     assert_int_equal(e.nevents, 0);
     free(bad);
+}
+
+/* Re-recording: only created, latency_us and event times may differ for the file to stay. */
+static void test_entry_same_record(void **state) {
+    (void)state;
+    struct entry e;
+    fill_stream_entry(&e);
+    size_t n;
+    char *text = encode(&e, &n);
+    assert_int_equal(entry_same_record(&e, text, n), 1);
+    e.created += 1000;
+    e.latency_us = 1;
+    for (size_t i = 0; i < e.nevents; i++) e.events[i].t_us += 777;
+    assert_int_equal(entry_same_record(&e, text, n), 1);
+    e.ttl = 0;
+    assert_int_equal(entry_same_record(&e, text, n), 0);
+    e.ttl = 3600;
+    e.events[0].end--; /* the same bytes, cut at another place */
+    assert_int_equal(entry_same_record(&e, text, n), 0);
+    e.events[0].end++;
+    e.headers[1].value[0] = 'X';
+    assert_int_equal(entry_same_record(&e, text, n), 0);
+    e.headers[1].value[0] = 'r';
+    e.body[0] = 'D';
+    assert_int_equal(entry_same_record(&e, text, n), 0);
+    e.body[0] = 'd';
+    assert_int_equal(entry_same_record(&e, text, n), 1);
+    assert_int_equal(entry_same_record(&e, text, n - 1), 0);
+    assert_int_equal(entry_same_record(&e, "{}", 2), 0);
+    /* an older layout of the same answer (one-line request body) is rewritten */
+    char oneline[256];
+    snprintf(oneline, sizeof(oneline), "\"body\": %s\n", req_canon);
+    char *old = replace(text, req_pretty, oneline);
+    struct entry d;
+    assert_int_equal(entry_decode(&d, old, strlen(old)), 0);
+    entry_free(&d);
+    assert_int_equal(entry_same_record(&e, old, strlen(old)), 0);
+    free(old);
+    free(text);
+    entry_free(&e);
 }
 
 static void test_entry_stream_round_trip(void **state) {
@@ -762,6 +869,9 @@ int main(void) {
         cmocka_unit_test(test_entry_fresh_ttl_zero_is_forever),
         cmocka_unit_test(test_entry_fresh_ttl_boundary),
         cmocka_unit_test(test_entry_keep_header_drops_cookies_and_framing),
+        cmocka_unit_test(test_entry_keep_header_drops_volatile_headers),
+        cmocka_unit_test(test_entry_request_body_indented),
+        cmocka_unit_test(test_entry_same_record),
         cmocka_unit_test(test_entry_header_lookup_case_insensitive),
         cmocka_unit_test(test_entry_non_utf8_header_is_not_encodable),
         cmocka_unit_test(test_entry_round_trip_scalar_request_body),

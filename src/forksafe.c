@@ -1,0 +1,39 @@
+#include "forksafe.h"
+
+#define MAX_LOCKS 64
+
+static pthread_mutex_t *locks[MAX_LOCKS];
+static int nlocks;
+static pthread_mutex_t registry = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void prepare(void) {
+    pthread_mutex_lock(&registry);
+    for (int i = 0; i < nlocks; i++) pthread_mutex_lock(locks[i]);
+}
+
+static void done(void) {
+    for (int i = nlocks; i-- > 0;) pthread_mutex_unlock(locks[i]);
+    pthread_mutex_unlock(&registry);
+}
+
+static void install(void) {
+    pthread_atfork(prepare, done, done);
+}
+
+void forksafe_register(pthread_mutex_t *lock) {
+    pthread_once(&once, install);
+    pthread_mutex_lock(&registry);
+    if (nlocks < MAX_LOCKS) locks[nlocks++] = lock; /* past that: only the fork guarantee is lost */
+    pthread_mutex_unlock(&registry);
+}
+
+void forksafe_unregister(pthread_mutex_t *lock) {
+    pthread_mutex_lock(&registry);
+    for (int i = 0; i < nlocks; i++)
+        if (locks[i] == lock) {
+            locks[i] = locks[--nlocks];
+            break;
+        }
+    pthread_mutex_unlock(&registry);
+}
