@@ -5,6 +5,7 @@
 #define CURL_DISABLE_TYPECHECK   /* the hooks take the variadic arguments themselves */
 #define CURL_DISABLE_DEPRECATION /* and mirror old options (CURLOPT_PUT) too */
 #include <curl/curl.h>
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -32,6 +33,32 @@
     X(curl_multi_timeout, CURLMcode, (CURLM *, long *))                 \
     X(curl_multi_setopt, CURLMcode, (CURLM *, CURLMoption, ...))        \
     X(curl_multi_cleanup, CURLMcode, (CURLM *))
+
+/* A setopt argument, read with the type libcurl reads it with: the option number says which
+ * (curl.h CURLOPTTYPE_*: long, object pointer, function pointer, curl_off_t, blob pointer). Easy
+ * and multi options share the ranges. */
+struct hk_arg {
+    long l;
+    void *ptr;
+    curl_off_t o;
+};
+
+#define HK_ARG_LONG(opt) ((opt) < CURLOPTTYPE_OBJECTPOINT)
+#define HK_ARG_OFF_T(opt) ((opt) >= CURLOPTTYPE_OFF_T && (opt) < CURLOPTTYPE_BLOB)
+
+static inline struct hk_arg hk_arg_read(long opt, va_list ap) {
+    struct hk_arg a = {0, NULL, 0};
+    if (HK_ARG_LONG(opt)) a.l = va_arg(ap, long);
+    else if (opt < CURLOPTTYPE_FUNCTIONPOINT) a.ptr = va_arg(ap, void *);
+    else if (opt < CURLOPTTYPE_OFF_T) a.ptr = (void *)va_arg(ap, void (*)(void));
+    else if (HK_ARG_OFF_T(opt)) a.o = va_arg(ap, curl_off_t);
+    else a.ptr = va_arg(ap, void *);
+    return a;
+}
+
+/* Calls a real setopt with the argument in the type it was read with. */
+#define HK_SETOPT(fn, handle, opt, a) \
+    (HK_ARG_LONG(opt) ? (fn)(handle, opt, (a).l) : HK_ARG_OFF_T(opt) ? (fn)(handle, opt, (a).o) : (fn)(handle, opt, (a).ptr))
 
 struct real_api {
 #define X(name, ret, args) ret(*name) args;

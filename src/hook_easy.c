@@ -30,28 +30,17 @@ HOOK_EXPORT CURL *curl_easy_init(void) {
 
 HOOK_EXPORT CURLcode curl_easy_setopt(CURL *curl, CURLoption opt, ...) {
     va_list ap;
-    long l = 0;
-    void *ptr = NULL;
-    curl_off_t o = 0;
     va_start(ap, opt);
-    /* read the argument with the type libcurl reads it with: the option number says which */
-    if (opt < CURLOPTTYPE_OBJECTPOINT) l = va_arg(ap, long);
-    else if (opt < CURLOPTTYPE_FUNCTIONPOINT) ptr = va_arg(ap, void *);
-    else if (opt < CURLOPTTYPE_OFF_T) ptr = (void *)va_arg(ap, void (*)(void));
-    else if (opt < CURLOPTTYPE_BLOB) o = va_arg(ap, curl_off_t);
-    else ptr = va_arg(ap, void *);
+    struct hk_arg a = hk_arg_read(opt, ap);
     va_end(ap);
 
     struct hk_handle *h = hook_depth ? NULL : handle_find(curl);
     const struct real_api *r = api_for(h, HOOK_CALLER());
     REAL_OR(r, curl_easy_setopt, CURLE_FAILED_INIT);
-    CURLcode rc;
-    if (opt < CURLOPTTYPE_OBJECTPOINT) rc = r->curl_easy_setopt(curl, opt, l);
-    else if (opt >= CURLOPTTYPE_OFF_T && opt < CURLOPTTYPE_BLOB) rc = r->curl_easy_setopt(curl, opt, o);
-    else rc = r->curl_easy_setopt(curl, opt, ptr);
+    CURLcode rc = HK_SETOPT(r->curl_easy_setopt, curl, opt, a);
     if (rc != CURLE_OK || hook_depth || !curl) return rc;
     if (!h) h = handle_add(curl, r); /* a handle made before llmshim saw it */
-    if (h) handle_note_option(h, opt, ptr, l, o);
+    if (h) handle_note_option(h, opt, a.ptr, a.l, a.o);
     return rc;
 }
 

@@ -341,27 +341,18 @@ HOOK_EXPORT CURLMcode curl_multi_timeout(CURLM *multi, long *ms) {
 
 HOOK_EXPORT CURLMcode curl_multi_setopt(CURLM *multi, CURLMoption opt, ...) {
     va_list ap;
-    long l = 0;
-    void *ptr = NULL;
-    curl_off_t o = 0;
     va_start(ap, opt);
-    if (opt < CURLOPTTYPE_OBJECTPOINT) l = va_arg(ap, long);
-    else if (opt < CURLOPTTYPE_FUNCTIONPOINT) ptr = va_arg(ap, void *);
-    else if (opt < CURLOPTTYPE_OFF_T) ptr = (void *)va_arg(ap, void (*)(void));
-    else o = va_arg(ap, curl_off_t);
+    struct hk_arg a = hk_arg_read(opt, ap);
     va_end(ap);
     struct hk_multi *m = multi_find(multi);
     const struct real_api *r = api_of(m, HOOK_CALLER());
     if (!r->curl_multi_setopt) return CURLM_INTERNAL_ERROR;
-    CURLMcode rc;
-    if (opt < CURLOPTTYPE_OBJECTPOINT) rc = r->curl_multi_setopt(multi, opt, l);
-    else if (opt >= CURLOPTTYPE_OFF_T) rc = r->curl_multi_setopt(multi, opt, o);
-    else rc = r->curl_multi_setopt(multi, opt, ptr);
+    CURLMcode rc = HK_SETOPT(r->curl_multi_setopt, multi, opt, a);
     if (rc != CURLM_OK || hook_depth) return rc;
     if (opt == CURLMOPT_TIMERFUNCTION || opt == CURLMOPT_TIMERDATA) {
         if (!m) m = multi_get(multi, r);
-        if (m && opt == CURLMOPT_TIMERFUNCTION) m->timer_cb = (curl_multi_timer_callback)ptr;
-        if (m && opt == CURLMOPT_TIMERDATA) m->timer_data = ptr;
+        if (m && opt == CURLMOPT_TIMERFUNCTION) m->timer_cb = (curl_multi_timer_callback)a.ptr;
+        if (m && opt == CURLMOPT_TIMERDATA) m->timer_data = a.ptr;
     }
     return rc;
 }
