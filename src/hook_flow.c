@@ -42,6 +42,9 @@ static void log_event(const struct config *cfg, const char *what, const struct c
     if (cfg->log >= LOG_INFO)
         log_line("%s %s model=%s key=%.12s %lldus %s", what, c->ep.provider, c->model ? c->model : "-",
                  c->hex, us, c->safe_url);
+    if (cfg->log >= LOG_DEBUG) /* enough to find the entry and to see what was hashed */
+        log_line("  key=%s entry=%s shape=%s body=%zu bytes (%s)%s", c->hex, c->name, shape_name(c->ep.shape),
+                 c->body.len, c->body_json ? "canonical JSON" : "raw", c->key_headers ? " +headers" : "");
 }
 
 CURLcode flow_hit(struct hk_handle *h, const struct config *cfg, const struct call *c, long long t0,

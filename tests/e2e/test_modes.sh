@@ -95,6 +95,10 @@ test_log_info_reports_each_request() {
     assert_contains "$(cat hit.err)" 'llmshim: HIT custom model=gpt-4o-mini key='
     shim_chat "$(chat_req l)" >/dev/null 2>quiet.err || die
     assert_eq "$(cat quiet.err)" "" "LLMSHIM_LOG defaults to off"
+    LLMSHIM_LOG=debug shim_chat "$(chat_req l)" >/dev/null 2>debug.err || die
+    assert_contains "$(cat debug.err)" 'llmshim:   key='
+    assert_contains "$(cat debug.err)" 'entry=custom/gpt-4o-mini/'
+    assert_contains "$(cat debug.err)" '(canonical JSON)'
 }
 
 test_namespace_separates_caches() {
