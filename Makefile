@@ -26,7 +26,7 @@ EXAMPLES  := $(BUILD)/examples/chat
 # C clients for the e2e tests (tests/e2e/clients/*.c): threads, fork.
 CLIENTS   := $(patsubst tests/e2e/clients/%.c,$(BUILD)/clients/%,$(wildcard tests/e2e/clients/*.c))
 
-.PHONY: all deps check check-unit check-e2e demo clean install
+.PHONY: all deps check check-unit check-e2e demo clean install bench bench-smoke bench-deps
 all: $(BUILD)/libllmshim.so
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/obj
@@ -72,8 +72,119 @@ deps:
 	fi
 
 check: deps
-	$(MAKE) all $(UNIT_BIN) $(EXAMPLES) $(CLIENTS)
+	$(MAKE) all $(UNIT_BIN) $(EXAMPLES) $(CLIENTS) $(TORTURE_BIN)
 	@tests/run.sh $(UNIT_BIN)
+	@$(MAKE) --no-print-directory fuzz-smoke
+	$(MAKE) bench-smoke
+
+# Benchmarks (README.md, "Benchmarks"): the floor and the entry generator link the core like the
+# unit tests; the peer (nginx), the chart (gnuplot) and hyperfine are needed by the bench only.
+BENCH_PKGS := nginx-light gnuplot-nox hyperfine
+BENCH_BIN  := $(BUILD)/bench/client $(BUILD)/bench/floor $(BUILD)/bench/gen $(BUILD)/bench/empty.so
+bench-deps: deps
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(BENCH_PKGS)"
+$(BUILD)/bench/client: tests/bench/client.c tests/bench/bench.h
+	@mkdir -p $(@D)
+	$(CC) $(BASE) $(CFLAGS) -o $@ $< -lcurl
+$(BUILD)/bench/empty.so: tests/bench/empty.c
+	@mkdir -p $(@D)
+	$(CC) $(BASE) $(CFLAGS) -fPIC -shared -o $@ $<
+$(BUILD)/bench/%: tests/bench/%.c tests/bench/bench.h $(CORE_SRC) $(STORE_SRC) $(wildcard src/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(BASE) $(CFLAGS) -Itests/bench -o $@ $< $(CORE_SRC) $(STORE_SRC) -lhiredis -lbearssl -lpthread
+bench: bench-deps
+	$(MAKE) all $(BENCH_BIN)
+	@tests/bench/run.sh
+# CI: tiny N, proves the bench still runs and prints its table; never judges timings.
+bench-smoke: bench-deps
+	$(MAKE) all $(BENCH_BIN)
+	@BENCH_SMOKE=1 tests/bench/run.sh
+
+# ---- hardening (README.md, "Failure behaviour") -------------------------------------------------
+# libFuzzer targets over the pure core (tests/fuzz/). clang and its runtime are needed by these
+# only: `make fuzz-smoke` (part of check) says SKIPPED when they cannot be installed.
+FUZZ_PKGS    := clang libclang-rt-14-dev llvm
+FUZZ_CC      ?= clang
+FUZZ_TARGETS := fuzz_canon fuzz_entry fuzz_stream fuzz_url fuzz_config fuzz_redis_url
+FUZZ_BIN     := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
+FUZZ_SRC     := src/buf.c src/json.c src/canon.c src/entry.c src/stream.c src/usage.c src/endpoint.c \
+                src/config.c src/config_file.c src/redis_url.c
+FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -DJSMN_STRICT -Isrc $(WARN) -g -O1 \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_SECONDS ?= 600
+.PHONY: fuzz fuzz-smoke fuzz-deps
+fuzz-deps:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(FUZZ_PKGS)"
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC) $(wildcard src/*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRC) -lpthread
+# Each target for FUZZ_SECONDS (make -j2 fuzz: two at a time); crashers land in build/fuzz/.
+fuzz: fuzz-deps
+	$(MAKE) $(FUZZ_BIN)
+	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=fuzz-run-%)
+fuzz-run-%: $(BUILD)/fuzz/%
+	@tests/fuzz/run.sh $* $(FUZZ_SECONDS)
+# Every seed and regression input once, through every target.
+fuzz-smoke:
+	@tests/fuzz/smoke.sh $(FUZZ_TARGETS)
+
+# Allocation failure: a test-only shim whose own allocations can be made to fail one at a time
+# (tests/torture/torture.h, LLMSHIM_TORTURE_FAIL_AT=N); driven by tests/e2e/test_faults.sh.
+TORTURE_BUILD := build-torture
+TORTURE_LIB   := $(TORTURE_BUILD)/libllmshim.so
+$(TORTURE_BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) tests/torture/torture.h
+	@mkdir -p $(@D)
+	$(CC) $(SHIM_CFLAGS) -include tests/torture/torture.h -c -o $@ $<
+$(TORTURE_BUILD)/obj/torture.o: tests/torture/torture.c
+	@mkdir -p $(@D)
+	$(CC) $(SHIM_CFLAGS) -c -o $@ $<
+$(TORTURE_LIB): $(SHIM_SRC:src/%.c=$(TORTURE_BUILD)/obj/%.o) $(TORTURE_BUILD)/obj/torture.o
+	$(CC) $(SHIM_LDFLAGS) -o $@ $^ $(SHIM_LIBS)
+# killat.so: preloaded beside the shim, kills the app in the middle of a store (test_faults.sh)
+$(TORTURE_BUILD)/killat.so: tests/torture/killat.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O2 -shared -fPIC -o $@ $< -ldl
+TORTURE_BIN   := $(TORTURE_LIB) $(TORTURE_BUILD)/killat.so
+
+# ASan+UBSan: the shim (with the torture hooks, inert unless asked), the unit tests and C clients
+# built with the sanitizers. The real curl tool cannot take part: preloading libasan into a
+# program built without it deadlocks at startup (glibc's setlocale lock), so tests/asan/ drives
+# the sanitized shim through sanitized clients instead.
+ASAN_BUILD   := build-asan
+ASAN_FLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+ASAN_UNIT    := $(UNIT_SRC:tests/unit/%.c=$(ASAN_BUILD)/tests/%)
+ASAN_CLIENTS := $(ASAN_BUILD)/clients/chat $(patsubst %.c,$(ASAN_BUILD)/clients/%,$(notdir \
+                $(wildcard tests/asan/*.c tests/e2e/clients/*.c)))
+.PHONY: check-asan check-valgrind
+$(ASAN_BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) tests/torture/torture.h
+	@mkdir -p $(@D)
+	$(CC) $(BASE) $(ASAN_FLAGS) -fPIC -fvisibility=hidden -include tests/torture/torture.h -c -o $@ $<
+$(ASAN_BUILD)/obj/torture.o: tests/torture/torture.c
+	@mkdir -p $(@D)
+	$(CC) $(BASE) $(ASAN_FLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
+$(ASAN_BUILD)/libllmshim.so: $(SHIM_SRC:src/%.c=$(ASAN_BUILD)/obj/%.o) $(ASAN_BUILD)/obj/torture.o
+	$(CC) $(SHIM_LDFLAGS) -fsanitize=address,undefined -o $@ $^ $(SHIM_LIBS)
+$(ASAN_BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_SRC) $(STORE_SRC) $(wildcard src/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(BASE) $(ASAN_FLAGS) -o $@ $< $(CORE_SRC) $(STORE_SRC) -lcmocka -lhiredis -lbearssl -lpthread
+$(ASAN_BUILD)/clients/chat: examples/chat.c
+	@mkdir -p $(@D)
+	$(CC) $(BASE) $(ASAN_FLAGS) -o $@ $< -lcurl
+$(ASAN_BUILD)/clients/%: tests/asan/%.c
+	@mkdir -p $(@D)
+	$(CC) $(BASE) $(ASAN_FLAGS) -o $@ $< -lcurl -lpthread
+$(ASAN_BUILD)/clients/%: tests/e2e/clients/%.c
+	@mkdir -p $(@D)
+	$(CC) $(BASE) $(ASAN_FLAGS) -o $@ $< -lcurl -lpthread
+check-asan: deps
+	$(MAKE) all $(ASAN_BUILD)/libllmshim.so $(ASAN_UNIT) $(ASAN_CLIENTS)
+	@tests/asan/run.sh $(ASAN_UNIT)
+
+# The real curl tool under the normal shim through valgrind memcheck (tests/valgrind/).
+check-valgrind: deps
+	@$(MAKE) --no-print-directory deps DEB_PKGS=valgrind
+	$(MAKE) all
+	@tests/valgrind/run.sh
 
 demo: deps
 	$(MAKE) all
@@ -86,4 +197,4 @@ install: all
 	install -m 0644 tools/llmshim.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(TORTURE_BUILD) $(ASAN_BUILD)

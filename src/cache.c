@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "canon.h"
 #include "config_file.h"
 #include "log.h"
 #include "store.h"
@@ -130,10 +131,23 @@ static void warn_once(atomic_int *flag, char *err) {
     free(err);
 }
 
+static int same_body(const struct call *c, const char *body, size_t len) {
+    return len == c->body.len && (!len || !memcmp(body, c->body.data, len));
+}
+
+/* The entry answers exactly this request. Its body was only compacted (entry_decode_as):
+ * canonicalize it when that differs, since a person may have edited a cassette. */
 static int same_request(const struct call *c, const struct entry *e) {
-    return !strcmp(e->key, c->hex) && e->method && !strcmp(e->method, "POST") && e->url &&
-           !strcmp(e->url, c->safe_url) && e->req_json == c->body_json &&
-           e->req_body_len == c->body.len && (!c->body.len || !memcmp(e->req_body, c->body.data, c->body.len));
+    if (strcmp(e->key, c->hex) || !e->method || strcmp(e->method, "POST") || !e->url ||
+        strcmp(e->url, c->safe_url) || e->req_json != c->body_json)
+        return 0;
+    if (same_body(c, e->req_body, e->req_body_len)) return 1;
+    if (!e->req_json) return 0;
+    struct buf canon;
+    buf_init(&canon);
+    int same = canon_json(e->req_body, e->req_body_len, NULL, &canon) == 0 && same_body(c, canon.data, canon.len);
+    buf_free(&canon);
+    return same;
 }
 
 enum lookup cache_lookup(const struct call *c, struct entry *e) {
@@ -152,7 +166,7 @@ enum lookup cache_lookup(const struct call *c, struct entry *e) {
         buf_free(&raw);
         return 0;
     }
-    if (entry_decode(e, raw.data, raw.len) != 0) {
+    if (entry_decode_as(e, raw.data, raw.len, 0) != 0) {
         if (!atomic_exchange(&warned_corrupt, 1))
             log_line("corrupt cache entry %s ignored; using the network", c->name);
         buf_free(&raw);

@@ -56,6 +56,10 @@ int entry_encode(const struct entry *e, struct buf *out);
 int entry_same_record(const struct entry *e, const char *old, size_t len);
 /* Returns 0, or -1 for anything that is not a complete entry of a known version. */
 int entry_decode(struct entry *e, const char *data, size_t len);
+/* canonical 0: the JSON request body is only compacted (whitespace between tokens dropped),
+ * which equals its canonical form unless a person reordered or re-escaped it: for the hit path,
+ * which compares with the current request and canonicalizes only on a difference. */
+int entry_decode_as(struct entry *e, const char *data, size_t len, int canonical);
 void entry_free(struct entry *e);
 
 int entry_fresh(const struct entry *e, long long now);

@@ -132,6 +132,37 @@ static int parse_scalar(struct json_doc *doc, const char *text, size_t len) {
     return 0;
 }
 
+static size_t utf8_len(const unsigned char *s, size_t n);
+static int hex4(const char *s, unsigned *out);
+
+/* What json_unescape accepts, without producing anything. */
+static int string_valid(const char *s, size_t n) {
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        unsigned c = p[i];
+        if (c < 0x20) return 0;
+        if (c < 0x80 && c != '\\') { i++; continue; }
+        if (c >= 0x80) {
+            size_t l = utf8_len(p + i, n - i);
+            if (!l) return 0;
+            i += l;
+            continue;
+        }
+        if (i + 1 >= n) return 0;
+        char e = s[i + 1];
+        unsigned cp;
+        if (e == 'u') {
+            if (i + 6 > n || hex4(s + i + 2, &cp) != 0) return 0;
+            i += 6;
+        } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't') {
+            i += 2;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 int json_parse(struct json_doc *doc, const char *text, size_t len) {
     memset(doc, 0, sizeof(*doc));
     if (len > 0x7fffffff) return -1; /* jsmn positions are ints */
@@ -152,20 +183,14 @@ int json_parse(struct json_doc *doc, const char *text, size_t len) {
     doc->tok = tok;
     doc->ntok = n;
     if (validate(doc) != 0) { json_doc_free(doc); return -1; }
-    /* strings must be valid UTF-8 with valid escapes */
-    struct buf tmp;
-    buf_init(&tmp);
+    /* strings must be valid UTF-8 with valid escapes (checked in place: no copy) */
     for (int i = 0; i < n; i++) {
         if (tok[i].type != JSMN_STRING) continue;
-        buf_clear(&tmp);
-        if (json_tok_str(doc, i, &tmp) != 0) {
-            int rc = tmp.oom ? JSON_NOMEM : -1;
-            buf_free(&tmp);
+        if (!string_valid(text + tok[i].start, (size_t)(tok[i].end - tok[i].start))) {
             json_doc_free(doc);
-            return rc;
+            return -1;
         }
     }
-    buf_free(&tmp);
     return 0;
 }
 
@@ -303,13 +328,21 @@ int json_utf8_valid(const char *s, size_t n) {
 
 int json_unescape(const char *s, size_t n, struct buf *out) {
     const unsigned char *p = (const unsigned char *)s;
+    if (buf_reserve(out, n) != 0) return -1; /* the result is never longer than the input */
     for (size_t i = 0; i < n;) {
-        if (p[i] < 0x20) return -1;
         if (p[i] != '\\') {
-            size_t l = utf8_len(p + i, n - i);
-            if (!l) return -1;
-            buf_append(out, s + i, l);
-            i += l;
+            /* a run without escapes is checked, then copied in one append (the hot path of
+             * every hit: answers are long strings with few escapes) */
+            size_t run = i;
+            while (run < n && p[run] != '\\') {
+                if (p[run] < 0x20) return -1;
+                if (p[run] < 0x80) { run++; continue; }
+                size_t l = utf8_len(p + run, n - run);
+                if (!l) return -1;
+                run += l;
+            }
+            buf_append(out, s + i, run - i);
+            i = run;
             continue;
         }
         if (i + 1 >= n) return -1;

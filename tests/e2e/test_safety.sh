@@ -83,6 +83,25 @@ test_planted_entry_for_another_request_is_ignored() {
     assert_contains "$(cat err)" 'does not match its request'
 }
 
+test_hand_edited_request_body_still_answers() {
+    # a reviewer reformats a cassette and reorders the request's keys: the same question still hits
+    shim_chat '{"model":"gpt-4o-mini","temperature":0.5,"messages":[{"role":"user","content":"edit"}]}' >a.out || die
+    f=$(find "$CACHE" -name '*.json')
+    /usr/bin/python3 - "$f" <<'PY' || die "cannot rewrite the entry"
+import json, sys
+path = sys.argv[1]
+e = json.load(open(path))
+body = e["request"]["body"]
+e["request"]["body"] = {k: body[k] for k in reversed(list(body))}  # reversed key order
+json.dump(e, open(path, "w"), indent=3, ensure_ascii=True)
+PY
+    grep -q '"temperature": 0.5,' "$f" || die "the rewrite did not reorder"
+    shim_chat '{"model":"gpt-4o-mini","temperature":0.5,"messages":[{"role":"user","content":"edit"}]}' >b.out 2>err || die
+    assert_count 1 "an edited but equal request is still a hit"
+    assert_same_file b.out a.out
+    assert_eq "$(cat err)" ""
+}
+
 test_unusable_cache_dir_falls_back_to_network() {
     touch "$TEST_TMP/afile"
     for dir in "$TEST_TMP/afile/sub" "$TEST_TMP/afile"; do
