@@ -486,47 +486,8 @@ static void test_config_replay_pace(void **state) {
 
 /* ---- locale ------------------------------------------------------------------------------- */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
+#include "comma_locale.h"
 
-static int decimal_comma_active(void) {
-    char s[16];
-    snprintf(s, sizeof(s), "%.1f", 0.5);
-    return strcmp(s, "0,5") == 0;
-}
-
-/* Switches the process to a locale whose decimal separator is a comma (as test_canon.c does):
- * an installed one, or de_DE compiled with localedef into a temporary LOCPATH. Returns the
- * locale name or NULL; *tmpdir is set when a directory was created. */
-static const char *enter_comma_locale(char *tmpdir, size_t tmpdir_size) {
-    static const char *const names[] = {"de_DE.UTF-8", "de_DE.utf8", "de_DE", "fr_FR.UTF-8", "fr_FR.utf8",
-                                        "es_ES.UTF-8", "it_IT.UTF-8", "nl_NL.UTF-8", "ru_RU.UTF-8",
-                                        "pt_BR.UTF-8"};
-    tmpdir[0] = '\0';
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (setlocale(LC_ALL, names[i]) && decimal_comma_active()) return names[i];
-    setlocale(LC_ALL, "C");
-    if (access("/usr/bin/localedef", X_OK) != 0) return NULL;
-    snprintf(tmpdir, tmpdir_size, "/tmp/llmshim-locale-XXXXXX");
-    if (!mkdtemp(tmpdir)) { tmpdir[0] = '\0'; return NULL; }
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "/usr/bin/localedef -i de_DE -f UTF-8 '%s/de_DE.UTF-8' >/dev/null 2>&1", tmpdir);
-    if (system(cmd) == -1) return NULL;
-    setenv("LOCPATH", tmpdir, 1);
-    if (setlocale(LC_ALL, "de_DE.UTF-8") && decimal_comma_active()) return "de_DE.UTF-8";
-    setlocale(LC_ALL, "C");
-    return NULL;
-}
-
-static void leave_comma_locale(const char *tmpdir) {
-    setlocale(LC_ALL, "C");
-    unsetenv("LOCPATH");
-    if (tmpdir[0]) nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* The host program may have called setlocale: "0.5" is still a half, and "1,5" still wrong. */
 static void test_config_replay_pace_ignores_decimal_comma_locale(void **state) {
