@@ -213,6 +213,8 @@ int call_analyze_request(struct call *c, const struct config *cfg, const struct 
     const char *body = r->body;
     size_t body_len = r->body_len;
     if (!r->url || !r->method || strcmp(r->method, "POST") != 0) return 0;
+    /* a body larger than any entry may be is never cached: no canonical copy of it is made */
+    if (cfg->max_entry_bytes && r->body_len > cfg->max_entry_bytes) return 0;
     if (url_parse(r->url, &c->url) != 0) return 0;
     if (!endpoint_match(cfg->endpoints, cfg->nendpoints, &c->url, &c->ep)) {
         call_free(c);

@@ -292,7 +292,8 @@ int entry_decode_as(struct entry *e, const char *data, size_t len, int canonical
     char *key = NULL;
     int req = json_get(&d, 0, "request"), res = json_get(&d, 0, "response");
     if (get_ll(&d, 0, "llmshim", &version) != 0 || version != ENTRY_VERSION) goto fail;
-    if (get_str(&d, 0, "key", &key) != 0 || !key || strlen(key) != 64) goto fail;
+    if (get_str(&d, 0, "key", &key) != 0 || !key || strlen(key) != 64 || strspn(key, "0123456789abcdef") != 64)
+        goto fail; /* only what the shim writes: a key is also written back unescaped */
     memcpy(e->key, key, 65);
     if (get_ll(&d, 0, "created", &e->created) != 0 || get_ll(&d, 0, "ttl", &e->ttl) != 0) goto fail;
     get_ll(&d, 0, "latency_us", &e->latency_us);

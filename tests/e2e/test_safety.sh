@@ -102,6 +102,19 @@ PY
     assert_eq "$(cat err)" ""
 }
 
+test_request_body_over_the_entry_limit_passes_uncached() {
+    # no canonical copy of a body larger than any entry may be, and nothing stored for it
+    big=$(head -c 3000 /dev/zero | tr '\0' a)
+    for i in 1 2; do
+        LLMSHIM_MAX_ENTRY_BYTES=2k shim_chat "$(chat_req "$big")" >"$i.out" 2>err || die
+    done
+    assert_count 2 "a 3 KB body with a 2 KB entry limit goes upstream every time"
+    assert_eq "$(entries)" 0
+    assert_eq "$(cat err)" ""
+    shim_chat "$(chat_req "$big")" >/dev/null || die
+    assert_eq "$(entries)" 1 "under the default limit the same body is cached"
+}
+
 test_unusable_cache_dir_falls_back_to_network() {
     touch "$TEST_TMP/afile"
     for dir in "$TEST_TMP/afile/sub" "$TEST_TMP/afile"; do
