@@ -14,6 +14,8 @@
 
 #include "canon.h"
 #include "config_file.h"
+#include "entry_memo.h"
+#include "forksafe.h"
 #include "log.h"
 #include "store.h"
 
@@ -166,11 +168,14 @@ enum lookup cache_lookup(const struct call *c, struct entry *e) {
         buf_free(&raw);
         return 0;
     }
-    if (entry_decode_as(e, raw.data, raw.len, 0) != 0) {
-        if (!atomic_exchange(&warned_corrupt, 1))
-            log_line("corrupt cache entry %s ignored; using the network", c->name);
-        buf_free(&raw);
-        return 0;
+    if (!entry_memo_find(c->hex, raw.data, raw.len, e)) {
+        if (entry_decode_as(e, raw.data, raw.len, 0) != 0) {
+            if (!atomic_exchange(&warned_corrupt, 1))
+                log_line("corrupt cache entry %s ignored; using the network", c->name);
+            buf_free(&raw);
+            return 0;
+        }
+        entry_memo_keep(c->hex, raw.data, raw.len, e);
     }
     buf_free(&raw);
     if (!same_request(c, e)) {
@@ -239,6 +244,45 @@ void cache_fill_end(const struct call *c) {
     if (s && s->ops->unlock) s->ops->unlock(s, &k);
 }
 
+/* Counters are summed here and written to the store at most once a second, with any request
+ * that went to the network anyway, and at exit: a hit then costs no file append or Redis round
+ * trip of its own. A process killed outright loses at most the last second of its counts. */
+#define PENDING_ROWS 16
+#define FLUSH_EVERY_US 1000000
+static struct {
+    pid_t pid; /* the rows belong to this process: a fork()ed child starts from zero */
+    long long last_us;
+    size_t n;
+    struct stats_row rows[PENDING_ROWS];
+} pending;
+static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t pending_once = PTHREAD_ONCE_INIT;
+
+static void pending_init(void) {
+    forksafe_register(&pending_lock);
+}
+
+static void write_rows(struct store *s, const struct stats_row *rows, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        char *err = NULL;
+        if (s->ops->add_stats(s, &rows[i], &err) != 0) warn_once(&warned_store, err);
+        else free(err);
+    }
+}
+
+/* Takes the pending rows for writing (into out) when `force` or a second has passed. */
+static size_t take_pending(struct stats_row *out, int force) {
+    size_t n = 0;
+    long long now = cache_monotonic_us();
+    if (force || now - pending.last_us >= FLUSH_EVERY_US || pending.n == PENDING_ROWS) {
+        n = pending.n;
+        memcpy(out, pending.rows, n * sizeof(*out));
+        pending.n = 0;
+        pending.last_us = now;
+    }
+    return n;
+}
+
 void cache_count(const struct call *c, enum outcome o, const struct entry *e, long long us) {
     struct store *s = get_store();
     if (!s || !s->ops->add_stats) return;
@@ -256,9 +300,36 @@ void cache_count(const struct call *c, enum outcome o, const struct entry *e, lo
         r.tokens_saved = e->usage_in + e->usage_out;
         r.us_saved = e->latency_us > us ? e->latency_us - us : 0;
     }
-    char *err = NULL;
-    if (s->ops->add_stats(s, &r, &err) != 0) warn_once(&warned_store, err);
-    else free(err);
+    struct stats_row out[PENDING_ROWS + 1];
+    size_t n = 0;
+    pthread_once(&pending_once, pending_init);
+    pthread_mutex_lock(&pending_lock);
+    pid_t pid = forksafe_pid();
+    if (pending.pid != pid) pending = (__typeof__(pending)){.pid = pid};
+    size_t i = 0;
+    while (i < pending.n && (strcmp(pending.rows[i].provider, r.provider) || strcmp(pending.rows[i].model, r.model))) i++;
+    if (i == PENDING_ROWS) out[n++] = r; /* every row taken by other models: written at once */
+    else if (i == pending.n) pending.rows[pending.n++] = r;
+    else {
+        struct stats_row *p = &pending.rows[i];
+        p->hits += r.hits; p->misses += r.misses; p->stores += r.stores; p->errors += r.errors;
+        p->stale += r.stale; p->bytes_saved += r.bytes_saved; p->tokens_saved += r.tokens_saved;
+        p->us_saved += r.us_saved;
+    }
+    n += take_pending(out + n, o != OUTCOME_HIT && o != OUTCOME_STALE);
+    pthread_mutex_unlock(&pending_lock);
+    write_rows(s, out, n);
+}
+
+/* What is still pending when the program exits normally (exit(), return from main). */
+__attribute__((destructor)) static void cache_count_at_exit(void) {
+    struct stats_row out[PENDING_ROWS];
+    size_t n = 0;
+    if (!store) return; /* never used: nothing to write, nothing to initialize */
+    pthread_mutex_lock(&pending_lock);
+    if (pending.pid == forksafe_pid()) n = take_pending(out, 1);
+    pthread_mutex_unlock(&pending_lock);
+    if (n) write_rows(store, out, n);
 }
 
 /* Re-recording an answer that did not change: only when it never expires, since the creation

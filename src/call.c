@@ -179,18 +179,9 @@ char *call_entry_name(const char *provider, const char *model, const char *hex) 
     return NULL;
 }
 
-static char *model_of(const struct call *c) {
-    if (c->body_json) {
-        struct json_doc d;
-        if (json_parse(&d, c->body.data, c->body.len) == 0) {
-            struct buf m;
-            buf_init(&m);
-            int t = json_get(&d, 0, "model");
-            if (t >= 0 && json_tok_str(&d, t, &m) == 0) { json_doc_free(&d); return buf_take(&m, NULL); }
-            buf_free(&m);
-            json_doc_free(&d);
-        }
-    }
+/* The model: the body's top-level "model" (taken while canonicalizing), else the path's. */
+static char *model_of(const struct call *c, struct buf *from_body) {
+    if (from_body->data) return buf_take(from_body, NULL);
     /* Gemini and Azure name the model in the path: .../models/NAME:verb, .../deployments/NAME/ */
     const char *p = strstr(c->url.path, "/models/");
     size_t skip = 8;
@@ -228,12 +219,15 @@ int call_analyze_request(struct call *c, const struct config *cfg, const struct 
     if (!ignore) goto oom;
     memcpy(ignore, shape_list, ns * sizeof(*ignore));
     if (nu) memcpy(ignore + ns, cfg->key_ignore, nu * sizeof(*ignore));
-    struct canon_opts opts = {.ignore = ignore, .normalize = cfg->normalize};
+    struct buf model;
+    buf_init(&model);
+    struct canon_opts opts = {.ignore = ignore, .normalize = cfg->normalize, .model = &model};
     c->body_json = canon_json(body ? body : "", body ? body_len : 0, &opts, &c->body) == 0;
     free(ignore);
+    if (!c->body_json) buf_free(&model);
     if (!c->body_json && body_len) buf_append(&c->body, body, body_len);
-    if (c->body.oom) goto oom;
-    c->model = model_of(c);
+    if (c->body.oom || model.oom) { buf_free(&model); goto oom; }
+    c->model = model_of(c, &model);
     c->key_headers = key_header_block(r, cfg, c->ep.shape);
     char scope[65];
     if (r->scope_secret) scope_hex(r, scope);

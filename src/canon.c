@@ -6,6 +6,7 @@
 #include "json.h"
 
 #define CANON_MAX_DEPTH 64
+#define CANON_MAX_IGNORE 64
 
 /* One step of the path from the root to the value being written. */
 struct seg {
@@ -21,6 +22,8 @@ struct ctx {
     struct seg path[CANON_MAX_DEPTH];
     int depth;
     int err;
+    int model_seen;
+    int ignore_depth[CANON_MAX_IGNORE]; /* segments in each ignore pointer: others never match */
 };
 
 /* Does JSON pointer p (RFC 6901) name exactly the current path? */
@@ -60,8 +63,10 @@ static int pointer_matches(const char *p, const struct seg *path, int depth) {
 
 static int ignored(const struct ctx *c) {
     if (!c->opts || !c->opts->ignore) return 0;
-    for (const char *const *p = c->opts->ignore; *p; p++)
-        if (pointer_matches(*p, c->path, c->depth)) return 1;
+    int k = 0;
+    for (const char *const *p = c->opts->ignore; *p; p++, k++)
+        if ((k >= CANON_MAX_IGNORE || c->ignore_depth[k] == c->depth) && pointer_matches(*p, c->path, c->depth))
+            return 1;
     return 0;
 }
 
@@ -101,49 +106,76 @@ static void normalize(struct buf *s, unsigned how) {
 
 static int emit(struct ctx *c, int i);
 
-struct member { struct buf key; int val; int order; };
+/* A member name points into the text unless it holds escapes (then into the owned copy). */
+struct member { const char *key; size_t key_len; struct buf own; int val; int order; };
 
 static int member_cmp(const void *a, const void *b) {
     const struct member *x = a, *y = b;
-    size_t n = x->key.len < y->key.len ? x->key.len : y->key.len;
-    int r = n ? memcmp(x->key.data, y->key.data, n) : 0;
+    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int r = n ? memcmp(x->key, y->key, n) : 0;
     if (r) return r;
-    if (x->key.len != y->key.len) return x->key.len < y->key.len ? -1 : 1;
+    if (x->key_len != y->key_len) return x->key_len < y->key_len ? -1 : 1;
     return x->order - y->order; /* duplicate names keep their order */
+}
+
+/* A string token as written when it holds no escape: json_parse checked it is UTF-8 without
+ * control characters, which is exactly what json_escape leaves alone. */
+static int plain_string(const struct json_doc *d, int i, const char **s, size_t *n) {
+    const jsmntok_t *t = &d->tok[i];
+    *s = d->text + t->start;
+    *n = (size_t)(t->end - t->start);
+    return memchr(*s, '\\', *n) == NULL;
+}
+
+/* The top-level "model" string, when the caller asked for it (the first one, as json_get). */
+static void capture_model(struct ctx *c, const struct member *m) {
+    if (!c->opts || !c->opts->model || c->depth != 0 || c->model_seen) return;
+    if (m->key_len != 5 || memcmp(m->key, "model", 5) != 0) return;
+    c->model_seen = 1;
+    if (c->doc->tok[m->val].type == JSMN_STRING && json_tok_str(c->doc, m->val, c->opts->model) != 0)
+        c->opts->model->oom = 1;
 }
 
 static int emit_object(struct ctx *c, int i) {
     const struct json_doc *d = c->doc;
     int n = d->tok[i].size;
-    struct member *m = calloc((size_t)(n ? n : 1), sizeof(*m));
+    struct member stack[16]; /* the common small object, near the top only: a deep document
+                                must not take the host thread's stack */
+    struct member *m = n <= 16 && c->depth < 4 ? stack : calloc((size_t)(n ? n : 1), sizeof(*m));
     if (!m) { c->out->oom = 1; return -1; }
-    int k = i + 1;
+    int k = i + 1, rc = 0;
     for (int j = 0; j < n; j++) {
-        buf_init(&m[j].key);
-        json_tok_str(d, k, &m[j].key);
+        buf_init(&m[j].own);
+        if (!plain_string(d, k, &m[j].key, &m[j].key_len)) {
+            json_tok_str(d, k, &m[j].own);
+            m[j].key = m[j].own.data ? m[j].own.data : "";
+            m[j].key_len = m[j].own.len;
+            if (m[j].own.oom) rc = -1;
+        }
         m[j].val = k + 1;
         m[j].order = j;
         k = json_skip(d, k);
     }
-    qsort(m, (size_t)n, sizeof(*m), member_cmp);
+    if (rc == 0) qsort(m, (size_t)n, sizeof(*m), member_cmp);
+    else c->out->oom = 1;
     buf_putc(c->out, '{');
-    int first = 1, rc = 0;
+    int first = 1;
     for (int j = 0; j < n && rc == 0; j++) {
-        if (m[j].key.oom) { c->out->oom = 1; rc = -1; break; }
-        c->path[c->depth] = (struct seg){m[j].key.data ? m[j].key.data : "", m[j].key.len, 0};
+        capture_model(c, &m[j]);
+        c->path[c->depth] = (struct seg){m[j].key, m[j].key_len, 0};
         c->depth++;
         if (!ignored(c)) {
             if (!first) buf_putc(c->out, ',');
             first = 0;
-            json_escape(c->out, m[j].key.data ? m[j].key.data : "", m[j].key.len);
+            json_escape(c->out, m[j].key, m[j].key_len);
             buf_putc(c->out, ':');
             rc = emit(c, m[j].val);
         }
         c->depth--;
     }
     buf_putc(c->out, '}');
-    for (int j = 0; j < n; j++) buf_free(&m[j].key);
-    free(m);
+    for (int j = 0; j < n; j++) buf_free(&m[j].own);
+    if (m != stack) free(m);
     return rc;
 }
 
@@ -174,6 +206,10 @@ static int emit(struct ctx *c, int i) {
     case JSMN_OBJECT: return emit_object(c, i);
     case JSMN_ARRAY: return emit_array(c, i);
     case JSMN_STRING: {
+        const char *raw;
+        size_t rn;
+        int norm = c->opts && c->opts->normalize && in_text(c);
+        if (!norm && plain_string(d, i, &raw, &rn)) return buf_append(c->out, raw - 1, rn + 2);
         struct buf s;
         buf_init(&s);
         if (json_tok_str(d, i, &s) != 0) { /* valid by now: only memory can run out */
@@ -181,7 +217,7 @@ static int emit(struct ctx *c, int i) {
             buf_free(&s);
             return -1;
         }
-        if (c->opts && c->opts->normalize && in_text(c)) normalize(&s, c->opts->normalize);
+        if (norm) normalize(&s, c->opts->normalize);
         json_escape(c->out, s.data ? s.data : "", s.len);
         buf_free(&s);
         return 0;
@@ -204,6 +240,11 @@ int canon_json(const char *text, size_t len, const struct canon_opts *opts, stru
     }
     size_t mark = out->len;
     struct ctx c = {.doc = &doc, .opts = opts, .out = out};
+    for (int k = 0; opts && opts->ignore && opts->ignore[k] && k < CANON_MAX_IGNORE; k++) {
+        int segs = 0;
+        for (const char *p = opts->ignore[k]; *p; p++) segs += *p == '/';
+        c.ignore_depth[k] = segs;
+    }
     int rc = emit(&c, 0);
     json_doc_free(&doc);
     if (rc != 0 || out->oom) {

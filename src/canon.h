@@ -17,6 +17,8 @@ struct canon_opts {
     const char *const *ignore; /* JSON pointers to leave out ("/metadata", "/messages/0/name",
                                   "*" matches any one segment); NULL-terminated, may be NULL */
     unsigned normalize;        /* CANON_NORM_* applied to strings under message-text keys */
+    struct buf *model;         /* if set: gets the top-level "model" string, decoded (one parse
+                                  serves both the key and the entry's name) */
 };
 
 /* Appends the canonical form of text to out. Returns 0, or -1 when text is not strict JSON

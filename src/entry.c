@@ -374,6 +374,47 @@ fail:
     return -1;
 }
 
+static int dup_str(char **dst, const char *src) {
+    *dst = src ? strdup(src) : NULL;
+    return src && !*dst ? -1 : 0;
+}
+
+static int dup_mem(char **dst, const char *src, size_t n) {
+    *dst = NULL;
+    if (!src) return 0;
+    if (!(*dst = malloc(n + 1))) return -1;
+    memcpy(*dst, src, n);
+    (*dst)[n] = '\0';
+    return 0;
+}
+
+int entry_copy(struct entry *dst, const struct entry *src) {
+    *dst = *src;
+    dst->method = dst->url = dst->provider = dst->model = dst->req_body = dst->status_line = dst->body = NULL;
+    dst->headers = NULL;
+    dst->nheaders = 0;
+    dst->events = NULL;
+    dst->nevents = 0;
+    if (dup_str(&dst->method, src->method) || dup_str(&dst->url, src->url) ||
+        dup_str(&dst->provider, src->provider) || dup_str(&dst->model, src->model) ||
+        dup_str(&dst->status_line, src->status_line) || dup_mem(&dst->req_body, src->req_body, src->req_body_len) ||
+        dup_mem(&dst->body, src->body, src->body_len))
+        goto fail;
+    for (size_t i = 0; i < src->nheaders; i++) {
+        const struct entry_header *h = &src->headers[i];
+        if (entry_add_header(dst, h->name, strlen(h->name), h->value, strlen(h->value)) != 0) goto fail;
+    }
+    if (src->nevents) {
+        if (!(dst->events = malloc(src->nevents * sizeof(*dst->events)))) goto fail;
+        memcpy(dst->events, src->events, src->nevents * sizeof(*dst->events));
+        dst->nevents = src->nevents;
+    }
+    return 0;
+fail:
+    entry_free(dst);
+    return -1;
+}
+
 void entry_free(struct entry *e) {
     free(e->method);
     free(e->url);

@@ -61,6 +61,8 @@ int entry_decode(struct entry *e, const char *data, size_t len);
  * which compares with the current request and canonicalizes only on a difference. */
 int entry_decode_as(struct entry *e, const char *data, size_t len, int canonical);
 void entry_free(struct entry *e);
+/* A deep copy: 0, or -1 (dst left empty) when out of memory. */
+int entry_copy(struct entry *dst, const struct entry *src);
 
 int entry_fresh(const struct entry *e, long long now);
 /* 0 for headers that are never stored: cookies, framing that no longer applies, headers that

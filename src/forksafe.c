@@ -1,5 +1,8 @@
 #include "forksafe.h"
 
+#include <stdatomic.h>
+#include <unistd.h>
+
 #define MAX_LOCKS 64
 
 static pthread_mutex_t *locks[MAX_LOCKS];
@@ -17,8 +20,24 @@ static void done(void) {
     pthread_mutex_unlock(&registry);
 }
 
+static _Atomic pid_t pid; /* 0: not known yet */
+
+static void child(void) {
+    atomic_store(&pid, 0);
+    done();
+}
+
 static void install(void) {
-    pthread_atfork(prepare, done, done);
+    pthread_atfork(prepare, done, child);
+}
+
+pid_t forksafe_pid(void) {
+    pid_t p = atomic_load(&pid);
+    if (p) return p;
+    pthread_once(&once, install); /* from now on a fork() forgets the parent's pid */
+    p = getpid();
+    atomic_store(&pid, p);
+    return p;
 }
 
 void forksafe_register(pthread_mutex_t *lock) {

@@ -5,10 +5,13 @@
 #define LLMSHIM_FORKSAFE_H
 
 #include <pthread.h>
+#include <sys/types.h>
 
 /* Register while the lock is free; unregister before destroying it. Never nest registered
  * locks in an order other than registration order (none of llmshim's are nested). */
 void forksafe_register(pthread_mutex_t *lock);
 void forksafe_unregister(pthread_mutex_t *lock);
+/* getpid() without a system call on every request: cached, forgotten in a fork()ed child. */
+pid_t forksafe_pid(void);
 
 #endif

@@ -6,6 +6,7 @@
 #include <locale.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,14 +135,31 @@ static int parse_scalar(struct json_doc *doc, const char *text, size_t len) {
 
 static size_t utf8_len(const unsigned char *s, size_t n);
 static int hex4(const char *s, unsigned *out);
+static int unescape(const char *s, size_t n, struct buf *out, int checked);
+
+/* Length of the leading run of printable ASCII other than a backslash, eight bytes per step:
+ * answers and prompts are mostly that, and every hit reads them at least once. */
+static size_t plain_run(const unsigned char *p, size_t n) {
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, bs;
+        memcpy(&x, p + i, 8);
+        bs = x ^ (ones * '\\');
+        if ((x & high) | ((x - ones * 0x20) & ~x & high) | ((bs - ones) & ~bs & high)) break;
+    }
+    while (i < n && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '\\') i++;
+    return i;
+}
 
 /* What json_unescape accepts, without producing anything. */
 static int string_valid(const char *s, size_t n) {
     const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
+        i += plain_run(p + i, n - i);
+        if (i >= n) break;
         unsigned c = p[i];
         if (c < 0x20) return 0;
-        if (c < 0x80 && c != '\\') { i++; continue; }
         if (c >= 0x80) {
             size_t l = utf8_len(p + i, n - i);
             if (!l) return 0;
@@ -170,14 +188,22 @@ int json_parse(struct json_doc *doc, const char *text, size_t len) {
     while (first < len && is_ws(text[first])) first++;
     if (first < len && text[first] != '{' && text[first] != '[' && text[first] != '"')
         return parse_scalar(doc, text, len);
+    /* one tokenizing pass: start with a guess and let jsmn resume after growing the array
+     * (it rewinds to the token that did not fit) */
     jsmn_parser p;
     jsmn_init(&p);
-    int n = jsmn_parse(&p, text, len, NULL, 0);
-    if (n <= 0) return -1;
-    jsmntok_t *tok = malloc(sizeof(*tok) * (size_t)n);
+    size_t cap = len / 16 + 16;
+    if (cap > 1024) cap = 1024;
+    jsmntok_t *tok = malloc(sizeof(*tok) * cap);
     if (!tok) return JSON_NOMEM;
-    jsmn_init(&p);
-    if (jsmn_parse(&p, text, len, tok, (unsigned)n) != n) { free(tok); return -1; }
+    int n;
+    while ((n = jsmn_parse(&p, text, len, tok, (unsigned)cap)) == JSMN_ERROR_NOMEM) {
+        jsmntok_t *more = cap <= 0x7fffffff / 4 ? realloc(tok, sizeof(*tok) * cap * 4) : NULL;
+        if (!more) { free(tok); return JSON_NOMEM; }
+        tok = more;
+        cap *= 4;
+    }
+    if (n <= 0) { free(tok); return -1; }
     doc->text = text;
     doc->len = len;
     doc->tok = tok;
@@ -244,7 +270,7 @@ int json_get(const struct json_doc *doc, int obj, const char *name) {
 int json_tok_str(const struct json_doc *doc, int i, struct buf *out) {
     if (i < 0 || i >= doc->ntok || doc->tok[i].type != JSMN_STRING) return -1;
     const jsmntok_t *t = &doc->tok[i];
-    return json_unescape(doc->text + t->start, (size_t)(t->end - t->start), out);
+    return unescape(doc->text + t->start, (size_t)(t->end - t->start), out, 0); /* json_parse checked it */
 }
 
 int json_tok_ll(const struct json_doc *doc, int i, long long *out) {
@@ -318,6 +344,8 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
 int json_utf8_valid(const char *s, size_t n) {
     const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
+        i += plain_run(p + i, n - i);
+        if (i >= n) break;
         if (p[i] == 0) return 0;
         size_t l = utf8_len(p + i, n - i);
         if (!l) return 0;
@@ -326,20 +354,28 @@ int json_utf8_valid(const char *s, size_t n) {
     return 1;
 }
 
-int json_unescape(const char *s, size_t n, struct buf *out) {
+/* checked 0: the string was validated by json_parse already, so runs are only searched for the
+ * next backslash (memchr) and copied. */
+static int unescape(const char *s, size_t n, struct buf *out, int checked) {
     const unsigned char *p = (const unsigned char *)s;
     if (buf_reserve(out, n) != 0) return -1; /* the result is never longer than the input */
     for (size_t i = 0; i < n;) {
         if (p[i] != '\\') {
-            /* a run without escapes is checked, then copied in one append (the hot path of
-             * every hit: answers are long strings with few escapes) */
+            /* a run without escapes is copied in one append (the hot path of every hit:
+             * answers are long strings with few escapes) */
             size_t run = i;
-            while (run < n && p[run] != '\\') {
-                if (p[run] < 0x20) return -1;
-                if (p[run] < 0x80) { run++; continue; }
-                size_t l = utf8_len(p + run, n - run);
-                if (!l) return -1;
-                run += l;
+            if (!checked) {
+                const char *bs = memchr(s + i, '\\', n - i);
+                run = bs ? (size_t)(bs - s) : n;
+            } else {
+                while (run < n && p[run] != '\\') {
+                    run += plain_run(p + run, n - run);
+                    if (run >= n || p[run] == '\\') break;
+                    if (p[run] < 0x20) return -1;
+                    size_t l = utf8_len(p + run, n - run);
+                    if (!l) return -1;
+                    run += l;
+                }
             }
             buf_append(out, s + i, run - i);
             i = run;
@@ -375,6 +411,10 @@ int json_unescape(const char *s, size_t n, struct buf *out) {
     return out->oom ? -1 : 0;
 }
 
+int json_unescape(const char *s, size_t n, struct buf *out) {
+    return unescape(s, n, out, 1);
+}
+
 void json_escape(struct buf *out, const char *s, size_t n) {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s;
@@ -382,6 +422,7 @@ void json_escape(struct buf *out, const char *s, size_t n) {
     size_t run = 0; /* bytes copied verbatim in one append */
     for (size_t i = 0; i < n; i++) {
         unsigned c = p[i];
+        if (c >= 0x20 && c != '"' && c != '\\' && c != 0xED) { run++; continue; }
         const char *esc = NULL;
         char u[7];
         if (c == '"') esc = "\\\"";

@@ -4,7 +4,8 @@
  * client sends, with the settings the shim reads (LLMSHIM_* from the environment).
  *
  *   floor --url URL [--body-bytes B] [--seq S] [-n N] [--stream]   one line of key=value figures
- *   floor --ping PORT [-n N]                                Redis PING round trips, via hiredis
+ *   floor --ping PORT [-n N] [--get-bytes B]                Redis PING (or GET of a B-byte value)
+ *                                                           round trips, via hiredis
  */
 #include <hiredis/hiredis.h>
 #include <stdlib.h>
@@ -18,7 +19,9 @@ static const char *env(const char *name) {
     return getenv(name);
 }
 
-static int ping(int port, long n) {
+/* PING round trips, or with value_bytes > 0 GETs of a value that size (what a Redis hit
+ * fetches: the encoded entry). */
+static int ping(int port, long n, long value_bytes) {
     struct timeval tv = {2, 0};
     redisContext *r = redisConnectWithTimeout("127.0.0.1", port, tv);
     if (!r || r->err) {
@@ -27,12 +30,24 @@ static int ping(int port, long n) {
     }
     double *t = calloc((size_t)n, sizeof(double));
     if (!t) return 1;
+    if (value_bytes > 0) {
+        char *v = malloc((size_t)value_bytes);
+        if (!v) return 1;
+        memset(v, 'x', (size_t)value_bytes);
+        redisReply *rep = redisCommand(r, "SET llmshim-bench:get %b", v, (size_t)value_bytes);
+        free(v);
+        if (!rep || rep->type != REDIS_REPLY_STATUS) {
+            fprintf(stderr, "floor: SET failed\n");
+            return 1;
+        }
+        freeReplyObject(rep);
+    }
     for (long k = -n / 10 - 1; k < n; k++) { /* the first tenth warms the connection */
         double t0 = bench_now_us();
-        redisReply *rep = redisCommand(r, "PING");
+        redisReply *rep = value_bytes > 0 ? redisCommand(r, "GET llmshim-bench:get") : redisCommand(r, "PING");
         double t1 = bench_now_us();
-        if (!rep || rep->type != REDIS_REPLY_STATUS) {
-            fprintf(stderr, "floor: PING failed\n");
+        if (!rep || rep->type != (value_bytes > 0 ? REDIS_REPLY_STRING : REDIS_REPLY_STATUS)) {
+            fprintf(stderr, "floor: %s failed\n", value_bytes > 0 ? "GET" : "PING");
             return 1;
         }
         freeReplyObject(rep);
@@ -48,7 +63,7 @@ static int ping(int port, long n) {
 
 int main(int argc, char **argv) {
     const char *url = NULL;
-    long n = 1000, body_bytes = 1024, seq = 0;
+    long n = 1000, body_bytes = 1024, seq = 0, get_bytes = 0;
     int port = 0, stream = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--stream")) { stream = 1; continue; }
@@ -59,10 +74,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "-n")) n = atol(v);
         else if (!strcmp(a, "--body-bytes")) body_bytes = atol(v);
         else if (!strcmp(a, "--seq")) seq = atol(v);
+        else if (!strcmp(a, "--get-bytes")) get_bytes = atol(v);
         else goto usage;
     }
     if (n < 1) goto usage;
-    if (port) return ping(port, n);
+    if (port) return ping(port, n, get_bytes);
     if (!url) goto usage;
 
     struct config cfg;
@@ -96,6 +112,6 @@ int main(int argc, char **argv) {
     config_free(&cfg);
     return 0;
 usage:
-    fprintf(stderr, "usage: floor --url URL [--body-bytes B] [--seq S] [-n N] [--stream] | floor --ping PORT [-n N]\n");
+    fprintf(stderr, "usage: floor --url URL [--body-bytes B] [--seq S] [-n N] [--stream] | floor --ping PORT [-n N] [--get-bytes B]\n");
     return 2;
 }

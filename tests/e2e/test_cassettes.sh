@@ -178,4 +178,36 @@ assert '--mode "${{ inputs.mode }}"' in steps(record) and record["steps"][2]["en
 EOF
 }
 
+# A program keeps the entries it decoded (the hit path's memo) only while the stored bytes stay
+# the same: a cassette edited while the program runs is served as edited on its next hit.
+test_cassette_edited_while_a_program_runs() {
+    shim_chat "$(chat_req 'edit me later')" >first || die
+    f=$(find "$CACHE" -name '*.json' -not -path '*/.*') && [ -n "$f" ] || die "no entry recorded"
+    shim env URL="$MOCK_URL/v1/chat/completions" BODY="$(chat_req 'edit me later')" GO="$TEST_TMP/go" \
+        /usr/bin/python3 -c '
+import os, sys, time, pycurl, io
+def ask():
+    c, out = pycurl.Curl(), io.BytesIO()
+    c.setopt(pycurl.URL, os.environ["URL"]); c.setopt(pycurl.POSTFIELDS, os.environ["BODY"])
+    c.setopt(pycurl.HTTPHEADER, ["Content-Type: application/json"]); c.setopt(pycurl.WRITEDATA, out)
+    c.perform(); c.close()
+    print(out.getvalue().decode(), flush=True)
+ask(); ask()  # the second hit comes from the memo
+print("WAITING", flush=True)
+for _ in range(400):
+    if os.path.exists(os.environ["GO"]): break
+    time.sleep(0.05)
+ask()' >out 2>err &
+    local pid=$! i
+    for ((i = 0; i < 200; i++)); do grep -q WAITING out 2>/dev/null && break; sleep 0.05; done
+    grep -q WAITING out || die "the client did not get its first hits: $(cat out err)"
+    sed -i 's/answer #1 to: edit me later/answer EDITED to: edit me later/' "$f"
+    grep -q 'answer EDITED' "$f" || die "the edit did not apply: $(cat "$f")"
+    touch "$TEST_TMP/go"
+    wait "$pid" || die "client failed: $(cat err)"
+    assert_eq "$(grep -c 'answer #1 to: edit me later' out)" 2 "the first two hits: $(cat out)"
+    assert_eq "$(tail -1 out | grep -c 'answer EDITED to: edit me later')" 1 "the hit after the edit: $(cat out)"
+    assert_count 1
+}
+
 run_tests

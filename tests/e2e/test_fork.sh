@@ -39,6 +39,22 @@ test_fork_child_reuses_the_inherited_handle() {
     fork_file_store --child-reuse
 }
 
+# Counters are summed in the process and written later (at most once a second, and at exit): a
+# child must not write the parent's unwritten ones again. The parent's 3 extra hits are pending
+# when it forks; each process's count reaches the store once (at its exit).
+test_fork_counters_counted_once() {
+    frk run --repeat 3 || die
+    assert_eq "$(grep -c '^parent-again A result=0 status=200 cache=HIT' run.out)" 3
+    env XDG_CONFIG_HOME="$TEST_TMP/xdg" LLMSHIM_DIR="$CACHE" "$ROOT/build/llmshim" stats --json >stats.json ||
+        die "llmshim stats failed"
+    python3 - stats.json <<'EOF' || die "counters: $(cat stats.json)"
+import json, sys
+t = json.load(open(sys.argv[1]))["total"]
+# parent: A stored, A hit x3, B hit; child: A hit, B stored
+assert (t["hits"], t["misses"], t["stores"]) == (5, 2, 2), t
+EOF
+}
+
 test_fork_memory_store_inherited_by_child() {
     LLMSHIM_BACKEND=memory frk run || die
     assert_contains "$(line run parent A)" 'result=0 status=200 cache=none'

@@ -479,6 +479,65 @@ static void test_canon_top_level_scalar_accepted(void **state) {
     assert_same("1", "1 ");
 }
 
+/* The top-level "model" string comes out of the same parse (for the entry's name): decoded,
+ * the first of duplicates, never a nested one, nothing for a non-string, and taken even when
+ * the key leaves /model out. */
+static void check_model(const char *text, const char *const *ignore, const char *want) {
+    struct buf out, model;
+    buf_init(&out);
+    buf_init(&model);
+    struct canon_opts o = {.ignore = ignore, .model = &model};
+    assert_int_equal(canon_json(text, strlen(text), &o, &out), 0);
+    if (!want) assert_null(model.data);
+    else if (!model.data) fail_msg("no model taken from %s", text);
+    else assert_string_equal(model.data, want);
+    buf_free(&out);
+    buf_free(&model);
+}
+
+static void test_canon_takes_the_top_level_model(void **state) {
+    (void)state;
+    static const char *const ignore_model[] = {"/model", NULL};
+    check_model("{\"messages\":[],\"model\":\"gpt-4o\"}", NULL, "gpt-4o");
+    check_model("{\"model\":\"gpt\\u002d4o\\/x\"}", NULL, "gpt-4o/x");
+    check_model("{\"model\":\"first\",\"model\":\"second\"}", NULL, "first");
+    check_model("{\"a\":{\"model\":\"nested\"}}", NULL, NULL);
+    check_model("{\"model\":42}", NULL, NULL);
+    check_model("[{\"model\":\"in-array\"}]", NULL, NULL);
+    check_model("{\"model\":\"kept\",\"x\":1}", ignore_model, "kept");
+    assert_canon_opts("{\"model\":\"kept\",\"x\":1}", (&(struct canon_opts){.ignore = ignore_model}), "{\"x\":1}");
+}
+
+/* Objects of up to 16 members near the top sit on the stack, the others on the heap; member
+ * names with escapes are decoded before sorting. Both ways give the same canonical text. */
+static void test_canon_small_large_and_deep_objects(void **state) {
+    (void)state;
+    struct buf in, want;
+    buf_init(&in);
+    buf_init(&want);
+    for (int n = 15; n <= 18; n++) {
+        for (int depth = 0; depth <= 6; depth++) {
+            buf_clear(&in);
+            buf_clear(&want);
+            for (int d = 0; d < depth; d++) { buf_puts(&in, "{\"n\":"); buf_puts(&want, "{\"n\":"); }
+            buf_putc(&in, '{');
+            for (int i = n - 1; i >= 0; i--) /* reversed, the odd ones with an escaped name */
+                buf_printf(&in, "%s\"%s%02d\":%d", i == n - 1 ? "" : ",", i % 2 ? "\\u006b" : "k", i, i);
+            buf_putc(&want, '{');
+            for (int i = 0; i < n; i++) buf_printf(&want, "%s\"k%02d\":%d", i ? "," : "", i, i);
+            buf_putc(&in, '}');
+            buf_putc(&want, '}');
+            for (int d = 0; d < depth; d++) { buf_putc(&in, '}'); buf_putc(&want, '}'); }
+            char *got = canon(in.data);
+            if (!got) fail_msg("rejected %s", in.data);
+            assert_string_equal(got, want.data);
+            free(got);
+        }
+    }
+    buf_free(&in);
+    buf_free(&want);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_canon_key_order_irrelevant),
@@ -516,6 +575,8 @@ int main(void) {
         cmocka_unit_test(test_canon_no_normalize_keeps_text),
         cmocka_unit_test(test_canon_numbers_ignore_decimal_comma_locale),
         cmocka_unit_test(test_canon_top_level_scalar_accepted),
+        cmocka_unit_test(test_canon_takes_the_top_level_model),
+        cmocka_unit_test(test_canon_small_large_and_deep_objects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -498,6 +499,97 @@ static void test_json_parse_top_level_primitive(void **state) {
     }
 }
 
+/* json_parse sizes its token array by a guess and grows it while jsmn resumes: documents far
+ * past the guess parse whole, with every token where it belongs. */
+static void test_json_parse_grows_past_its_first_guess(void **state) {
+    (void)state;
+    struct buf t;
+    buf_init(&t);
+    buf_puts(&t, "{\"a\":[");
+    for (int i = 0; i < 5000; i++) buf_printf(&t, "%s%d", i ? "," : "", i);
+    buf_puts(&t, "],\"o\":{");
+    for (int i = 0; i < 3000; i++) buf_printf(&t, "%s\"k%d\":\"v%d\"", i ? "," : "", i, i);
+    buf_puts(&t, "},\"z\":true}");
+    struct json_doc d;
+    assert_int_equal(json_parse(&d, t.data, t.len), 0);
+    assert_int_equal(d.ntok, 1 + 2 + 5000 + 2 + 6000 + 2);
+    long long v;
+    assert_int_equal(json_tok_ll(&d, json_child(&d, json_get(&d, 0, "a"), 4999), &v), 0);
+    assert_int_equal(v, 4999);
+    int o = json_get(&d, 0, "o");
+    assert_true(json_tok_eq(&d, json_get(&d, o, "k2999"), "v2999"));
+    assert_true(json_tok_eq(&d, json_get(&d, 0, "z") - 1, "z"));
+    json_doc_free(&d);
+    /* the same document broken at its very end is still refused */
+    t.data[t.len - 1] = ']';
+    assert_int_not_equal(json_parse(&d, t.data, t.len), 0);
+    buf_free(&t);
+}
+
+/* Strings are checked eight bytes at a time where they are plain ASCII: a bad byte, an escape
+ * or a multi-byte character at any position (and any length) is found all the same. */
+static void test_json_strings_checked_at_every_position(void **state) {
+    (void)state;
+    static const char *const bad[] = {"\x01", "\x1f", "\x80", "\xff", "\xc3", "\xed\xa0\x80", "\\x"};
+    static const char *const good[] = {"\\n", "\\u00e9", "\xc3\xa9", "\xe2\x82\xac", "\x7f", "\\\\"};
+    static const char *const good_decoded[] = {"\n", "\xc3\xa9", "\xc3\xa9", "\xe2\x82\xac", "\x7f", "\\"};
+    char text[64], want[64];
+    for (size_t len = 0; len <= 24; len++) {
+        for (size_t at = 0; at <= len; at++) {
+            for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+                int n = snprintf(text, sizeof(text), "\"%.*s%s%.*s\"", (int)at, "aaaaaaaaaaaaaaaaaaaaaaaaa", bad[k],
+                                 (int)(len - at), "bbbbbbbbbbbbbbbbbbbbbbbbb");
+                struct json_doc d;
+                if (json_parse(&d, text, (size_t)n) == 0) fail_msg("accepted bad byte %zu at %zu of %zu", k, at, len);
+                if (k >= 2 && k <= 5 && json_utf8_valid(text + 1, (size_t)n - 2))
+                    fail_msg("json_utf8_valid accepted bad byte %zu at %zu of %zu", k, at, len);
+            }
+            for (size_t k = 0; k < sizeof(good) / sizeof(good[0]); k++) {
+                int n = snprintf(text, sizeof(text), "\"%.*s%s%.*s\"", (int)at, "aaaaaaaaaaaaaaaaaaaaaaaaa", good[k],
+                                 (int)(len - at), "bbbbbbbbbbbbbbbbbbbbbbbbb");
+                snprintf(want, sizeof(want), "%.*s%s%.*s", (int)at, "aaaaaaaaaaaaaaaaaaaaaaaaa", good_decoded[k],
+                         (int)(len - at), "bbbbbbbbbbbbbbbbbbbbbbbbb");
+                struct json_doc d;
+                if (json_parse(&d, text, (size_t)n) != 0) fail_msg("refused good %zu at %zu of %zu", k, at, len);
+                struct buf b;
+                buf_init(&b);
+                assert_int_equal(json_tok_str(&d, 0, &b), 0);
+                assert_string_equal(b.data, want);
+                buf_free(&b);
+                json_doc_free(&d);
+                /* the checked decoder agrees */
+                size_t got_len;
+                char *u = unescape_n(text + 1, (size_t)n - 2, &got_len);
+                assert_non_null(u);
+                assert_string_equal(u, want);
+                free(u);
+            }
+        }
+    }
+    /* NUL anywhere makes text invalid for json_utf8_valid */
+    char z[20];
+    for (size_t at = 0; at < sizeof(z); at++) {
+        memset(z, 'a', sizeof(z));
+        z[at] = '\0';
+        assert_false(json_utf8_valid(z, sizeof(z)));
+    }
+}
+
+/* json_escape copies runs: a quote, backslash or control character at any position is escaped. */
+static void test_json_escape_at_every_position(void **state) {
+    (void)state;
+    char in[24], want[64];
+    for (size_t at = 0; at < sizeof(in); at++) {
+        memset(in, 'a', sizeof(in));
+        in[at] = '"';
+        char *got = escape_n(in, sizeof(in));
+        snprintf(want, sizeof(want), "\"%.*s\\\"%.*s\"", (int)at, "aaaaaaaaaaaaaaaaaaaaaaaa", (int)(sizeof(in) - at - 1),
+                 "aaaaaaaaaaaaaaaaaaaaaaaa");
+        assert_string_equal(got, want);
+        free(got);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_escape_only_quote_backslash_and_controls),
@@ -526,6 +618,9 @@ int main(void) {
         cmocka_unit_test(test_json_parse_rejects_non_json),
         cmocka_unit_test(test_json_base64_encode_empty_is_empty_string),
         cmocka_unit_test(test_json_parse_top_level_primitive),
+        cmocka_unit_test(test_json_parse_grows_past_its_first_guess),
+        cmocka_unit_test(test_json_strings_checked_at_every_position),
+        cmocka_unit_test(test_json_escape_at_every_position),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,8 @@
 /* fork: a libcurl program that forks after a transfer, the way pre-fork servers and job runners
  * do; it knows nothing of llmshim.
  *
- *   fork URL [--child-reuse]
- *       The parent asks prompt A, then forks. The child asks A again and then a new prompt B
+ *   fork URL [--child-reuse] [--repeat N]
+ *       The parent asks prompt A (then N more times), then forks. The child asks A again and then a new prompt B
  *       (on a new easy handle, or with --child-reuse on the handle inherited from the parent,
  *       connection included) and exits. The parent waits for it, then asks B on its own handle.
  *   fork URL --busy N
@@ -104,20 +104,22 @@ static void *busy(void *arg) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s URL [--child-reuse | --busy N]\n", argv[0]);
+        fprintf(stderr, "usage: %s URL [--child-reuse] [--repeat N] | URL --busy N\n", argv[0]);
         return 2;
     }
     url = argv[1];
-    int child_reuse = 0, nbusy = 0;
+    int child_reuse = 0, nbusy = 0, repeat = 0;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--child-reuse")) child_reuse = 1;
         else if (!strcmp(argv[i], "--busy") && i + 1 < argc) nbusy = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--repeat") && i + 1 < argc) repeat = atoi(argv[++i]);
         else { fprintf(stderr, "%s: unknown option %s\n", argv[0], argv[i]); return 2; }
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     CURL *h = curl_easy_init();
     if (!h) return 1;
     int failed = ask(h, "parent", "A", 0);
+    for (int i = 0; i < repeat; i++) failed |= ask(h, "parent-again", "A", 0);
 
     if (nbusy > 0) {
         pthread_t tid;
