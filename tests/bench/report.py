@@ -85,6 +85,7 @@ def target(name, results):
 
 ping = stat("ping")
 row("redis PING round trip", "ping")
+row("redis GET round trip, 3.9 KB value (one entry)", "get")
 combos = sorted({(b, a) for (c, b, a) in data if c == "floor"})
 limits = {"memory": 1.5, "file": 2.0}
 tgt = {"memory": [], "file": [], "redis": [], "nginx": []}
@@ -191,9 +192,10 @@ target("16 concurrent identical misses -> 1 upstream call", conc)
 
 # file store scale
 r = per_round(lambda l, s: l["p50_us"] / s["p50_us"], ("scale-large", 1024, 2048), ("scale-small", 1024, 2048))
-row("file hit, %d entries" % meta.get("small", 0), "scale-small", 1024, 2048)
+# each of these questions is asked once per run: every hit decodes its entry (no memo)
+row("file hit, %d entries (first hit of each)" % meta.get("small", 0), "scale-small", 1024, 2048)
 if r is not None:
-    row("file hit, %d entries" % meta.get("large", 0), "scale-large", 1024, 2048, "%.2fx" % r, "<= 1.2x",
+    row("file hit, %d entries (first hit of each)" % meta.get("large", 0), "scale-large", 1024, 2048, "%.2fx" % r, "<= 1.2x",
         judge(r <= 1.2))
     target("file hit at %d entries <= 1.2x at %d" % (meta.get("large", 0), meta.get("small", 0)), [("file", r <= 1.2)])
 

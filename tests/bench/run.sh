@@ -179,6 +179,8 @@ printf 'meta\tscale\t%s\t%s\tsmall=%s large=%s\n' 0 0 "$SMALL" "$SCALE" >>"$RAW"
 for ((r = 1; r <= ROUNDS; r++)); do
     note "round $r of $ROUNDS"
     record "$r" ping 0 0 "$FLOOR" --ping "$REDIS_PORT" -n "$N"
+    # what a Redis hit fetches: one GET of an encoded entry (1 KiB question, 2 KiB answer: ~4 KiB)
+    record "$r" get 0 0 "$FLOOR" --ping "$REDIS_PORT" --get-bytes 3900 -n "$N"
     for body in $BODIES; do
         for answer in $ANSWERS; do
             # the answer size rides on a header, not in the key: each size gets its own question
