@@ -1,5 +1,6 @@
 #include "entry.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -388,17 +389,43 @@ static int dup_mem(char **dst, const char *src, size_t n) {
     return 0;
 }
 
+/* Large answers are served many times: each hit must not copy (nor malloc and free) them. */
+struct entry_share {
+    atomic_long refs;
+    char body[];
+};
+
+int entry_share_body(struct entry *e) {
+    if (e->share || !e->body) return 0;
+    struct entry_share *sh = malloc(sizeof(*sh) + e->body_len + 1);
+    if (!sh) return -1;
+    atomic_init(&sh->refs, 1);
+    memcpy(sh->body, e->body, e->body_len);
+    sh->body[e->body_len] = '\0';
+    free(e->body);
+    e->body = sh->body;
+    e->share = sh;
+    return 0;
+}
+
 int entry_copy(struct entry *dst, const struct entry *src) {
     *dst = *src;
     dst->method = dst->url = dst->provider = dst->model = dst->req_body = dst->status_line = dst->body = NULL;
+    dst->share = NULL;
     dst->headers = NULL;
     dst->nheaders = 0;
     dst->events = NULL;
     dst->nevents = 0;
+    if (src->share) {
+        atomic_fetch_add(&src->share->refs, 1);
+        dst->share = src->share;
+        dst->body = src->body;
+    } else if (dup_mem(&dst->body, src->body, src->body_len)) {
+        goto fail;
+    }
     if (dup_str(&dst->method, src->method) || dup_str(&dst->url, src->url) ||
         dup_str(&dst->provider, src->provider) || dup_str(&dst->model, src->model) ||
-        dup_str(&dst->status_line, src->status_line) || dup_mem(&dst->req_body, src->req_body, src->req_body_len) ||
-        dup_mem(&dst->body, src->body, src->body_len))
+        dup_str(&dst->status_line, src->status_line) || dup_mem(&dst->req_body, src->req_body, src->req_body_len))
         goto fail;
     for (size_t i = 0; i < src->nheaders; i++) {
         const struct entry_header *h = &src->headers[i];
@@ -427,7 +454,8 @@ void entry_free(struct entry *e) {
         free(e->headers[i].value);
     }
     free(e->headers);
-    free(e->body);
+    if (!e->share) free(e->body);
+    else if (atomic_fetch_sub(&e->share->refs, 1) == 1) free(e->share);
     free(e->events);
     memset(e, 0, sizeof(*e));
 }

@@ -45,6 +45,7 @@ struct entry {
     size_t nevents;
     long long usage_in;    /* tokens the API reported (0 when unknown) */
     long long usage_out;
+    struct entry_share *share; /* body shared by copies of one entry (read-only), else NULL */
 };
 
 /* Returns 0, or -1 when out of memory (out->oom) or when a text field (URL, status line, a
@@ -61,8 +62,12 @@ int entry_decode(struct entry *e, const char *data, size_t len);
  * which compares with the current request and canonicalizes only on a difference. */
 int entry_decode_as(struct entry *e, const char *data, size_t len, int canonical);
 void entry_free(struct entry *e);
-/* A deep copy: 0, or -1 (dst left empty) when out of memory. */
+/* A copy: 0, or -1 (dst left empty) when out of memory. A shared body (entry_share_body) is
+ * shared, not copied: the last entry_free of the copies frees it. Bodies are never written to
+ * after decoding, so copies on several threads may read one at once. */
 int entry_copy(struct entry *dst, const struct entry *src);
+/* Makes e's body shareable by its copies. 0, or -1 (e unchanged) when out of memory. */
+int entry_share_body(struct entry *e);
 
 int entry_fresh(const struct entry *e, long long now);
 /* 0 for headers that are never stored: cookies, framing that no longer applies, headers that

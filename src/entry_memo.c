@@ -55,7 +55,7 @@ void entry_memo_keep(const char *hex, const char *raw, size_t len, const struct 
     struct slot fresh = {.len = len, .bytes = bytes};
     memcpy(fresh.hex, hex, 65);
     fresh.raw = malloc(len ? len : 1);
-    if (!fresh.raw || entry_copy(&fresh.e, e) != 0) {
+    if (!fresh.raw || entry_copy(&fresh.e, e) != 0 || entry_share_body(&fresh.e) != 0) {
         free(fresh.raw);
         entry_free(&fresh.e);
         return;

@@ -155,6 +155,31 @@ static void test_entry_copy_is_deep_and_complete(void **state) {
     entry_free(&c);
 }
 
+/* Hits share the memo's body instead of copying it: each copy keeps it alive, the last one to
+ * go frees it (ASan and valgrind runs check the order does not matter). */
+static void test_memo_copies_share_one_body(void **state) {
+    (void)state;
+    struct entry e, a, b;
+    make(&e, KEY_A, 300000);
+    entry_memo_keep(KEY_A, "raw", 3, &e);
+    entry_free(&e);
+    assert_int_equal(entry_memo_find(KEY_A, "raw", 3, &a), 1);
+    assert_int_equal(entry_memo_find(KEY_A, "raw", 3, &b), 1);
+    assert_ptr_equal(a.body, b.body);
+    assert_non_null(a.share);
+    entry_free(&a);
+    entry_memo_clear(); /* the memo lets go too: b alone holds the body now */
+    assert_int_equal(b.body_len, 300000);
+    assert_int_equal(b.body[0], 'x');
+    assert_int_equal(b.body[299999], 'x');
+    struct entry c;
+    assert_int_equal(entry_copy(&c, &b), 0); /* a copy of a copy shares as well */
+    assert_ptr_equal(c.body, b.body);
+    entry_free(&b);
+    assert_int_equal(c.body[12345], 'x');
+    entry_free(&c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_memo_finds_what_it_kept, setup),
@@ -162,6 +187,7 @@ int main(void) {
         cmocka_unit_test_setup(test_memo_replaces_an_older_decoding, setup),
         cmocka_unit_test_setup(test_memo_skips_huge_entries_and_keeps_its_budget, setup),
         cmocka_unit_test_setup(test_entry_copy_is_deep_and_complete, setup),
+        cmocka_unit_test_setup(test_memo_copies_share_one_body, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
