@@ -64,6 +64,14 @@ int buf_printf(struct buf *b, const char *fmt, ...) {
     return 0;
 }
 
+int buf_adopt(struct buf *b, char *data, size_t len) {
+    if (b->data || b->oom || !data || data[len] != '\0') return -1;
+    b->data = data;
+    b->len = len;
+    b->cap = len + 1;
+    return 0;
+}
+
 char *buf_take(struct buf *b, size_t *len) {
     char *p = b->data;
     if (len) *len = b->len;

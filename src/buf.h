@@ -21,6 +21,9 @@ int buf_append(struct buf *b, const void *data, size_t len);
 int buf_puts(struct buf *b, const char *s);
 int buf_putc(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Takes over data (malloc'd, len bytes then a NUL) as the contents of an empty b: 0, or -1 when
+ * b holds something already (nothing taken; the caller still owns data). */
+int buf_adopt(struct buf *b, char *data, size_t len);
 /* Hands the data to the caller (who frees it) and leaves b empty. */
 char *buf_take(struct buf *b, size_t *len);
 

@@ -185,6 +185,9 @@ static struct conn *conn_new(const struct rstore *r, char **err) {
     fcntl(ctx->fd, F_SETFL, fcntl(ctx->fd, F_GETFL) | O_NONBLOCK);
     fcntl(ctx->fd, F_SETFD, fcntl(ctx->fd, F_GETFD) | FD_CLOEXEC);
     ctx->flags &= ~REDIS_BLOCK;
+    /* keep the reader's buffer between replies (up to this much unused): hiredis would free and
+     * regrow it for every entry over 16 KiB */
+    ctx->reader->maxbuf = 512 * 1024;
     struct cmd hs[2];
     redisReply *rep[2];
     char db[16];
@@ -276,6 +279,44 @@ static int send_all(const struct rstore *r, redisContext *ctx, const char *p, si
     return 0;
 }
 
+/* Feeds the reader what the socket holds. Waits (poll) only before the first read of a reply
+ * and when the socket is empty; once part of a large reply is in, reads go to *big (READ_CHUNK,
+ * allocated once per exchange by the caller's pointer): a 200 KiB entry then takes a few reads
+ * instead of a poll and a 16 KiB read per piece. 0, or -1 (errno; ctx->err for EOF and I/O). */
+#define READ_CHUNK (64 * 1024) /* under glibc's mmap threshold: a heap chunk, reused */
+static int read_more(const struct rstore *r, redisContext *ctx, int *waited, char **big) {
+    if (!*waited) {
+        *waited = 1;
+        if (wait_fd(ctx->fd, POLLIN, r->command_ms)) return -1;
+    }
+    char small[16 * 1024];
+    for (;;) {
+        char *b = small;
+        size_t cap = sizeof(small);
+        if (ctx->reader->len - ctx->reader->pos >= sizeof(small) && (*big || (*big = malloc(READ_CHUNK)))) {
+            b = *big;
+            cap = READ_CHUNK;
+        }
+        ssize_t got = read(ctx->fd, b, cap);
+        if (got > 0) {
+            if (redisReaderFeed(ctx->reader, b, (size_t)got) == REDIS_OK) return 0;
+            ctx->err = REDIS_ERR_PROTOCOL;
+            snprintf(ctx->errstr, sizeof(ctx->errstr), "%s", ctx->reader->errstr);
+            return -1;
+        }
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (wait_fd(ctx->fd, POLLIN, r->command_ms) == 0) continue;
+            return -1; /* errno from wait_fd: ETIMEDOUT or the poll error */
+        }
+        int e = got == 0 ? ECONNRESET : errno;
+        ctx->err = got == 0 ? REDIS_ERR_EOF : REDIS_ERR_IO;
+        snprintf(ctx->errstr, sizeof(ctx->errstr), "%s", got == 0 ? "Server closed the connection" : strerror(e));
+        errno = e;
+        return -1;
+    }
+}
+
 static int exchange(const struct rstore *r, redisContext *ctx, const struct cmd *cmds, int n, redisReply **rep) {
     struct buf out;
     buf_init(&out);
@@ -293,18 +334,22 @@ static int exchange(const struct rstore *r, redisContext *ctx, const struct cmd 
     int sent = send_all(r, ctx, out.data, out.len);
     buf_free(&out);
     if (sent != 0) return -1;
+    char *big = NULL;
     for (int i = 0; i < n; i++) {
         void *p = NULL;
+        int waited = 0;
         while (redisGetReplyFromReader(ctx, &p) == REDIS_OK && !p)
-            if (wait_fd(ctx->fd, POLLIN, r->command_ms) || redisBufferRead(ctx) != REDIS_OK) break;
+            if (read_more(r, ctx, &waited, &big) != 0) break;
         if (!p) {
             int e = errno;
             while (i--) freeReplyObject(rep[i]);
+            free(big);
             errno = e;
             return -1;
         }
         rep[i] = p;
     }
+    free(big);
     return 0;
 }
 
@@ -360,7 +405,9 @@ static int rs_get(struct store *s, const struct store_key *k, long long now, str
     redisReply *rep;
     if (run1(r, &c, &rep, err)) return -1;
     int rc = rep->type == REDIS_REPLY_NIL ? 0 : rep->type == REDIS_REPLY_STRING ? 1 : bad_reply(r, rep, "GET", err);
-    if (rc == 1 && buf_append(out, rep->str, rep->len) != 0) rc = fail(r, err, "out of memory");
+    /* a large entry is not copied once more: the reply's own string becomes out's contents */
+    if (rc == 1 && buf_adopt(out, rep->str, rep->len) == 0) rep->str = NULL;
+    else if (rc == 1 && buf_append(out, rep->str, rep->len) != 0) rc = fail(r, err, "out of memory");
     freeReplyObject(rep);
     return rc;
 }

@@ -421,6 +421,39 @@ static void test_large_value(void **state) {
     store_close(s);
 }
 
+/* Entries of sizes around the read sizes (16 KiB first read, 64 KiB after) one after another on
+ * the same connection, whose reader keeps its buffer between replies; and a get into a buffer
+ * that already holds something appends (the reply's string is only taken over by an empty one). */
+static void test_values_of_every_size_in_turn(void **state) {
+    (void)state;
+    NEED_REDIS();
+    struct store *s = open_main("sizes");
+    static const size_t sizes[] = {1, 16383, 16384, 16385, 65536 + 7, 300000, 5, 200000, 16 * 1024 * 3 + 1};
+    size_t nsizes = sizeof(sizes) / sizeof(sizes[0]);
+    char *v = malloc(300000);
+    assert_non_null(v);
+    for (size_t round = 0; round < 2; round++) {
+        for (size_t i = 0; i < nsizes; i++) {
+            for (size_t j = 0; j < sizes[i]; j++) v[j] = (char)(j * 7 + i + round);
+            struct key k;
+            key_init(&k, (int)(100 + i));
+            assert_int_equal(store_put(s, &k.k, v, sizes[i], 0, NULL), 0);
+            struct buf b;
+            buf_init(&b);
+            if (round) buf_puts(&b, "prefix");
+            assert_int_equal(store_get(s, &k.k, 0, &b, NULL), 1);
+            size_t off = round ? 6 : 0;
+            assert_int_equal(b.len, off + sizes[i]);
+            if (round) assert_memory_equal(b.data, "prefix", 6);
+            assert_memory_equal(b.data + off, v, sizes[i]);
+            assert_int_equal(b.data[b.len], '\0');
+            buf_free(&b);
+        }
+    }
+    free(v);
+    store_close(s);
+}
+
 static void test_key_names_and_ttl(void **state) {
     (void)state;
     NEED_REDIS();
@@ -1055,6 +1088,7 @@ int main(void) {
         T(test_open_bad_url),
         T(test_put_get_round_trip),
         T(test_large_value),
+        T(test_values_of_every_size_in_turn),
         T(test_key_names_and_ttl),
         T(test_del),
         T(test_invalid_key),
