@@ -150,4 +150,27 @@ test_stale_if_error() {
     assert_same_file down.out fresh.out
 }
 
+# A process sums its counters and writes them once a second, with a miss, and at exit: one curl
+# asking the same question 4 times (1 miss, 3 hits within a second) leaves exactly those counts
+# in Redis once it has exited, for `llmshim stats` to read.
+test_counters_summed_in_process_and_written_at_exit() {
+    redis_start >/dev/null || die "redis"
+    trap 'redis_stop' EXIT
+    local u="$MOCK_URL/v1/chat/completions" b
+    b=$(chat_req counted)
+    rshim curl -sS "$u" -d "$b" --next "$u" -d "$b" --next "$u" -d "$b" --next "$u" -d "$b" >out 2>err || die "$(cat err)"
+    assert_eq "$(grep -o 'answer #1 to: counted' out | wc -l)" 4 "four answers, all the first one"
+    assert_count 1
+    h=$(redis_cli --raw hgetall llmshim:v1::stats | paste -sd' ')
+    assert_contains "$h" "hits 3" "3 hits counted: $h"
+    assert_contains "$h" "misses 1" "1 miss counted: $h"
+    env XDG_CONFIG_HOME="$TEST_TMP/xdg" LLMSHIM_BACKEND=redis LLMSHIM_REDIS_URL="$REDIS_URL" \
+        "$ROOT/build/llmshim" stats --json >stats.json || die "llmshim stats failed"
+    python3 - stats.json <<'EOF' || die "counters: $(cat stats.json)"
+import json, sys
+t = json.load(open(sys.argv[1]))["total"]
+assert (t["hits"], t["misses"], t["stores"]) == (3, 1, 1), t
+EOF
+}
+
 run_tests
