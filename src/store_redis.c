@@ -16,21 +16,19 @@
  * connection and opens a backoff window (1 s, doubling on each failure after a window ended, up
  * to 30 s, reset by a success) during which every call fails at once without connecting, so a
  * dead or stalled Redis costs the program one timeout per window, not one per request. An error
- * reply (-ERR, -OOM) leaves the connection in sync: that call fails, nothing else changes. */
+ * reply (-ERR, -OOM) leaves the connection in sync: that call fails, nothing else changes.
+ * The wire itself (sending, reading, deadlines): store_redis_io.c. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +37,7 @@
 
 #include "forksafe.h"
 #include "redis_url.h"
+#include "store_redis_io.h"
 #include "store.h"
 
 #define POOL_SLOTS 16        /* idle connections kept; more callers at once use extra ones */
@@ -69,13 +68,6 @@ struct rstore {
     _Atomic(struct conn *) pool[POOL_SLOTS];
     _Atomic long long retry_at;  /* CLOCK_MONOTONIC ms before which nothing is tried */
     _Atomic int delay_ms;        /* the last backoff; 0 after a success */
-};
-
-/* Up to 6 arguments: the longest command is SCAN cursor MATCH pattern COUNT n. */
-struct cmd {
-    int argc;
-    const char *argv[6];
-    size_t len[6];
 };
 
 static const char *const counter_names[8] = {"hits",  "misses",      "stores",       "errors",
@@ -159,8 +151,6 @@ static void conn_free(struct conn *c) {
     free(c);
 }
 
-static int exchange(const struct rstore *r, redisContext *ctx, const struct cmd *cmds, int n, redisReply **rep);
-
 static struct conn *conn_new(const struct rstore *r, char **err) {
     const struct redis_url *u = &r->url;
     redisContext *ctx = u->is_unix ? redisConnectUnixWithTimeout(u->path, r->connect_tv)
@@ -188,16 +178,16 @@ static struct conn *conn_new(const struct rstore *r, char **err) {
     /* keep the reader's buffer between replies (up to this much unused): hiredis would free and
      * regrow it for every entry over 16 KiB */
     ctx->reader->maxbuf = 512 * 1024;
-    struct cmd hs[2];
+    struct redis_cmd hs[2];
     redisReply *rep[2];
     char db[16];
     int n = 0, rc = 0;
     if (u->user[0])
-        hs[n++] = (struct cmd){3, {"AUTH", u->user, u->password}, {4, strlen(u->user), strlen(u->password)}};
+        hs[n++] = (struct redis_cmd){3, {"AUTH", u->user, u->password}, {4, strlen(u->user), strlen(u->password)}};
     else if (u->password[0])
-        hs[n++] = (struct cmd){2, {"AUTH", u->password}, {4, strlen(u->password)}};
-    if (u->db) hs[n++] = (struct cmd){2, {"SELECT", db}, {6, (size_t)snprintf(db, sizeof(db), "%d", u->db)}};
-    if (n && exchange(r, ctx, hs, n, rep) != 0) {
+        hs[n++] = (struct redis_cmd){2, {"AUTH", u->password}, {4, strlen(u->password)}};
+    if (u->db) hs[n++] = (struct redis_cmd){2, {"SELECT", db}, {6, (size_t)snprintf(db, sizeof(db), "%d", u->db)}};
+    if (n && redis_exchange(ctx, r->command_ms, hs, n, rep) != 0) {
         ctx_error(r, ctx, errno, 0, err);
         n = 0, rc = -1;
     }
@@ -239,131 +229,17 @@ static void pool_drain(struct rstore *r) {
     for (int i = 0; i < POOL_SLOTS; i++) conn_free(atomic_exchange(&r->pool[i], NULL));
 }
 
-/* Waits for fd to be ready, at most ms: 0, or -1 with errno (ETIMEDOUT when it was not). */
-static int wait_fd(int fd, short events, int ms) {
-    long long end = clock_ms(CLOCK_MONOTONIC) + ms;
-    for (;;) {
-        struct pollfd p = {fd, events, 0};
-        long long left = end - clock_ms(CLOCK_MONOTONIC);
-        int rc = poll(&p, 1, left > 0 ? (int)left : 0);
-        if (rc > 0) return 0; /* POLLERR and POLLHUP too: the read or write says what */
-        if (rc == 0) errno = ETIMEDOUT;
-        if (rc == 0 || errno != EINTR) return -1;
-    }
-}
-
-/* Writes n commands at once and reads their n replies into rep. Each wait lasts at most the
- * command timeout: a server that stops answering fails it, a large value that keeps coming
- * does not. -1: the connection is broken (errno, ctx->err). */
-/* Sends with MSG_NOSIGNAL rather than hiredis' write(2): writing to a connection the server
- * has closed must fail with EPIPE, not raise SIGPIPE, whose default action kills the program.
- * (Blocking the signal around each exchange instead cost four system calls per request.) */
-static int send_all(const struct rstore *r, redisContext *ctx, const char *p, size_t n) {
-    while (n) {
-        ssize_t w = send(ctx->fd, p, n, MSG_NOSIGNAL);
-        if (w > 0) {
-            p += w;
-            n -= (size_t)w;
-        } else if (w < 0 && errno == EINTR) {
-            continue;
-        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (wait_fd(ctx->fd, POLLOUT, r->command_ms)) return -1;
-        } else {
-            int e = w < 0 ? errno : EPIPE;
-            ctx->err = REDIS_ERR_IO;
-            snprintf(ctx->errstr, sizeof(ctx->errstr), "%s", strerror(e));
-            errno = e;
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* Feeds the reader what the socket holds. Waits (poll) only before the first read of a reply
- * and when the socket is empty; once part of a large reply is in, reads go to *big (READ_CHUNK,
- * allocated once per exchange by the caller's pointer): a 200 KiB entry then takes a few reads
- * instead of a poll and a 16 KiB read per piece. 0, or -1 (errno; ctx->err for EOF and I/O). */
-#define READ_CHUNK (64 * 1024) /* under glibc's mmap threshold: a heap chunk, reused */
-static int read_more(const struct rstore *r, redisContext *ctx, int *waited, char **big) {
-    if (!*waited) {
-        *waited = 1;
-        if (wait_fd(ctx->fd, POLLIN, r->command_ms)) return -1;
-    }
-    char small[16 * 1024];
-    for (;;) {
-        char *b = small;
-        size_t cap = sizeof(small);
-        if (ctx->reader->len - ctx->reader->pos >= sizeof(small) && (*big || (*big = malloc(READ_CHUNK)))) {
-            b = *big;
-            cap = READ_CHUNK;
-        }
-        ssize_t got = read(ctx->fd, b, cap);
-        if (got > 0) {
-            if (redisReaderFeed(ctx->reader, b, (size_t)got) == REDIS_OK) return 0;
-            ctx->err = REDIS_ERR_PROTOCOL;
-            snprintf(ctx->errstr, sizeof(ctx->errstr), "%s", ctx->reader->errstr);
-            return -1;
-        }
-        if (got < 0 && errno == EINTR) continue;
-        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (wait_fd(ctx->fd, POLLIN, r->command_ms) == 0) continue;
-            return -1; /* errno from wait_fd: ETIMEDOUT or the poll error */
-        }
-        int e = got == 0 ? ECONNRESET : errno;
-        ctx->err = got == 0 ? REDIS_ERR_EOF : REDIS_ERR_IO;
-        snprintf(ctx->errstr, sizeof(ctx->errstr), "%s", got == 0 ? "Server closed the connection" : strerror(e));
-        errno = e;
-        return -1;
-    }
-}
-
-static int exchange(const struct rstore *r, redisContext *ctx, const struct cmd *cmds, int n, redisReply **rep) {
-    struct buf out;
-    buf_init(&out);
-    for (int i = 0; i < n; i++) {
-        char *one = NULL;
-        int len = redisFormatCommandArgv(&one, cmds[i].argc, (const char **)cmds[i].argv, cmds[i].len);
-        if (len < 0 || buf_append(&out, one, (size_t)len) != 0) {
-            free(one);
-            buf_free(&out);
-            errno = ENOMEM;
-            return -1;
-        }
-        free(one);
-    }
-    int sent = send_all(r, ctx, out.data, out.len);
-    buf_free(&out);
-    if (sent != 0) return -1;
-    char *big = NULL;
-    for (int i = 0; i < n; i++) {
-        void *p = NULL;
-        int waited = 0;
-        while (redisGetReplyFromReader(ctx, &p) == REDIS_OK && !p)
-            if (read_more(r, ctx, &waited, &big) != 0) break;
-        if (!p) {
-            int e = errno;
-            while (i--) freeReplyObject(rep[i]);
-            free(big);
-            errno = e;
-            return -1;
-        }
-        rep[i] = p;
-    }
-    free(big);
-    return 0;
-}
-
 /* Runs n pipelined commands; 0 with n replies in rep (the caller frees them, error replies
  * included), or -1 with *err. A pooled connection the server has closed meanwhile (restart,
  * idle timeout, proxy) fails at once: that is retried once on a new connection. */
-static int run(struct rstore *r, const struct cmd *cmds, int n, redisReply **rep, char **err) {
+static int run(struct rstore *r, const struct redis_cmd *cmds, int n, redisReply **rep, char **err) {
     if (backing_off(r, err)) return -1;
     int rc = -1;
     for (int attempt = 0; attempt < 2; attempt++) {
         int reused = 0;
         struct conn *c = attempt ? conn_new(r, err) : conn_take(r, &reused, err);
         if (!c) break;
-        if (exchange(r, c->ctx, cmds, n, rep) == 0) {
+        if (redis_exchange(c->ctx, r->command_ms, cmds, n, rep) == 0) {
             conn_give(r, c);
             backoff_ok(r);
             rc = 0;
@@ -380,7 +256,7 @@ static int run(struct rstore *r, const struct cmd *cmds, int n, redisReply **rep
     return rc;
 }
 
-static int run1(struct rstore *r, const struct cmd *c, redisReply **rep, char **err) {
+static int run1(struct rstore *r, const struct redis_cmd *c, redisReply **rep, char **err) {
     return run(r, c, 1, rep, err);
 }
 
@@ -400,7 +276,7 @@ static int rs_get(struct store *s, const struct store_key *k, long long now, str
     struct rstore *r = (struct rstore *)s;
     char key[KEY_MAX];
     (void)now; /* Redis expires keys itself (PX); the caller checks the entry's own expiry */
-    struct cmd c = {2, {"GET", key}, {3, key_of(r, k, "", key)}};
+    struct redis_cmd c = {2, {"GET", key}, {3, key_of(r, k, "", key)}};
     if (!c.len[1]) return bad_key(r, err);
     redisReply *rep;
     if (run1(r, &c, &rep, err)) return -1;
@@ -416,7 +292,7 @@ static int rs_put(struct store *s, const struct store_key *k, const void *data, 
                   long long expires, char **err) {
     struct rstore *r = (struct rstore *)s;
     char key[KEY_MAX], px[24];
-    struct cmd c = {3, {"SET", key, data, "PX", px}, {3, key_of(r, k, "", key), len, 2, 0}};
+    struct redis_cmd c = {3, {"SET", key, data, "PX", px}, {3, key_of(r, k, "", key), len, 2, 0}};
     if (!c.len[1]) return bad_key(r, err);
     if (expires && expires < LLONG_MAX / 1000) {
         long long ms = expires * 1000 - clock_ms(CLOCK_REALTIME);
@@ -434,7 +310,7 @@ static int rs_put(struct store *s, const struct store_key *k, const void *data, 
 static int rs_del(struct store *s, const struct store_key *k, char **err) {
     struct rstore *r = (struct rstore *)s;
     char key[KEY_MAX];
-    struct cmd c = {2, {"DEL", key}, {3, key_of(r, k, "", key)}};
+    struct redis_cmd c = {2, {"DEL", key}, {3, key_of(r, k, "", key)}};
     if (!c.len[1]) return bad_key(r, err);
     redisReply *rep;
     if (run1(r, &c, &rep, err)) return -1;
@@ -447,7 +323,7 @@ static int rs_del(struct store *s, const struct store_key *k, char **err) {
  * most that many values are in memory at once, and hands each value still there to fn.
  * 1 when fn asked to stop, 0 to go on, -1 on error. */
 static int each_page(struct rstore *r, const redisReply *keys, store_each_fn fn, void *ud, char **err) {
-    struct cmd cmds[EACH_BATCH];
+    struct redis_cmd cmds[EACH_BATCH];
     redisReply *reps[EACH_BATCH];
     int rc = 0;
     for (size_t next = 0; !rc && next < keys->elements;) {
@@ -456,7 +332,7 @@ static int each_page(struct rstore *r, const redisReply *keys, store_each_fn fn,
             const redisReply *kr = keys->element[next];
             if (kr->type == REDIS_REPLY_STRING && kr->len == r->prefix_len + 64 &&
                 !memcmp(kr->str, r->prefix, r->prefix_len) && is_hex64(kr->str + r->prefix_len, 64))
-                cmds[n++] = (struct cmd){2, {"GET", kr->str}, {3, kr->len}};
+                cmds[n++] = (struct redis_cmd){2, {"GET", kr->str}, {3, kr->len}};
         }
         if (n && run(r, cmds, n, reps, err)) return -1;
         for (int i = 0; i < n; i++) {
@@ -478,7 +354,7 @@ static int rs_each(struct store *s, store_each_fn fn, void *ud, char **err) {
     char cursor[32] = "0";
     int rc = 0;
     do {
-        struct cmd c = {6, {"SCAN", cursor, "MATCH", r->pattern, "COUNT", SCAN_COUNT},
+        struct redis_cmd c = {6, {"SCAN", cursor, "MATCH", r->pattern, "COUNT", SCAN_COUNT},
                         {4, strlen(cursor), 5, strlen(r->pattern), 5, strlen(SCAN_COUNT)}};
         redisReply *rep;
         if (run1(r, &c, &rep, err)) return -1;
@@ -501,7 +377,7 @@ static int rs_add_stats(struct store *s, const struct stats_row *d, char **err) 
     const long long v[8] = {d->hits,  d->misses,      d->stores,       d->errors,
                             d->stale, d->bytes_saved, d->tokens_saved, d->us_saved};
     char key[KEY_MAX], field[8][160], num[8][24];
-    struct cmd cmds[8];
+    struct redis_cmd cmds[8];
     int n = 0;
     size_t klen = (size_t)snprintf(key, sizeof(key), "%sstats", r->prefix);
     for (int i = 0; i < 8; i++) {
@@ -509,7 +385,7 @@ static int rs_add_stats(struct store *s, const struct stats_row *d, char **err) 
         size_t flen = (size_t)snprintf(field[n], sizeof(field[n]), "%s\t%s\t%s", d->provider, d->model,
                                        counter_names[i]);
         size_t nlen = (size_t)snprintf(num[n], sizeof(num[n]), "%lld", v[i]);
-        cmds[n] = (struct cmd){4, {"HINCRBY", key, field[n], num[n]}, {7, klen, flen, nlen}};
+        cmds[n] = (struct redis_cmd){4, {"HINCRBY", key, field[n], num[n]}, {7, klen, flen, nlen}};
         n++;
     }
     if (!n) return 0;
@@ -549,7 +425,7 @@ static int fold_field(struct stats_table *t, const redisReply *f, const redisRep
 static int rs_get_stats(struct store *s, struct stats_table *t, char **err) {
     struct rstore *r = (struct rstore *)s;
     char key[KEY_MAX];
-    struct cmd c = {2, {"HGETALL", key}, {7, (size_t)snprintf(key, sizeof(key), "%sstats", r->prefix)}};
+    struct redis_cmd c = {2, {"HGETALL", key}, {7, (size_t)snprintf(key, sizeof(key), "%sstats", r->prefix)}};
     redisReply *rep;
     if (run1(r, &c, &rep, err)) return -1;
     int rc = rep->type == REDIS_REPLY_ARRAY ? 0 : bad_reply(r, rep, "HGETALL", err);
@@ -576,7 +452,7 @@ static int rs_lock(struct store *s, const struct store_key *k, long long ttl_ms,
     size_t klen = key_of(r, k, "lock:", key);
     if (!klen) return bad_key(r, err);
     size_t plen = (size_t)snprintf(px, sizeof(px), "%lld", ttl_ms > 0 ? ttl_ms : 1);
-    struct cmd c = {6, {"SET", key, token, "NX", "PX", px}, {3, klen, token_of(r, token, sizeof(token)), 2, 2, plen}};
+    struct redis_cmd c = {6, {"SET", key, token, "NX", "PX", px}, {3, klen, token_of(r, token, sizeof(token)), 2, 2, plen}};
     redisReply *rep;
     if (run1(r, &c, &rep, err)) return -1;
     int rc = rep->type == REDIS_REPLY_STATUS ? 1 : rep->type == REDIS_REPLY_NIL ? 0 : bad_reply(r, rep, "SET NX", err);
@@ -590,7 +466,7 @@ static void rs_unlock(struct store *s, const struct store_key *k) {
     struct rstore *r = (struct rstore *)s;
     char key[KEY_MAX], token[64];
     size_t klen = key_of(r, k, "lock:", key), tlen = token_of(r, token, sizeof(token));
-    struct cmd get = {2, {"GET", key}, {3, klen}}, del = {2, {"DEL", key}, {3, klen}};
+    struct redis_cmd get = {2, {"GET", key}, {3, klen}}, del = {2, {"DEL", key}, {3, klen}};
     redisReply *rep;
     if (!klen || run1(r, &get, &rep, NULL) != 0) return; /* the lock frees itself after its ttl */
     int ours = rep->type == REDIS_REPLY_STRING && rep->len == tlen && !memcmp(rep->str, token, tlen);

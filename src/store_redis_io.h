@@ -1,0 +1,23 @@
+/* store_redis_io: the Redis store's wire: commands sent and replies read on a non-blocking
+ * hiredis connection, every wait bounded by our own poll() deadline (a socket timeout restarts
+ * with each signal the program gets), never a SIGPIPE. */
+#ifndef LLMSHIM_STORE_REDIS_IO_H
+#define LLMSHIM_STORE_REDIS_IO_H
+
+#include <stddef.h>
+
+#include <hiredis/hiredis.h>
+
+/* Up to 6 arguments: the longest command is SCAN cursor MATCH pattern COUNT n. */
+struct redis_cmd {
+    int argc;
+    const char *argv[6];
+    size_t len[6];
+};
+
+/* Writes n commands at once and reads their n replies into rep (the caller frees them). Each
+ * wait lasts at most command_ms: a server that stops answering fails it, a large value that
+ * keeps coming does not. 0, or -1: the connection is broken (errno, ctx->err). */
+int redis_exchange(redisContext *ctx, int command_ms, const struct redis_cmd *cmds, int n, redisReply **rep);
+
+#endif
