@@ -306,16 +306,8 @@ void cache_count(const struct call *c, enum outcome o, const struct entry *e, lo
     pthread_mutex_lock(&pending_lock);
     pid_t pid = forksafe_pid();
     if (pending.pid != pid) pending = (__typeof__(pending)){.pid = pid};
-    size_t i = 0;
-    while (i < pending.n && (strcmp(pending.rows[i].provider, r.provider) || strcmp(pending.rows[i].model, r.model))) i++;
-    if (i == PENDING_ROWS) out[n++] = r; /* every row taken by other models: written at once */
-    else if (i == pending.n) pending.rows[pending.n++] = r;
-    else {
-        struct stats_row *p = &pending.rows[i];
-        p->hits += r.hits; p->misses += r.misses; p->stores += r.stores; p->errors += r.errors;
-        p->stale += r.stale; p->bytes_saved += r.bytes_saved; p->tokens_saved += r.tokens_saved;
-        p->us_saved += r.us_saved;
-    }
+    if (stats_rows_add(pending.rows, &pending.n, PENDING_ROWS, &r) != 0)
+        out[n++] = r; /* every row taken by other models: this one is written at once */
     n += take_pending(out + n, o != OUTCOME_HIT && o != OUTCOME_STALE);
     pthread_mutex_unlock(&pending_lock);
     write_rows(s, out, n);

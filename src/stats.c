@@ -46,19 +46,13 @@ int stats_parse_line(const char *line, size_t len, struct stats_row *r) {
     return 0;
 }
 
-int stats_table_add(struct stats_table *t, const struct stats_row *r) {
+int stats_rows_add(struct stats_row *rows, size_t *n, size_t cap, const struct stats_row *r) {
     struct stats_row *row = NULL;
-    for (size_t i = 0; i < t->n && !row; i++)
-        if (!strcmp(t->rows[i].provider, r->provider) && !strcmp(t->rows[i].model, r->model)) row = &t->rows[i];
+    for (size_t i = 0; i < *n && !row; i++)
+        if (!strcmp(rows[i].provider, r->provider) && !strcmp(rows[i].model, r->model)) row = &rows[i];
     if (!row) {
-        if (t->n == t->cap) {
-            size_t cap = t->cap ? t->cap * 2 : 8;
-            struct stats_row *p = realloc(t->rows, cap * sizeof(*p));
-            if (!p) return -1;
-            t->rows = p;
-            t->cap = cap;
-        }
-        row = &t->rows[t->n++];
+        if (*n >= cap) return -1;
+        row = &rows[(*n)++];
         stats_row_init(row, r->provider, r->model);
     }
     row->hits += r->hits;
@@ -70,6 +64,16 @@ int stats_table_add(struct stats_table *t, const struct stats_row *r) {
     row->tokens_saved += r->tokens_saved;
     row->us_saved += r->us_saved;
     return 0;
+}
+
+int stats_table_add(struct stats_table *t, const struct stats_row *r) {
+    if (stats_rows_add(t->rows, &t->n, t->cap, r) == 0) return 0;
+    size_t cap = t->cap ? t->cap * 2 : 8;
+    struct stats_row *p = realloc(t->rows, cap * sizeof(*p));
+    if (!p) return -1;
+    t->rows = p;
+    t->cap = cap;
+    return stats_rows_add(t->rows, &t->n, t->cap, r);
 }
 
 void stats_table_free(struct stats_table *t) {

@@ -29,6 +29,9 @@ int stats_format_line(const struct stats_row *r, struct buf *out);
 int stats_parse_line(const char *line, size_t len, struct stats_row *r);
 /* Adds r's counters to the row with the same provider and model (or a new row). */
 int stats_table_add(struct stats_table *t, const struct stats_row *r);
+/* The same on a fixed array rows[0..*n) of cap rows: 0, or -1 when r needs a new row and all
+ * cap are taken (nothing changed). */
+int stats_rows_add(struct stats_row *rows, size_t *n, size_t cap, const struct stats_row *r);
 void stats_table_free(struct stats_table *t);
 
 #endif
