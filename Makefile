@@ -45,7 +45,7 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_SRC) $(STORE_SRC) $(wildcard s
 $(BUILD)/examples/%: examples/%.c | $(BUILD)/examples
 	$(CC) $(BASE) $(CFLAGS) -o $@ $< -lcurl
 
-$(BUILD)/clients/%: tests/e2e/clients/%.c
+$(BUILD)/clients/%: tests/e2e/clients/%.c $(wildcard tests/e2e/clients/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(BASE) $(CFLAGS) -o $@ $< -lcurl -lpthread
 
@@ -173,7 +173,7 @@ $(ASAN_BUILD)/clients/chat: examples/chat.c
 $(ASAN_BUILD)/clients/%: tests/asan/%.c
 	@mkdir -p $(@D)
 	$(CC) $(BASE) $(ASAN_FLAGS) -o $@ $< -lcurl -lpthread
-$(ASAN_BUILD)/clients/%: tests/e2e/clients/%.c
+$(ASAN_BUILD)/clients/%: tests/e2e/clients/%.c $(wildcard tests/e2e/clients/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(BASE) $(ASAN_FLAGS) -o $@ $< -lcurl -lpthread
 check-asan: deps

@@ -21,30 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct buf {
-    char *data;
-    size_t len;
-    int hit;
-};
-
-static size_t on_body(char *p, size_t size, size_t n, void *ud) {
-    struct buf *b = ud;
-    size_t len = size * n;
-    char *d = realloc(b->data, b->len + len + 1);
-    if (!d) return 0;
-    memcpy(d + b->len, p, len);
-    b->data = d;
-    b->len += len;
-    b->data[b->len] = '\0';
-    return len;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *ud) {
-    struct buf *b = ud;
-    size_t len = size * n;
-    if (len >= 20 && strncasecmp(p, "x-llmshim-cache: HIT", 20) == 0) b->hit = 1;
-    return len;
-}
+#include "reply.h"
 
 static const char *url, *count_url;
 static int nthreads = 8, nrequests = 25, nprompts = 5, delay_ms = 0;
