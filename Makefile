@@ -26,7 +26,7 @@ EXAMPLES  := $(BUILD)/examples/chat
 # C clients for the e2e tests (tests/e2e/clients/*.c): threads, fork.
 CLIENTS   := $(patsubst tests/e2e/clients/%.c,$(BUILD)/clients/%,$(wildcard tests/e2e/clients/*.c))
 
-.PHONY: all deps check check-unit check-e2e demo clean install bench bench-smoke bench-deps
+.PHONY: all deps demo-deps check check-unit check-e2e demo clean install bench bench-smoke bench-deps
 all: $(BUILD)/libllmshim.so
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/obj
@@ -58,10 +58,14 @@ $(BUILD)/llmshim: $(TOOL_SRC) $(wildcard tools/*.h) $(CORE_SRC) $(STORE_SRC) $(w
 	$(CC) $(BASE) $(CFLAGS) -Itools $(if $(TOOL_REDIS),-DLLMSHIM_HAVE_REDIS) -o $@ $(TOOL_SRC) $(CORE_SRC) $(STORE_SRC) \
 	    $(if $(TOOL_REDIS),$(shell pkg-config --libs hiredis)) -lbearssl -lpthread
 
-# Debian packages for building and testing; installed only when missing.
-DEB_PKGS := gcc make libcurl4-openssl-dev libhiredis-dev libjsmn-dev libbearssl-dev libcmocka-dev \
-            faketime redis-server nutcracker curl openssl python3 pkg-config \
-            php-cli php-curl python3-pycurl r-cran-curl ruby-ethon
+# Debian packages, installed only when missing. `make demo` needs the build and the demo's
+# peers (DEMO_PKGS); `make check` adds the test tools and clients (TEST_PKGS). gcc is installed
+# without recommends, so libc6-dev (stdio.h, crt1.o) must be named.
+DEMO_PKGS := gcc libc6-dev make pkg-config libcurl4-openssl-dev libhiredis-dev libjsmn-dev libbearssl-dev \
+             curl python3
+TEST_PKGS := libcmocka-dev faketime redis-server nutcracker openssl \
+             php-cli php-curl python3-pycurl r-cran-curl ruby-ethon
+DEB_PKGS  := $(DEMO_PKGS) $(TEST_PKGS)
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -70,6 +74,8 @@ deps:
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null || \
 	    { echo "make deps: could not install: $$missing (run as root or with sudo)"; exit 1; }; \
 	fi
+demo-deps:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEMO_PKGS)"
 
 check: deps
 	$(MAKE) all $(UNIT_BIN) $(EXAMPLES) $(CLIENTS) $(TORTURE_BIN)
@@ -186,7 +192,7 @@ check-valgrind: deps
 	$(MAKE) all
 	@tests/valgrind/run.sh
 
-demo: deps
+demo: demo-deps
 	$(MAKE) all
 	@tools/demo.sh
 
