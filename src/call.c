@@ -23,7 +23,7 @@ static void put_str(br_sha256_context *h, const char *s) {
 
 void key_compute_full(unsigned char out[32], const char *ns, const char *method, const char *url,
                       int body_json, const char *body, size_t body_len, const char *headers,
-                      const char *scope) {
+                      const char *scope, const char *options) {
     br_sha256_context h;
     br_sha256_init(&h);
     put_str(&h, KEY_VERSION);
@@ -35,12 +35,13 @@ void key_compute_full(unsigned char out[32], const char *ns, const char *method,
     /* optional parts are tagged, so a key without them is unchanged and never collides */
     if (headers) { put_str(&h, "headers"); put_str(&h, headers); }
     if (scope) { put_str(&h, "scope"); put_str(&h, scope); }
+    if (options) { put_str(&h, "options"); put_str(&h, options); }
     br_sha256_out(&h, out);
 }
 
 void key_compute(unsigned char out[32], const char *ns, const char *method, const char *url,
                  int body_json, const char *body, size_t body_len) {
-    key_compute_full(out, ns, method, url, body_json, body, body_len, NULL, NULL);
+    key_compute_full(out, ns, method, url, body_json, body, body_len, NULL, NULL, NULL);
 }
 
 /* Body fields that never change an answer, per API shape (JSON pointers). */
@@ -229,10 +230,12 @@ int call_analyze_request(struct call *c, const struct config *cfg, const struct 
     if (c->body.oom || model.oom) { buf_free(&model); goto oom; }
     c->model = model_of(c, &model);
     c->key_headers = key_header_block(r, cfg, c->ep.shape);
+    c->key_options = r->options ? strdup(r->options) : NULL;
+    if (r->options && !c->key_options) goto oom;
     char scope[65];
     if (r->scope_secret) scope_hex(r, scope);
     key_compute_full(c->key, cfg->ns, r->method, c->safe_url, c->body_json, c->body.data, c->body.len,
-                     c->key_headers, r->scope_secret ? scope : NULL);
+                     c->key_headers, r->scope_secret ? scope : NULL, r->options);
     key_hex(c->key, c->hex);
     c->name = call_entry_name(c->ep.provider, c->model, c->hex);
     if (!c->name) goto oom;
@@ -242,6 +245,15 @@ oom:
     return -1;
 }
 
+int call_is_llm_url(const struct config *cfg, const char *url) {
+    struct url u;
+    struct endpoint_match m;
+    if (!url || url_parse(url, &u) != 0) return 0;
+    int llm = endpoint_match(cfg->endpoints, cfg->nendpoints, &u, &m);
+    url_free(&u);
+    return llm;
+}
+
 void call_free(struct call *c) {
     url_free(&c->url);
     free(c->safe_url);
@@ -249,5 +261,6 @@ void call_free(struct call *c) {
     free(c->model);
     free(c->name);
     free(c->key_headers);
+    free(c->key_options);
     memset(c, 0, sizeof(*c));
 }

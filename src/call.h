@@ -22,6 +22,7 @@ struct call {
     char hex[65];
     char *name;        /* where the entry lives in a file store: call_entry_name */
     char *key_headers; /* the canonical header block that went into the key, or NULL */
+    char *key_options; /* the transfer options that went into the key, or NULL */
 };
 
 /* What a hook saw of one request. */
@@ -34,6 +35,7 @@ struct call_request {
     size_t nheaders;
     const char *credential;       /* CURLOPT_USERPWD / XOAUTH2_BEARER, if any */
     const unsigned char *scope_secret; /* 32 bytes when LLMSHIM_KEY_SCOPE=credential, else NULL */
+    const char *options;          /* transfer options that change the answer, as text; NULL: none */
 };
 
 /* Returns 1 (an LLM call: c is filled, free with call_free), 0 (not an LLM call: leave it
@@ -43,6 +45,9 @@ int call_analyze_request(struct call *c, const struct config *cfg, const struct 
 int call_analyze(struct call *c, const struct config *cfg, const char *method, const char *url,
                  const char *body, size_t body_len);
 void call_free(struct call *c);
+/* 1 when a request to url would be an LLM call if it were a POST llmshim can read: the URL
+ * matches a built-in or configured endpoint. */
+int call_is_llm_url(const struct config *cfg, const char *url);
 
 /* The file-store name of an entry: "<provider>/<model>/<first 16 hex of the key>.json", each
  * segment reduced to safe characters ("custom" for no provider, "_" for no model). The one
@@ -52,12 +57,13 @@ char *call_entry_name(const char *provider, const char *model, const char *hex);
 
 /* The key over already-canonical parts; exposed for tests and the command. `headers` is the
  * canonical block of key headers ("name:value\n" sorted), `scope` the credential HMAC in hex;
- * both may be NULL, and then the key is what it was before they existed. */
+ * `options` the transfer options that change the answer (redirects, port); each may be NULL,
+ * and then the key is what it was before they existed. */
 void key_compute(unsigned char out[32], const char *ns, const char *method, const char *url,
                  int body_json, const char *body, size_t body_len);
 void key_compute_full(unsigned char out[32], const char *ns, const char *method, const char *url,
                       int body_json, const char *body, size_t body_len, const char *headers,
-                      const char *scope);
+                      const char *scope, const char *options);
 void key_hex(const unsigned char key[32], char hex[65]);
 
 #endif

@@ -1,4 +1,11 @@
-/* hook: the only part of llmshim that knows libcurl's ABI. Internal to the hook_*.c files. */
+/* hook: the only part of llmshim that knows libcurl's ABI. Internal to the hook_*.c files.
+ *
+ * A transfer's life (hook_transfer.c owns it; hook_easy.c and hook_multi.c are its doors):
+ *   options mirrored (every curl_easy_setopt the program makes, wherever it makes it)
+ *   -> the transfer starts (curl_easy_perform, or the first multi perform after add_handle)
+ *   -> decided from the options in force then: pass, hit, refuse (replay), or record
+ *   -> replayed through the program's callbacks, or recorded as libcurl delivers it
+ *   -> checked (the request sent is the request keyed) and stored. */
 #ifndef LLMSHIM_HOOK_H
 #define LLMSHIM_HOOK_H
 
@@ -9,6 +16,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "call.h"
 #include "entry.h"
 
 #define HOOK_EXPORT __attribute__((visibility("default")))
@@ -66,29 +74,56 @@ struct real_api {
 #undef X
 };
 
-/* The libcurl a call from `caller` would have reached without llmshim (see hook_real.c).
- * Never NULL; individual pointers may be NULL when no libcurl is loaded. */
+/* ---- hook_real.c: which libcurl, and who is calling ---- */
+
+/* The libcurl a call from `caller` would have reached without llmshim. Never NULL; individual
+ * pointers may be NULL when no libcurl is loaded. */
 const struct real_api *real_for_caller(const void *caller);
 /* A libcurl opened privately (handle from dlopen) whose curl_* an FFI loader looked up: calls
  * from objects without a libcurl of their own go to it. 1 when it is a usable libcurl. */
 int real_register_ffi(void *handle);
 typedef void *(*dlsym_fn)(void *, const char *);
 dlsym_fn real_dlsym(void);
+/* 1 when the call was made by libcurl itself (curl_easy_perform drives a multi handle, DoH
+ * makes handles): such calls pass straight through. Decided by where the caller's code lies,
+ * so the program's own calls from inside libcurl callbacks are still the program's. */
+int hook_from_libcurl(const void *caller);
 
-/* Re-entry depth of this thread: > 0 while libcurl itself runs, so its own calls into the
- * public API pass straight through. App callbacks run at depth 0 again. */
-extern __attribute__((tls_model("initial-exec"))) __thread int hook_depth;
+/* ---- hook_options.c: every libcurl option, classified ---- */
+enum opt_class {
+    OPT_NEUTRAL,  /* changes neither the question nor the answer: forwarded, not mirrored */
+    OPT_REQUEST,  /* the request: mirrored and read when the transfer starts */
+    OPT_DELIVERY, /* where the answer goes: mirrored, held by the recorder during a miss */
+    OPT_KEY,      /* part of the key when not at libcurl's default */
+    OPT_PASS,     /* not at its default: the transfer is not cached */
+    OPT_UNKNOWN,  /* newer than llmshim: treated as OPT_PASS */
+};
+enum opt_class opt_class(CURLoption opt);
+long opt_default_long(CURLoption opt);
 
-enum hk_method { HK_GET, HK_POST, HK_OTHER };
+/* ---- hook_handle.c: what the program set on each easy handle ---- */
 
-/* What a handle's options say about the next transfer, mirrored as libcurl stores them. */
+/* libcurl's notion of the method (lib/setopt.c: data->set.method). */
+enum hk_method { HK_GET, HK_POST, HK_PUT, HK_HEAD, HK_POST_MIME, HK_POST_FORM };
+
+/* An OPT_KEY, OPT_PASS or OPT_UNKNOWN option set to something other than its default. */
+struct hk_opt {
+    CURLoption opt;
+    struct hk_arg a;
+    char *str;             /* a copy of a string argument (libcurl copies strings too) */
+};
+
+struct xfer;
+struct hk_multi;
+
 struct hk_handle {
     CURL *curl;
     const struct real_api *real;
     struct hk_handle *next; /* hash chain */
 
+    /* the request, as libcurl will send it */
     char *url;
-    int url_is_curlu;          /* CURLOPT_CURLU: not read by llmshim, so not cached */
+    void *curlu;               /* CURLOPT_CURLU: not read by llmshim, so not cached */
     const char *postfields;    /* app memory, or `copy` */
     char *copy;                /* CURLOPT_COPYPOSTFIELDS */
     curl_off_t postsize;       /* -1: strlen(postfields) */
@@ -97,6 +132,11 @@ struct hk_handle {
     char *customrequest;
     const struct curl_slist *headers;
     char *credential;          /* CURLOPT_USERPWD or XOAUTH2_BEARER: only ever hashed (key scope) */
+    struct hk_opt *opts;       /* OPT_KEY/OPT_PASS/OPT_UNKNOWN options away from their default */
+    size_t nopts;
+    int unreadable;            /* an option could not be mirrored (no memory): never cached */
+
+    /* where the answer goes */
     curl_write_callback write_cb;   /* NULL: fwrite */
     void *write_data;               /* default stdout */
     curl_write_callback header_cb;
@@ -121,13 +161,13 @@ struct hk_handle {
     curl_off_t r_time_us;
     const char *r_scheme;
 
-    struct mflow *mflow;       /* an LLM transfer on a multi handle, until its DONE message */
-    int can_fetch;             /* inside curl_easy_perform: a failed replay may still fetch */
+    /* the transfer in progress */
+    struct xfer *x;            /* from the start of a recorded transfer to its end */
+    struct hk_multi *multi;    /* the multi handle it was added to, until it is removed */
+    struct hk_handle *mnext;   /* the multi's list of its handles */
+    int fresh;                 /* added to the multi, not started yet: judged at the next perform */
+    int taken;                 /* answered by llmshim: no longer in libcurl's multi */
 };
-
-/* hook_multi.c: drop whatever a multi handle still holds for h (curl_easy_cleanup of a handle
- * that is still in a multi). */
-void multi_forget(struct hk_handle *h);
 
 struct hk_handle *handle_add(CURL *curl, const struct real_api *real);
 struct hk_handle *handle_find(CURL *curl);
@@ -138,12 +178,20 @@ void handle_clear_replay(struct hk_handle *h); /* a new transfer starts: getinfo
 void handle_forksafe(void);
 void multi_forksafe(void);
 int handle_copy(struct hk_handle *dst, const struct hk_handle *src);
-void handle_note_option(struct hk_handle *h, CURLoption opt, const void *ptr, long l, curl_off_t o);
+/* Mirrors an option libcurl accepted. 0, or -1 when out of memory (then the handle is marked
+ * so that its transfers pass through uncached). */
+void handle_note_option(struct hk_handle *h, CURLoption opt, struct hk_arg a);
+/* The canonical text of the OPT_KEY options in force ("number=value\n" in option order); NULL
+ * when all are at their defaults. *pass: the first OPT_PASS/OPT_UNKNOWN option in force, or 0. */
+char *handle_key_options(const struct hk_handle *h, CURLoption *pass);
+/* The body the next transfer sends (NULL: none from POSTFIELDS) and its length. */
+const char *handle_body(const struct hk_handle *h, size_t *len);
 
 /* Delivery to the application, the way libcurl would have delivered. */
 size_t hk_write_body(struct hk_handle *h, char *p, size_t n);
 size_t hk_write_header(struct hk_handle *h, char *p, size_t n);
 
+/* ---- hook_replay.c ---- */
 /* Serves a cached entry; returns what curl_easy_perform returns. pace: see LLMSHIM_REPLAY_PACE;
  * status: the X-LLMShim-Cache value ("HIT", "STALE"). CURLE_OUT_OF_MEMORY means nothing reached
  * the application, so the caller can still fetch the answer from the network. */
@@ -152,6 +200,7 @@ CURLcode replay_entry(struct hk_handle *h, const struct entry *e, long long elap
 /* Answers getinfo for a replayed transfer: 1 answered, 0 pass to libcurl. */
 int replay_getinfo(struct hk_handle *h, CURLINFO info, void *arg);
 
+/* ---- hook_record.c ---- */
 struct record_opts {
     size_t max_bytes;
     int shape;          /* enum shape: how a complete stream ends */
@@ -166,33 +215,50 @@ struct record_result {
     long status;
 };
 
-/* The real transfer with the answer copied as it passes; fills e's response part. */
-CURLcode record_perform(struct hk_handle *h, struct entry *e, const struct record_opts *o,
-                        struct record_result *res);
-/* The same in two halves, for transfers the multi API drives: begin wraps the callbacks (NULL:
- * could not; the handle is untouched), end restores them and judges the answer (frees r). */
+/* Wraps the handle's delivery callbacks with llmshim's tee (NULL: could not; the handle is
+ * untouched); end gives the application's callbacks back and judges the answer (frees r). */
 struct recorder;
 struct recorder *record_begin(struct hk_handle *h, struct entry *e, const struct record_opts *o,
                               struct record_result *res);
 void record_end(struct recorder *r, CURLcode rc);
+/* Sets the handle's delivery options in libcurl to what the application chose. */
+void record_restore_delivery(struct hk_handle *h);
 
-/* ---- the flow of one LLM request (hook_flow.c), shared by the easy and multi hooks ---- */
-struct call;
-struct config;
-/* 1: the handle's next transfer is an LLM call (c filled; call_free it), 0: pass it through. */
-int flow_analyze(struct hk_handle *h, const struct config *cfg, struct call *c);
-/* A hit: replays e (and frees it), logs and counts. */
-CURLcode flow_hit(struct hk_handle *h, const struct config *cfg, const struct call *c, long long t0,
-                  struct entry *e);
-/* LLMSHIM_MODE=replay without an entry: the message, and the error the transfer ends with. */
-CURLcode flow_replay_miss(struct hk_handle *h, const struct call *c);
-/* A miss by curl_easy_perform: the network, recorded. stale: an expired entry that may stand in. */
-CURLcode flow_fetch(struct hk_handle *h, const struct config *cfg, const struct call *c, long long t0,
-                    struct entry *stale);
-/* After a recorded transfer ended with rc: store, or let the stale entry answer, log, count.
- * Returns what the transfer ends with. rec is freed. */
-CURLcode flow_fetched(struct hk_handle *h, const struct config *cfg, const struct call *c, long long t0,
-                      struct entry *rec, const struct record_result *res, CURLcode rc, struct entry *stale);
-struct record_opts flow_record_opts(const struct config *cfg, const struct call *c, long long t0, int stale);
+/* ---- hook_transfer.c: one transfer's life ---- */
+enum xfer_kind {
+    XFER_PASS,    /* not llmshim's: libcurl does it all */
+    XFER_HIT,     /* answered from the cache */
+    XFER_REFUSE,  /* replay mode, and no entry (or no key): fails without the network */
+    XFER_RECORD,  /* a miss: libcurl fetches it, llmshim records it */
+};
+
+/* Decides h's transfer from the options in force now. may_wait: a miss may wait for another
+ * process fetching the same prompt (curl_easy_perform; never inside an event loop). Returns NULL
+ * for XFER_PASS (also when out of memory), else a transfer to finish with xfer_answer or
+ * xfer_record_begin/xfer_record_end, then xfer_free. */
+struct xfer *xfer_start(struct hk_handle *h, int may_wait);
+enum xfer_kind xfer_kind(const struct xfer *x);
+/* HIT or REFUSE: delivers through the application's callbacks; returns the transfer's result.
+ * For a hit that ran out of memory before anything was delivered, the transfer becomes a
+ * RECORD and CURLE_AGAIN is returned: record it instead. Frees nothing. */
+CURLcode xfer_answer(struct xfer *x);
+/* RECORD: puts llmshim's recorder and a private copy of the keyed body in place. -1: could not
+ * (the handle is as the application left it; pass the transfer through). */
+int xfer_record_begin(struct xfer *x);
+/* RECORD: the real transfer ended with rc: gives the handle back, checks that what was sent is
+ * what was keyed, stores, logs, counts. Returns what the transfer ends with. */
+CURLcode xfer_record_end(struct xfer *x, CURLcode rc);
+/* An option set on h by the application while its transfer records. 1: mirrored and held until
+ * the transfer ends (do not forward it to libcurl now); 0: forward it. */
+int xfer_hold_option(struct xfer *x, CURLoption opt, struct hk_arg a);
+/* Frees x. A transfer that did not finish (removed from its multi, handle cleaned up) stores
+ * nothing; a recorder still in place is taken down first. */
+void xfer_free(struct xfer *x);
+/* A copy made by curl_easy_duphandle while x records: give the copy the application's callbacks,
+ * body and held options instead of llmshim's. */
+void xfer_fix_duplicate(const struct xfer *x, struct hk_handle *dup);
+
+/* hook_multi.c: a handle that is cleaned up while still in a multi leaves it. */
+void multi_forget(struct hk_handle *h);
 
 #endif

@@ -1,10 +1,11 @@
-/* The exported hooks for libcurl's easy API. Each one forwards to the real libcurl; only
- * curl_easy_perform on a recognized LLM request and curl_easy_getinfo after a cache hit
- * answer by themselves. Calls made by libcurl itself (hook_depth > 0) pass straight through. */
+/* The exported hooks for libcurl's easy API: thin doors into hook_transfer.c. Each one
+ * forwards to the real libcurl; curl_easy_setopt mirrors what the program sets, and only
+ * curl_easy_perform of an LLM request and curl_easy_getinfo after a cache hit answer by
+ * themselves. Calls libcurl makes into its own API pass straight through. */
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "cache.h"
 #include "hook.h"
@@ -16,15 +17,21 @@
         if (!(api)->fn) return fallback; \
     } while (0)
 
+/* The program's handle, or NULL for libcurl's own calls and handles llmshim does not know. */
+static struct hk_handle *program_handle(CURL *curl, const void *caller) {
+    return hook_from_libcurl(caller) ? NULL : handle_find(curl);
+}
+
 static const struct real_api *api_for(struct hk_handle *h, const void *caller) {
     return h ? h->real : real_for_caller(caller);
 }
 
 HOOK_EXPORT CURL *curl_easy_init(void) {
-    const struct real_api *r = real_for_caller(HOOK_CALLER());
+    const void *caller = HOOK_CALLER();
+    const struct real_api *r = real_for_caller(caller);
     REAL_OR(r, curl_easy_init, NULL);
     CURL *curl = r->curl_easy_init();
-    if (curl && hook_depth == 0) handle_add(curl, r); /* untracked on failure: passes through */
+    if (curl && !hook_from_libcurl(caller)) handle_add(curl, r); /* untracked on failure: passes through */
     return curl;
 }
 
@@ -34,13 +41,19 @@ HOOK_EXPORT CURLcode curl_easy_setopt(CURL *curl, CURLoption opt, ...) {
     struct hk_arg a = hk_arg_read(opt, ap);
     va_end(ap);
 
-    struct hk_handle *h = hook_depth ? NULL : handle_find(curl);
-    const struct real_api *r = api_for(h, HOOK_CALLER());
+    const void *caller = HOOK_CALLER();
+    int ours = !hook_from_libcurl(caller);
+    struct hk_handle *h = ours ? handle_find(curl) : NULL;
+    if (h && h->x && xfer_hold_option(h->x, opt, a)) { /* set while recording: applied at its end */
+        handle_note_option(h, opt, a);
+        return CURLE_OK;
+    }
+    const struct real_api *r = api_for(h, caller);
     REAL_OR(r, curl_easy_setopt, CURLE_FAILED_INIT);
     CURLcode rc = HK_SETOPT(r->curl_easy_setopt, curl, opt, a);
-    if (rc != CURLE_OK || hook_depth || !curl) return rc;
+    if (rc != CURLE_OK || !ours || !curl) return rc;
     if (!h) h = handle_add(curl, r); /* a handle made before llmshim saw it */
-    if (h) handle_note_option(h, opt, a.ptr, a.l, a.o);
+    if (h) handle_note_option(h, opt, a);
     return rc;
 }
 
@@ -49,88 +62,72 @@ HOOK_EXPORT CURLcode curl_easy_getinfo(CURL *curl, CURLINFO info, ...) {
     va_start(ap, info);
     void *arg = va_arg(ap, void *); /* every getinfo takes one pointer */
     va_end(ap);
-    struct hk_handle *h = hook_depth ? NULL : handle_find(curl);
+    const void *caller = HOOK_CALLER();
+    struct hk_handle *h = program_handle(curl, caller);
     if (h && h->replayed && arg && replay_getinfo(h, info, arg)) return CURLE_OK;
-    const struct real_api *r = api_for(h, HOOK_CALLER());
+    const struct real_api *r = api_for(h, caller);
     REAL_OR(r, curl_easy_getinfo, CURLE_FAILED_INIT);
     return r->curl_easy_getinfo(curl, info, arg);
 }
 
 HOOK_EXPORT void curl_easy_reset(CURL *curl) {
-    struct hk_handle *h = hook_depth ? NULL : handle_find(curl);
-    const struct real_api *r = api_for(h, HOOK_CALLER());
+    const void *caller = HOOK_CALLER();
+    struct hk_handle *h = program_handle(curl, caller);
+    const struct real_api *r = api_for(h, caller);
     if (r->curl_easy_reset) r->curl_easy_reset(curl);
     if (h) handle_reset(h);
 }
 
 HOOK_EXPORT CURL *curl_easy_duphandle(CURL *curl) {
-    struct hk_handle *h = hook_depth ? NULL : handle_find(curl);
-    const struct real_api *r = api_for(h, HOOK_CALLER());
+    const void *caller = HOOK_CALLER();
+    struct hk_handle *h = program_handle(curl, caller);
+    const struct real_api *r = api_for(h, caller);
     REAL_OR(r, curl_easy_duphandle, NULL);
     CURL *dup = r->curl_easy_duphandle(curl);
     if (dup && h) {
         struct hk_handle *d = handle_add(dup, r);
         if (d && handle_copy(d, h) != 0) handle_remove(dup); /* untracked: passes through */
+        else if (d && h->x) xfer_fix_duplicate(h->x, d); /* the copy gets none of llmshim's recorder */
     }
     return dup;
 }
 
 HOOK_EXPORT void curl_easy_cleanup(CURL *curl) {
-    struct hk_handle *h = hook_depth ? NULL : handle_find(curl);
-    const struct real_api *r = api_for(h, HOOK_CALLER());
-    if (h && h->mflow) multi_forget(h);
+    const void *caller = HOOK_CALLER();
+    struct hk_handle *h = program_handle(curl, caller);
+    const struct real_api *r = api_for(h, caller);
+    if (h && h->multi) multi_forget(h);
     if (h) handle_remove(curl);
     if (r->curl_easy_cleanup) r->curl_easy_cleanup(curl);
 }
 
-/* ---- perform ------------------------------------------------------------------------------ */
-
-static CURLcode pass(struct hk_handle *h) {
-    hook_depth++;
-    CURLcode rc = h->real->curl_easy_perform(h->curl);
-    hook_depth--;
-    return rc;
-}
-
-static CURLcode fetch_or_replay(struct hk_handle *h, const struct config *cfg, const struct call *c,
-                                long long t0) {
-    struct entry e;
-    if (cfg->mode == MODE_RECORD) return flow_fetch(h, cfg, c, t0, NULL);
-    enum lookup l = cache_lookup(c, &e);
-    if (l == LOOKUP_HIT) return flow_hit(h, cfg, c, t0, &e);
-    if (cfg->mode == MODE_REPLAY) {
-        if (l == LOOKUP_STALE) entry_free(&e);
-        return flow_replay_miss(h, c);
-    }
-    struct entry fresh;
-    enum fill f = cache_fill_begin(c, &fresh);
-    if (f == FILL_HIT) {
-        if (l == LOOKUP_STALE) entry_free(&e);
-        return flow_hit(h, cfg, c, t0, &fresh);
-    }
-    CURLcode rc = flow_fetch(h, cfg, c, t0, l == LOOKUP_STALE ? &e : NULL);
-    if (f == FILL_LEADER) cache_fill_end(c);
-    if (l == LOOKUP_STALE) entry_free(&e);
-    return rc;
+static CURLcode real_perform(struct hk_handle *h) {
+    return h->real->curl_easy_perform(h->curl);
 }
 
 HOOK_EXPORT CURLcode curl_easy_perform(CURL *curl) {
-    struct hk_handle *h = hook_depth ? NULL : handle_find(curl);
+    const void *caller = HOOK_CALLER();
+    struct hk_handle *h = program_handle(curl, caller);
     if (!h) {
-        const struct real_api *r = real_for_caller(HOOK_CALLER());
+        const struct real_api *r = real_for_caller(caller);
         REAL_OR(r, curl_easy_perform, CURLE_FAILED_INIT);
         return r->curl_easy_perform(curl);
     }
     REAL_OR(h->real, curl_easy_perform, CURLE_FAILED_INIT);
+    if (h->multi) { /* libcurl's answer, also once llmshim has taken a hit out of the multi */
+        if (h->errorbuffer) snprintf(h->errorbuffer, CURL_ERROR_SIZE, "easy handle already used in multi handle");
+        return CURLE_FAILED_INIT;
+    }
+    if (h->x) return real_perform(h); /* from its own callback: libcurl refuses, as it should */
     handle_clear_replay(h);
-
-    const struct config *cfg = cache_config();
-    long long t0 = cache_monotonic_us();
-    struct call c;
-    if (flow_analyze(h, cfg, &c) <= 0) return pass(h);
-    h->can_fetch = 1;
-    CURLcode rc = fetch_or_replay(h, cfg, &c, t0);
-    h->can_fetch = 0;
-    call_free(&c);
+    struct xfer *x = xfer_start(h, 1);
+    if (!x) return real_perform(h);
+    CURLcode rc = CURLE_AGAIN;
+    if (xfer_kind(x) != XFER_RECORD) rc = xfer_answer(x);
+    if (rc == CURLE_AGAIN) { /* a miss (or a hit that could not be delivered): the network */
+        if (xfer_record_begin(x) != 0) rc = real_perform(h);
+        else rc = xfer_record_end(x, real_perform(h));
+    }
+    xfer_free(x);
     return rc;
 }

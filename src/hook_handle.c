@@ -35,19 +35,37 @@ static void set_defaults(struct hk_handle *h) {
     h->content_decoding = 1;
 }
 
+static void free_opts(struct hk_handle *h) {
+    for (size_t i = 0; i < h->nopts; i++) free(h->opts[i].str);
+    free(h->opts);
+    h->opts = NULL;
+    h->nopts = 0;
+}
+
 void handle_reset(struct hk_handle *h) {
     const struct real_api *real = h->real;
     CURL *curl = h->curl;
     struct hk_handle *next = h->next;
+    struct xfer *x = h->x;
+    struct hk_multi *multi = h->multi;
+    struct hk_handle *mnext = h->mnext;
+    int fresh = h->fresh, taken = h->taken;
     handle_clear_replay(h);
     free(h->url);
     free(h->copy);
     free(h->customrequest);
     free(h->credential);
+    free_opts(h);
     memset(h, 0, sizeof(*h));
     h->curl = curl;
     h->real = real;
     h->next = next;
+    /* curl_easy_reset changes options, not membership in a multi nor a transfer under way */
+    h->x = x;
+    h->multi = multi;
+    h->mnext = mnext;
+    h->fresh = fresh;
+    h->taken = taken;
     set_defaults(h);
 }
 
@@ -81,6 +99,8 @@ void handle_remove(CURL *curl) {
     if (h) *p = h->next;
     pthread_mutex_unlock(&table_lock);
     if (!h) return;
+    h->x = NULL;
+    h->multi = NULL;
     handle_reset(h);
     free(h);
 }
@@ -89,40 +109,152 @@ static char *dup_or_null(const char *s) {
     return s ? strdup(s) : NULL;
 }
 
+static char *dup_bytes(const char *p, curl_off_t size) {
+    size_t n = size >= 0 ? (size_t)size : strlen(p);
+    char *c = malloc(n + 1);
+    if (!c) return NULL;
+    memcpy(c, p, n);
+    c[n] = '\0';
+    return c;
+}
+
+/* An option llmshim could not mirror (no memory): its transfers must not be cached. */
+static void mark_unreadable(struct hk_handle *h) {
+    h->unreadable = 1;
+}
+
 int handle_copy(struct hk_handle *dst, const struct hk_handle *src) {
     struct hk_handle keep = *dst;
     *dst = *src;
     dst->curl = keep.curl;
     dst->real = keep.real;
     dst->next = keep.next;
+    /* a copy is a new handle: in no multi, no transfer, nothing replayed (curl_easy_duphandle) */
+    dst->x = NULL;
+    dst->multi = NULL;
+    dst->mnext = NULL;
+    dst->fresh = dst->taken = 0;
     dst->replayed = 0;
     dst->r_content_type = dst->r_url = NULL;
     dst->url = dup_or_null(src->url);
     dst->customrequest = dup_or_null(src->customrequest);
     dst->credential = dup_or_null(src->credential);
-    dst->copy = NULL;
-    if (src->copy) {
-        size_t n = src->postsize >= 0 ? (size_t)src->postsize : strlen(src->copy);
-        dst->copy = malloc(n + 1);
-        if (dst->copy) {
-            memcpy(dst->copy, src->copy, n);
-            dst->copy[n] = '\0';
+    dst->copy = src->copy ? dup_bytes(src->copy, src->postsize) : NULL;
+    if (src->copy) dst->postfields = dst->copy;
+    dst->opts = NULL;
+    dst->nopts = 0;
+    int failed = (src->url && !dst->url) || (src->copy && !dst->copy) || (src->credential && !dst->credential) ||
+                 (src->customrequest && !dst->customrequest);
+    if (src->nopts && !failed) {
+        dst->opts = calloc(src->nopts, sizeof(*dst->opts));
+        failed = !dst->opts;
+        for (size_t i = 0; !failed && i < src->nopts; i++) {
+            dst->opts[i] = src->opts[i];
+            dst->opts[i].str = dup_or_null(src->opts[i].str);
+            failed = src->opts[i].str && !dst->opts[i].str;
+            dst->nopts = i + 1;
         }
-        dst->postfields = dst->copy;
     }
-    return (src->url && !dst->url) || (src->copy && !dst->copy) || (src->credential && !dst->credential) ? -1 : 0;
+    return failed ? -1 : 0;
 }
 
-/* Mirrors libcurl's setopt.c for the options that decide what request is sent and where the
- * answer goes. Called only after libcurl accepted the option. */
-void handle_note_option(struct hk_handle *h, CURLoption opt, const void *ptr, long l, curl_off_t o) {
+/* The string options libcurl copies (CURLOPTTYPE_STRINGPOINT) among the generic ones. */
+static int is_string_option(CURLoption opt) {
+    switch (opt) {
+    case CURLOPT_RANGE: case CURLOPT_REQUEST_TARGET: case CURLOPT_AWS_SIGV4: case CURLOPT_DEFAULT_PROTOCOL:
+    case CURLOPT_UNIX_SOCKET_PATH: case CURLOPT_ABSTRACT_UNIX_SOCKET:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int at_default(CURLoption opt, struct hk_arg a) {
+    if (HK_ARG_LONG(opt)) return a.l == opt_default_long(opt);
+    if (HK_ARG_OFF_T(opt)) return a.o == 0;
+    return a.ptr == NULL;
+}
+
+/* OPT_KEY, OPT_PASS and OPT_UNKNOWN options: kept while away from their default. */
+static void note_generic(struct hk_handle *h, CURLoption opt, struct hk_arg a) {
+    size_t i = 0;
+    while (i < h->nopts && h->opts[i].opt != opt) i++;
+    if (i < h->nopts) { /* replace or drop the old value */
+        free(h->opts[i].str);
+        memmove(&h->opts[i], &h->opts[i + 1], (h->nopts - i - 1) * sizeof(*h->opts));
+        h->nopts--;
+    }
+    if (at_default(opt, a)) return;
+    char *str = is_string_option(opt) ? strdup(a.ptr) : NULL;
+    struct hk_opt *o = (str || !is_string_option(opt)) ? realloc(h->opts, (h->nopts + 1) * sizeof(*o)) : NULL;
+    if (!o) {
+        free(str);
+        mark_unreadable(h);
+        return;
+    }
+    h->opts = o;
+    /* kept in option order, so the key text does not depend on the order they were set in */
+    for (i = h->nopts; i > 0 && o[i - 1].opt > opt; i--) o[i] = o[i - 1];
+    o[i] = (struct hk_opt){.opt = opt, .a = a, .str = str};
+    h->nopts++;
+}
+
+static int follows(const struct hk_handle *h) {
+    for (size_t i = 0; i < h->nopts; i++)
+        if (h->opts[i].opt == CURLOPT_FOLLOWLOCATION) return 1;
+    return 0;
+}
+
+/* Strings and list lines are length-prefixed, so no value can pass for another option. */
+char *handle_key_options(const struct hk_handle *h, CURLoption *pass) {
+    *pass = 0;
+    struct buf b;
+    buf_init(&b);
+    int follow = follows(h);
+    for (size_t i = 0; i < h->nopts; i++) {
+        const struct hk_opt *o = &h->opts[i];
+        if (opt_class(o->opt) != OPT_KEY) {
+            if (!*pass) *pass = o->opt;
+            continue;
+        }
+        /* how redirects are followed matters only when they are (the curl tool always sets 50) */
+        if ((o->opt == CURLOPT_MAXREDIRS || o->opt == CURLOPT_POSTREDIR) && !follow) continue;
+        buf_printf(&b, "%d=", (int)o->opt);
+        if (HK_ARG_LONG(o->opt)) buf_printf(&b, "%ld", o->a.l);
+        else if (HK_ARG_OFF_T(o->opt)) buf_printf(&b, "%lld", (long long)o->a.o);
+        else if (o->str) buf_printf(&b, "%zu:%s", strlen(o->str), o->str);
+        else /* an slist (RESOLVE, CONNECT_TO): its lines as they are now */
+            for (const struct curl_slist *l = o->a.ptr; l; l = l->next)
+                buf_printf(&b, "%zu:%s", l->data ? strlen(l->data) : 0, l->data ? l->data : "");
+        buf_putc(&b, ';');
+    }
+    if (b.oom) { /* cannot say what the options are: treat the transfer as one to pass */
+        buf_free(&b);
+        *pass = CURLOPT_URL;
+        return NULL;
+    }
+    return b.len ? buf_take(&b, NULL) : (buf_free(&b), NULL);
+}
+
+const char *handle_body(const struct hk_handle *h, size_t *len) {
+    if (!h->postfields) return NULL;
+    *len = h->postsize >= 0 ? (size_t)h->postsize : strlen(h->postfields);
+    return h->postfields;
+}
+
+/* Mirrors libcurl's lib/setopt.c (7.88) for the options that decide what request is sent and
+ * where the answer goes. Called only after libcurl accepted the option. */
+void handle_note_option(struct hk_handle *h, CURLoption opt, struct hk_arg a) {
+    const void *ptr = a.ptr;
+    long l = a.l;
     switch (opt) {
     case CURLOPT_URL:
         free(h->url);
         h->url = dup_or_null(ptr);
+        if (ptr && !h->url) mark_unreadable(h);
         break;
     case CURLOPT_CURLU:
-        h->url_is_curlu = ptr != NULL;
+        h->curlu = a.ptr;
         break;
     case CURLOPT_POSTFIELDS:
         free(h->copy);
@@ -130,24 +262,16 @@ void handle_note_option(struct hk_handle *h, CURLoption opt, const void *ptr, lo
         h->postfields = ptr;
         h->method = HK_POST;
         break;
-    case CURLOPT_COPYPOSTFIELDS: {
+    case CURLOPT_COPYPOSTFIELDS:
         free(h->copy);
-        h->copy = NULL;
-        if (ptr) {
-            size_t n = h->postsize >= 0 ? (size_t)h->postsize : strlen(ptr);
-            h->copy = malloc(n + 1);
-            if (h->copy) {
-                memcpy(h->copy, ptr, n);
-                h->copy[n] = '\0';
-            }
-        }
+        h->copy = ptr ? dup_bytes(ptr, h->postsize) : NULL;
+        if (ptr && !h->copy) mark_unreadable(h);
         h->postfields = h->copy;
         h->method = HK_POST;
         break;
-    }
     case CURLOPT_POSTFIELDSIZE:
     case CURLOPT_POSTFIELDSIZE_LARGE: {
-        curl_off_t size = opt == CURLOPT_POSTFIELDSIZE ? (curl_off_t)l : o;
+        curl_off_t size = opt == CURLOPT_POSTFIELDSIZE ? (curl_off_t)l : a.o;
         if (h->postsize < size && h->postfields == h->copy) { /* libcurl drops a shorter copy */
             free(h->copy);
             h->copy = NULL;
@@ -157,25 +281,44 @@ void handle_note_option(struct hk_handle *h, CURLoption opt, const void *ptr, lo
         break;
     }
     case CURLOPT_POST:
-        h->method = l ? HK_POST : HK_GET;
+        if (l) {
+            h->method = HK_POST;
+            h->nobody = 0;
+        } else {
+            h->method = HK_GET;
+        }
         break;
     case CURLOPT_HTTPGET:
-        if (l) h->method = HK_GET;
-        break;
-    case CURLOPT_UPLOAD:
-    case CURLOPT_PUT:
-        h->method = l ? HK_OTHER : HK_GET;
-        break;
-    case CURLOPT_MIMEPOST:
-    case CURLOPT_HTTPPOST:
-        h->method = HK_OTHER;
+        if (l) {
+            h->method = HK_GET;
+            h->nobody = 0;
+        }
         break;
     case CURLOPT_NOBODY:
         h->nobody = l != 0;
+        if (h->nobody) h->method = HK_HEAD;
+        else if (h->method == HK_HEAD) h->method = HK_GET;
+        break;
+    case CURLOPT_UPLOAD:
+    case CURLOPT_PUT:
+        if (l) {
+            h->method = HK_PUT;
+            h->nobody = 0;
+        } else {
+            h->method = HK_GET;
+        }
+        break;
+    case CURLOPT_MIMEPOST:
+        h->method = HK_POST_MIME;
+        break;
+    case CURLOPT_HTTPPOST:
+        h->method = HK_POST_FORM;
+        h->nobody = 0;
         break;
     case CURLOPT_CUSTOMREQUEST:
         free(h->customrequest);
         h->customrequest = dup_or_null(ptr);
+        if (ptr && !h->customrequest) mark_unreadable(h);
         break;
     case CURLOPT_HTTPHEADER:
         h->headers = ptr;
@@ -184,6 +327,7 @@ void handle_note_option(struct hk_handle *h, CURLoption opt, const void *ptr, lo
     case CURLOPT_XOAUTH2_BEARER:
         free(h->credential);
         h->credential = dup_or_null(ptr);
+        if (ptr && !h->credential) mark_unreadable(h);
         break;
     case CURLOPT_WRITEFUNCTION:
         h->write_cb = (curl_write_callback)ptr;
@@ -212,19 +356,18 @@ void handle_note_option(struct hk_handle *h, CURLoption opt, const void *ptr, lo
     case CURLOPT_HTTP_CONTENT_DECODING:
         h->content_decoding = l;
         break;
-    default:
+    default: {
+        enum opt_class c = opt_class(opt);
+        if (c == OPT_KEY || c == OPT_PASS || c == OPT_UNKNOWN) note_generic(h, opt, a);
         break;
+    }
     }
     h->decodes_content = h->accept_encoding && h->content_decoding;
 }
 
 size_t hk_write_body(struct hk_handle *h, char *p, size_t n) {
-    int depth = hook_depth;
-    hook_depth = 0; /* the application's code runs as if llmshim were not there */
-    size_t w = h->write_cb ? h->write_cb(p, 1, n, h->write_data)
-                           : fwrite(p, 1, n, h->write_data ? (FILE *)h->write_data : stdout);
-    hook_depth = depth;
-    return w;
+    return h->write_cb ? h->write_cb(p, 1, n, h->write_data)
+                       : fwrite(p, 1, n, h->write_data ? (FILE *)h->write_data : stdout);
 }
 
 /* libcurl: headers go to HEADERFUNCTION(HEADERDATA); without one but with HEADERDATA, to the
@@ -235,12 +378,7 @@ size_t hk_write_header(struct hk_handle *h, char *p, size_t n) {
         if (w != n) return w;
     }
     if (!h->header_cb && !h->header_data) return n;
-    int depth = hook_depth;
-    hook_depth = 0;
-    size_t w;
-    if (h->header_cb) w = h->header_cb(p, 1, n, h->header_data);
-    else if (h->write_cb) w = h->write_cb(p, 1, n, h->header_data);
-    else w = fwrite(p, 1, n, (FILE *)h->header_data);
-    hook_depth = depth;
-    return w;
+    if (h->header_cb) return h->header_cb(p, 1, n, h->header_data);
+    if (h->write_cb) return h->write_cb(p, 1, n, h->header_data);
+    return fwrite(p, 1, n, (FILE *)h->header_data);
 }

@@ -1,10 +1,17 @@
 /* The exported hooks for libcurl's multi API (curl -Z, PHP curl_multi_*, R curl, pycurl
- * CurlMulti, Ruby ethon). A hit is never added to the real multi handle: its callbacks run at
- * the next curl_multi_perform/socket_action and a CURLMSG_DONE follows. A miss goes through
- * the real multi handle with the answer recorded as it passes. After every real perform the
- * DONE messages are moved into llmshim's own queue, so a recording is finished (and stored)
- * even when the application never reads its messages. Misses are not coalesced here: waiting
- * for another process would stall the application's event loop. */
+ * CurlMulti, Ruby ethon, cpr): thin doors into hook_transfer.c.
+ *
+ * libcurl reads a handle's options when its transfer starts, at the first perform (or
+ * socket_action) after curl_multi_add_handle, so that is when llmshim judges it too: a handle is
+ * added to libcurl's multi at once, and at the next perform each newly added handle is decided
+ * from the options in force. A hit is answered there and then (its callbacks run inside that
+ * perform, as a transfer that completes at once would) and taken out of libcurl's multi before
+ * libcurl starts it; a CURLMSG_DONE follows in llmshim's queue. A miss goes through libcurl with
+ * the answer recorded as it passes. After every real perform the DONE messages are moved into
+ * llmshim's queue, so a recording is finished (and stored) even when the application never reads
+ * its messages. Misses are not coalesced here: waiting for another process would stall the
+ * application's event loop. Inside a callback of an answer llmshim delivers, the multi API
+ * refuses re-entry with CURLM_RECURSIVE_API_CALL, as libcurl does inside its own callbacks. */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -17,38 +24,19 @@
 
 #define NBUCKETS 64
 
-enum mflow_kind { MF_HIT, MF_FAIL, MF_RECORD };
-
-/* One LLM transfer driven by a multi handle. */
-struct mflow {
-    struct mflow *next;
-    struct hk_multi *m;
-    struct hk_handle *h;
-    enum mflow_kind kind;
-    struct call c;
-    long long t0;
-    struct entry e;            /* MF_HIT: the answer; MF_RECORD: a stale entry (has_stale) */
-    int has_stale;
-    struct entry rec;          /* MF_RECORD: the answer being recorded */
-    struct record_result res;
-    struct recorder *r;
-};
-
 struct hk_msg {
     struct hk_msg *next;
     CURLMsg msg;
 };
 
 struct hk_multi {
-    struct hk_multi *next; /* hash chain */
+    struct hk_multi *next;      /* hash chain */
     CURLM *multi;
     const struct real_api *real;
-    struct mflow *pending;  /* hits and replay misses not yet delivered */
-    struct mflow *recording; /* misses in flight on the real multi handle */
+    struct hk_handle *handles;  /* added by the application and not removed yet */
     struct hk_msg *msgs, **msgs_tail;
-    CURLMsg out;            /* what curl_multi_info_read returned last */
-    curl_multi_timer_callback timer_cb;
-    void *timer_data;
+    CURLMsg out;                /* what curl_multi_info_read returned last */
+    int busy;                   /* delivering an answer: the application's callbacks run */
 };
 
 static struct hk_multi *table[NBUCKETS];
@@ -61,8 +49,9 @@ static size_t slot(const CURLM *m) {
     return (size_t)((p >> 4) ^ (p >> 12)) % NBUCKETS;
 }
 
-static struct hk_multi *multi_find(CURLM *multi) {
-    if (!multi || hook_depth) return NULL;
+/* The application's multi handle as llmshim knows it; NULL for libcurl's own calls. */
+static struct hk_multi *multi_find(CURLM *multi, const void *caller) {
+    if (!multi || hook_from_libcurl(caller)) return NULL;
     pthread_mutex_lock(&table_lock);
     struct hk_multi *m = table[slot(multi)];
     while (m && m->multi != multi) m = m->next;
@@ -70,8 +59,8 @@ static struct hk_multi *multi_find(CURLM *multi) {
     return m;
 }
 
-static struct hk_multi *multi_get(CURLM *multi, const struct real_api *real) {
-    struct hk_multi *m = multi_find(multi);
+static struct hk_multi *multi_get(CURLM *multi, const struct real_api *real, const void *caller) {
+    struct hk_multi *m = multi_find(multi, caller);
     if (m) return m;
     m = calloc(1, sizeof(*m));
     if (!m) return NULL;
@@ -89,14 +78,21 @@ static const struct real_api *api_of(struct hk_multi *m, const void *caller) {
     return m ? m->real : real_for_caller(caller);
 }
 
-static void queue_msg(struct hk_multi *m, CURL *easy, CURLcode result) {
+static void queue(struct hk_multi *m, const CURLMsg *msg) {
     struct hk_msg *q = calloc(1, sizeof(*q));
     if (!q) return; /* without memory the message is lost: the app sees the transfer vanish */
-    q->msg.msg = CURLMSG_DONE;
-    q->msg.easy_handle = easy;
-    q->msg.data.result = result;
+    q->msg = *msg;
     *m->msgs_tail = q;
     m->msgs_tail = &q->next;
+}
+
+static void queue_done(struct hk_multi *m, CURL *easy, CURLcode result) {
+    CURLMsg msg;
+    memset(&msg, 0, sizeof(msg));
+    msg.msg = CURLMSG_DONE;
+    msg.easy_handle = easy;
+    msg.data.result = result;
+    queue(m, &msg);
 }
 
 static void drop_msgs_of(struct hk_multi *m, CURL *easy) {
@@ -114,177 +110,139 @@ static void drop_msgs_of(struct hk_multi *m, CURL *easy) {
     while (*m->msgs_tail) m->msgs_tail = &(*m->msgs_tail)->next;
 }
 
-static void unlink_flow(struct mflow *f) {
-    struct mflow **lists[] = {&f->m->pending, &f->m->recording};
-    for (int i = 0; i < 2; i++)
-        for (struct mflow **p = lists[i]; *p; p = &(*p)->next)
-            if (*p == f) {
-                *p = f->next;
-                return;
-            }
+/* The handle leaves the multi in llmshim's books (libcurl's are the caller's business). */
+static void forget(struct hk_multi *m, struct hk_handle *h) {
+    for (struct hk_handle **p = &m->handles; *p; p = &(*p)->mnext)
+        if (*p == h) {
+            *p = h->mnext;
+            break;
+        }
+    drop_msgs_of(m, h->curl);
+    xfer_free(h->x); /* a recording cut short stores nothing */
+    h->x = NULL;
+    h->multi = NULL;
+    h->mnext = NULL;
+    h->fresh = h->taken = 0;
 }
 
-/* Frees a flow that is on no list (unlink_flow first). */
-static void mflow_free(struct mflow *f) {
-    if (f->r) record_end(f->r, CURLE_ABORTED_BY_CALLBACK); /* removed early: never stored */
-    if (f->kind == MF_HIT || f->has_stale) entry_free(&f->e);
-    entry_free(&f->rec);
-    call_free(&f->c);
-    if (f->h) f->h->mflow = NULL;
-    free(f);
+/* A newly added handle's transfer starts: decide it from the options in force now. */
+static void start(struct hk_multi *m, struct hk_handle *h) {
+    handle_clear_replay(h);
+    struct xfer *x = xfer_start(h, 0);
+    if (!x) return;
+    CURLcode rc = CURLE_AGAIN;
+    if (xfer_kind(x) != XFER_RECORD) {
+        m->busy++;
+        rc = xfer_answer(x);
+        m->busy--;
+    }
+    if (rc == CURLE_AGAIN) { /* a miss: libcurl runs it, llmshim records it */
+        if (xfer_record_begin(x) != 0) xfer_free(x);
+        return;
+    }
+    xfer_free(x);
+    /* answered: libcurl never starts it (it is still waiting to, so no connection is made) */
+    if (m->real->curl_multi_remove_handle) m->real->curl_multi_remove_handle(m->multi, h->curl);
+    h->taken = 1;
+    queue_done(m, h->curl, rc);
 }
 
-/* Serves the hits added since the last perform: callbacks now, a DONE message for each. */
-static void deliver(struct hk_multi *m) {
-    const struct config *cfg = cache_config();
-    while (m->pending) {
-        struct mflow *f = m->pending;
-        m->pending = f->next;
-        struct hk_handle *h = f->h;
-        CURLcode rc = f->kind == MF_HIT ? flow_hit(h, cfg, &f->c, f->t0, &f->e) : flow_replay_miss(h, &f->c);
-        f->kind = MF_FAIL; /* the entry is gone (flow_hit frees it) */
-        CURL *easy = h->curl;
-        mflow_free(f);
-        queue_msg(m, easy, rc);
+static void start_fresh(struct hk_multi *m) {
+    struct hk_handle *h = m->handles;
+    while (h) {
+        struct hk_handle *next = h->mnext;
+        if (h->fresh) {
+            h->fresh = 0;
+            start(m, h);
+        }
+        h = next;
     }
 }
 
 /* Moves libcurl's messages into ours, finishing the recordings they complete. */
 static void drain(struct hk_multi *m) {
-    const struct config *cfg = cache_config();
     if (!m->real->curl_multi_info_read) return;
     for (;;) {
         int left;
-        hook_depth++;
         CURLMsg *msg = m->real->curl_multi_info_read(m->multi, &left);
-        hook_depth--;
         if (!msg) break;
-        CURLcode rc = msg->data.result;
-        CURL *easy = msg->easy_handle;
-        CURLMSG kind = msg->msg;
-        struct hk_handle *h = kind == CURLMSG_DONE ? handle_find(easy) : NULL;
-        if (h && h->mflow && h->mflow->kind == MF_RECORD) {
-            struct mflow *f = h->mflow;
-            unlink_flow(f);
-            record_end(f->r, rc);
-            f->r = NULL;
-            rc = flow_fetched(h, cfg, &f->c, f->t0, &f->rec, &f->res, rc, f->has_stale ? &f->e : NULL);
-            mflow_free(f);
+        CURLMsg copy = *msg;
+        struct hk_handle *h = copy.msg == CURLMSG_DONE ? handle_find(copy.easy_handle) : NULL;
+        if (h && h->x && h->multi == m) {
+            struct xfer *x = h->x;
+            m->busy++; /* a stale answer may be delivered */
+            copy.data.result = xfer_record_end(x, copy.data.result);
+            m->busy--;
+            xfer_free(x);
         }
-        struct hk_msg *q = calloc(1, sizeof(*q));
-        if (!q) continue;
-        q->msg = *msg;
-        q->msg.msg = kind;
-        q->msg.easy_handle = easy;
-        if (kind == CURLMSG_DONE) q->msg.data.result = rc;
-        *m->msgs_tail = q;
-        m->msgs_tail = &q->next;
+        queue(m, &copy);
     }
 }
 
 HOOK_EXPORT CURLMcode curl_multi_add_handle(CURLM *multi, CURL *easy) {
-    struct hk_handle *h = hook_depth ? NULL : handle_find(easy);
-    const struct real_api *r = h ? h->real : real_for_caller(HOOK_CALLER());
+    const void *caller = HOOK_CALLER();
+    int ours = !hook_from_libcurl(caller);
+    struct hk_handle *h = ours ? handle_find(easy) : NULL;
+    const struct real_api *r = h ? h->real : real_for_caller(caller);
     if (!r->curl_multi_add_handle) return CURLM_INTERNAL_ERROR;
     if (!h) return r->curl_multi_add_handle(multi, easy);
-    if (h->mflow) return CURLM_ADDED_ALREADY;
-    const struct config *cfg = cache_config();
-    handle_clear_replay(h);
-    struct mflow *f = calloc(1, sizeof(*f));
-    struct hk_multi *m = f ? multi_get(multi, r) : NULL;
-    if (!m) {
-        free(f);
-        return r->curl_multi_add_handle(multi, easy);
-    }
-    f->t0 = cache_monotonic_us();
-    if (!flow_analyze(h, cfg, &f->c)) {
-        free(f);
-        return r->curl_multi_add_handle(multi, easy);
-    }
-    f->m = m;
-    if (cfg->mode != MODE_RECORD) {
-        enum lookup l = cache_lookup(&f->c, &f->e);
-        if (l == LOOKUP_HIT || cfg->mode == MODE_REPLAY) {
-            if (l == LOOKUP_STALE) entry_free(&f->e);
-            f->kind = l == LOOKUP_HIT ? MF_HIT : MF_FAIL;
-            f->h = h;
-            h->mflow = f;
-            struct mflow **tail = &m->pending;
-            while (*tail) tail = &(*tail)->next;
-            *tail = f;
-            /* an event-driven application calls socket_action when its timer fires: fire it now */
-            if (m->timer_cb) m->timer_cb(multi, 0, m->timer_data);
-            return CURLM_OK;
-        }
-        f->has_stale = l == LOOKUP_STALE;
-    }
-    struct record_opts o = flow_record_opts(cfg, &f->c, f->t0, f->has_stale);
-    f->kind = MF_RECORD;
-    f->r = record_begin(h, &f->rec, &o, &f->res);
-    if (!f->r) {
-        mflow_free(f);
-        return r->curl_multi_add_handle(multi, easy);
-    }
+    struct hk_multi *m = multi_get(multi, r, caller);
+    if (m && m->busy) return CURLM_RECURSIVE_API_CALL;
+    if (h->multi) return CURLM_ADDED_ALREADY; /* also after llmshim took an answered one out */
     CURLMcode rc = r->curl_multi_add_handle(multi, easy);
-    if (rc != CURLM_OK) {
-        mflow_free(f);
-        return rc;
-    }
-    f->h = h;
-    h->mflow = f;
-    f->next = m->recording;
-    m->recording = f;
+    if (rc != CURLM_OK || !m) return rc; /* without memory for m: the transfer passes through */
+    h->multi = m;
+    h->fresh = 1;
+    h->taken = 0;
+    h->mnext = m->handles;
+    m->handles = h;
     return CURLM_OK;
 }
 
 HOOK_EXPORT CURLMcode curl_multi_remove_handle(CURLM *multi, CURL *easy) {
-    struct hk_multi *m = multi_find(multi);
-    struct hk_handle *h = m ? handle_find(easy) : NULL;
-    const struct real_api *r = api_of(m, HOOK_CALLER());
+    const void *caller = HOOK_CALLER();
+    struct hk_multi *m = multi_find(multi, caller);
+    const struct real_api *r = api_of(m, caller);
     if (!r->curl_multi_remove_handle) return CURLM_INTERNAL_ERROR;
-    if (m) drop_msgs_of(m, easy); /* libcurl forgets a removed handle's messages too */
-    if (h && h->mflow && h->mflow->kind != MF_RECORD) { /* a hit removed before it was delivered */
-        unlink_flow(h->mflow);
-        mflow_free(h->mflow);
-        return CURLM_OK;
-    }
-    hook_depth++;
-    CURLMcode rc = r->curl_multi_remove_handle(multi, easy);
-    hook_depth--;
-    if (h && h->mflow) { /* removed before it finished: nothing stored */
-        unlink_flow(h->mflow);
-        mflow_free(h->mflow);
-    }
-    return rc;
+    if (!m) return r->curl_multi_remove_handle(multi, easy);
+    if (m->busy) return CURLM_RECURSIVE_API_CALL;
+    struct hk_handle *h = handle_find(easy);
+    CURLMcode rc = CURLM_OK;
+    if (!h || h->multi != m || !h->taken) rc = r->curl_multi_remove_handle(multi, easy);
+    if (rc != CURLM_OK) return rc; /* e.g. from inside libcurl's callbacks: nothing changes */
+    if (h && h->multi == m) forget(m, h);
+    else drop_msgs_of(m, easy); /* libcurl forgets a removed handle's messages too */
+    return CURLM_OK;
 }
 
 HOOK_EXPORT CURLMcode curl_multi_perform(CURLM *multi, int *running) {
-    struct hk_multi *m = multi_find(multi);
-    const struct real_api *r = api_of(m, HOOK_CALLER());
+    const void *caller = HOOK_CALLER();
+    struct hk_multi *m = multi_find(multi, caller);
+    const struct real_api *r = api_of(m, caller);
     if (!r->curl_multi_perform) return CURLM_INTERNAL_ERROR;
-    if (m) deliver(m);
-    hook_depth++;
+    if (m && m->busy) return CURLM_RECURSIVE_API_CALL;
+    if (m) start_fresh(m);
     CURLMcode rc = r->curl_multi_perform(multi, running);
-    hook_depth--;
     if (m) drain(m);
     return rc;
 }
 
 HOOK_EXPORT CURLMcode curl_multi_socket_action(CURLM *multi, curl_socket_t s, int ev, int *running) {
-    struct hk_multi *m = multi_find(multi);
-    const struct real_api *r = api_of(m, HOOK_CALLER());
+    const void *caller = HOOK_CALLER();
+    struct hk_multi *m = multi_find(multi, caller);
+    const struct real_api *r = api_of(m, caller);
     if (!r->curl_multi_socket_action) return CURLM_INTERNAL_ERROR;
-    if (m) deliver(m);
-    hook_depth++;
+    if (m && m->busy) return CURLM_RECURSIVE_API_CALL;
+    if (m) start_fresh(m);
     CURLMcode rc = r->curl_multi_socket_action(multi, s, ev, running);
-    hook_depth--;
     if (m) drain(m);
     return rc;
 }
 
 HOOK_EXPORT CURLMsg *curl_multi_info_read(CURLM *multi, int *left) {
-    struct hk_multi *m = multi_find(multi);
-    const struct real_api *r = api_of(m, HOOK_CALLER());
+    const void *caller = HOOK_CALLER();
+    struct hk_multi *m = multi_find(multi, caller);
+    const struct real_api *r = api_of(m, caller);
     if (!r->curl_multi_info_read) return NULL;
     if (!m) return r->curl_multi_info_read(multi, left);
     drain(m); /* messages that arrived without our perform (or before we knew this multi) */
@@ -304,39 +262,33 @@ HOOK_EXPORT CURLMsg *curl_multi_info_read(CURLM *multi, int *left) {
     return &m->out;
 }
 
-/* wait and poll return at once while a hit waits to be delivered by the next perform. */
-static int pending(CURLM *multi) {
-    struct hk_multi *m = multi_find(multi);
-    return m && m->pending;
-}
-
 HOOK_EXPORT CURLMcode curl_multi_wait(CURLM *multi, struct curl_waitfd *extra, unsigned int n, int timeout_ms,
                                       int *numfds) {
-    const struct real_api *r = api_of(multi_find(multi), HOOK_CALLER());
+    const void *caller = HOOK_CALLER();
+    struct hk_multi *m = multi_find(multi, caller);
+    const struct real_api *r = api_of(m, caller);
     if (!r->curl_multi_wait) return CURLM_INTERNAL_ERROR;
-    hook_depth++;
-    CURLMcode rc = r->curl_multi_wait(multi, extra, n, pending(multi) ? 0 : timeout_ms, numfds);
-    hook_depth--;
-    return rc;
+    if (m && m->busy) return CURLM_RECURSIVE_API_CALL;
+    return r->curl_multi_wait(multi, extra, n, timeout_ms, numfds);
 }
 
 HOOK_EXPORT CURLMcode curl_multi_poll(CURLM *multi, struct curl_waitfd *extra, unsigned int n, int timeout_ms,
                                       int *numfds) {
-    const struct real_api *r = api_of(multi_find(multi), HOOK_CALLER());
+    const void *caller = HOOK_CALLER();
+    struct hk_multi *m = multi_find(multi, caller);
+    const struct real_api *r = api_of(m, caller);
     if (!r->curl_multi_poll) return CURLM_INTERNAL_ERROR;
-    int wait = pending(multi) ? 0 : timeout_ms;
-    hook_depth++;
-    CURLMcode rc = r->curl_multi_poll(multi, extra, n, wait, numfds);
-    hook_depth--;
-    return rc;
+    if (m && m->busy) return CURLM_RECURSIVE_API_CALL;
+    return r->curl_multi_poll(multi, extra, n, timeout_ms, numfds);
 }
 
 HOOK_EXPORT CURLMcode curl_multi_timeout(CURLM *multi, long *ms) {
-    const struct real_api *r = api_of(multi_find(multi), HOOK_CALLER());
+    const void *caller = HOOK_CALLER();
+    struct hk_multi *m = multi_find(multi, caller);
+    const struct real_api *r = api_of(m, caller);
     if (!r->curl_multi_timeout) return CURLM_INTERNAL_ERROR;
-    CURLMcode rc = r->curl_multi_timeout(multi, ms);
-    if (rc == CURLM_OK && ms && pending(multi)) *ms = 0;
-    return rc;
+    if (m && m->busy) return CURLM_RECURSIVE_API_CALL;
+    return r->curl_multi_timeout(multi, ms);
 }
 
 HOOK_EXPORT CURLMcode curl_multi_setopt(CURLM *multi, CURLMoption opt, ...) {
@@ -344,47 +296,36 @@ HOOK_EXPORT CURLMcode curl_multi_setopt(CURLM *multi, CURLMoption opt, ...) {
     va_start(ap, opt);
     struct hk_arg a = hk_arg_read(opt, ap);
     va_end(ap);
-    struct hk_multi *m = multi_find(multi);
-    const struct real_api *r = api_of(m, HOOK_CALLER());
+    const void *caller = HOOK_CALLER();
+    struct hk_multi *m = multi_find(multi, caller);
+    const struct real_api *r = api_of(m, caller);
     if (!r->curl_multi_setopt) return CURLM_INTERNAL_ERROR;
-    CURLMcode rc = HK_SETOPT(r->curl_multi_setopt, multi, opt, a);
-    if (rc != CURLM_OK || hook_depth) return rc;
-    if (opt == CURLMOPT_TIMERFUNCTION || opt == CURLMOPT_TIMERDATA) {
-        if (!m) m = multi_get(multi, r);
-        if (m && opt == CURLMOPT_TIMERFUNCTION) m->timer_cb = (curl_multi_timer_callback)a.ptr;
-        if (m && opt == CURLMOPT_TIMERDATA) m->timer_data = a.ptr;
-    }
-    return rc;
+    if (m && m->busy) return CURLM_RECURSIVE_API_CALL;
+    return HK_SETOPT(r->curl_multi_setopt, multi, opt, a);
 }
 
 HOOK_EXPORT CURLMcode curl_multi_cleanup(CURLM *multi) {
-    struct hk_multi *m = multi_find(multi);
-    const struct real_api *r = api_of(m, HOOK_CALLER());
-    if (m) {
-        pthread_mutex_lock(&table_lock);
-        struct hk_multi **p = &table[slot(multi)];
-        while (*p && *p != m) p = &(*p)->next;
-        if (*p) *p = m->next;
-        pthread_mutex_unlock(&table_lock);
-        while (m->pending || m->recording) {
-            struct mflow *f = m->pending ? m->pending : m->recording;
-            unlink_flow(f);
-            mflow_free(f); /* a recording in flight is dropped: its callbacks given back */
-        }
-        while (m->msgs) {
-            struct hk_msg *q = m->msgs;
-            m->msgs = q->next;
-            free(q);
-        }
-    }
+    const void *caller = HOOK_CALLER();
+    struct hk_multi *m = multi_find(multi, caller);
+    const struct real_api *r = api_of(m, caller);
+    if (m && m->busy) return CURLM_RECURSIVE_API_CALL;
     CURLMcode rc = r->curl_multi_cleanup ? r->curl_multi_cleanup(multi) : CURLM_INTERNAL_ERROR;
+    if (!m || rc != CURLM_OK) return rc;
+    pthread_mutex_lock(&table_lock);
+    struct hk_multi **p = &table[slot(multi)];
+    while (*p && *p != m) p = &(*p)->next;
+    if (*p) *p = m->next;
+    pthread_mutex_unlock(&table_lock);
+    while (m->handles) forget(m, m->handles); /* recordings in flight: callbacks given back */
+    while (m->msgs) {
+        struct hk_msg *q = m->msgs;
+        m->msgs = q->next;
+        free(q);
+    }
     free(m);
     return rc;
 }
 
 void multi_forget(struct hk_handle *h) {
-    struct mflow *f = h->mflow;
-    drop_msgs_of(f->m, h->curl);
-    unlink_flow(f);
-    mflow_free(f);
+    forget(h->multi, h);
 }

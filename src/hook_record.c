@@ -118,8 +118,7 @@ static size_t tee_body(char *p, size_t size, size_t nmemb, void *userdata) {
 
 #define SET(opt, val) h->real->curl_easy_setopt(h->curl, opt, val)
 
-/* Gives the handle back exactly as the application configured it. */
-static void restore(struct hk_handle *h) {
+void record_restore_delivery(struct hk_handle *h) {
     SET(CURLOPT_WRITEFUNCTION, h->write_cb);
     SET(CURLOPT_WRITEDATA, h->write_data);
     SET(CURLOPT_HEADERFUNCTION, h->header_cb);
@@ -149,7 +148,7 @@ struct recorder *record_begin(struct hk_handle *h, struct entry *e, const struct
     if (SET(CURLOPT_WRITEFUNCTION, tee_body) != CURLE_OK || SET(CURLOPT_WRITEDATA, r) != CURLE_OK ||
         SET(CURLOPT_HEADERFUNCTION, tee_header) != CURLE_OK || SET(CURLOPT_HEADERDATA, r) != CURLE_OK ||
         SET(CURLOPT_HEADER, 0L) != CURLE_OK) { /* hk_write_header adds headers to the body itself */
-        restore(h);
+        record_restore_delivery(h);
         free(r);
         return NULL;
     }
@@ -160,7 +159,7 @@ void record_end(struct recorder *r, CURLcode rc) {
     struct hk_handle *h = r->h;
     struct entry *e = r->e;
     struct record_result *res = r->res;
-    restore(h);
+    record_restore_delivery(h);
     long status = 0;
     h->real->curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
     res->status = status;
@@ -178,14 +177,4 @@ void record_end(struct recorder *r, CURLcode rc) {
     }
     buf_free(&r->body);
     free(r);
-}
-
-CURLcode record_perform(struct hk_handle *h, struct entry *e, const struct record_opts *o,
-                        struct record_result *res) {
-    struct recorder *r = record_begin(h, e, o, res);
-    hook_depth++;
-    CURLcode rc = h->real->curl_easy_perform(h->curl);
-    hook_depth--;
-    if (r) record_end(r, rc);
-    return rc;
 }

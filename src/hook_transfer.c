@@ -1,0 +1,364 @@
+/* One transfer's life, whichever libcurl API drives it (hook.h shows the whole path):
+ * decided from the options in force when it starts, answered from the cache or recorded, then
+ * checked and stored. hook_easy.c and hook_multi.c only say when a transfer starts and ends. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+#include "hook.h"
+#include "log.h"
+
+/* An option the application set while its transfer was being recorded: applied to libcurl
+ * when the recording ends, so the request that goes out stays the request that was keyed. */
+struct held {
+    CURLoption opt;
+    struct hk_arg a;
+    char *copy; /* llmshim's copy of a string libcurl would have copied */
+};
+
+struct xfer {
+    enum xfer_kind kind;
+    struct hk_handle *h;
+    const struct config *cfg;
+    struct call c;
+    long long t0;
+    struct entry e;       /* HIT: the answer. RECORD: an expired entry that may stand in */
+    int has_e;
+    int leader;           /* holds the prompt's fill lock */
+    char why[CURL_ERROR_SIZE]; /* REFUSE: the error the transfer ends with */
+    char *sent;           /* RECORD: the body that was keyed, handed to libcurl */
+    size_t sent_len;
+    struct entry rec;
+    struct record_result res;
+    struct recorder *r;
+    struct held *held;
+    size_t nheld;
+};
+
+#define SET(h, opt, val) (h)->real->curl_easy_setopt((h)->curl, opt, val)
+
+/* ---- deciding ---------------------------------------------------------------------------- */
+
+/* The method word libcurl sends, or NULL when llmshim cannot say what the body is. */
+static const char *method_word(const struct hk_handle *h) {
+    static const char *const words[] = {"GET", "POST", "PUT", "HEAD", "POST", "POST"};
+    return h->customrequest ? h->customrequest : words[h->method];
+}
+
+/* Why an LLM-endpoint transfer cannot be keyed; NULL when it can. */
+static const char *unkeyable(const struct hk_handle *h, const struct config *cfg, CURLoption pass, char *buf,
+                             size_t size) {
+    if (h->unreadable) return "an option could not be read (out of memory)";
+    if (h->curlu) return "the URL is given as CURLOPT_CURLU";
+    if (h->method == HK_POST_MIME) return "a multipart body (CURLOPT_MIMEPOST)";
+    if (h->method == HK_POST_FORM) return "a multipart body (CURLOPT_HTTPPOST)";
+    if (h->method == HK_PUT) return "an upload (CURLOPT_UPLOAD)";
+    if (h->method != HK_POST) return "not a POST";
+    if (h->customrequest && strcmp(h->customrequest, "POST") != 0) {
+        snprintf(buf, size, "the method is \"%.40s\", not POST", h->customrequest);
+        return buf;
+    }
+    if (!h->postfields) return "the body comes from a read callback";
+    size_t len;
+    handle_body(h, &len);
+    if (cfg->max_entry_bytes && len > cfg->max_entry_bytes) return "the body is larger than LLMSHIM_MAX_ENTRY_BYTES";
+    if (pass) {
+        snprintf(buf, size, "option %d is set", (int)pass);
+        return buf;
+    }
+    return NULL;
+}
+
+/* A transfer that is not llmshim's: a GET or HEAD is never a prompt, so even replay lets it go. */
+static int harmless(const struct hk_handle *h) {
+    return (h->method == HK_GET || h->method == HK_HEAD) && !h->customrequest;
+}
+
+static struct xfer *refuse(struct xfer *x, const char *fmt, const char *what, const char *url) {
+    x->kind = XFER_REFUSE;
+    snprintf(x->why, sizeof(x->why), fmt, what, url);
+    log_line("%s", x->why + strlen("llmshim: "));
+    return x;
+}
+
+static void lookup(struct xfer *x, int may_wait) {
+    const struct config *cfg = x->cfg;
+    if (cfg->mode == MODE_RECORD) {
+        x->kind = XFER_RECORD;
+        return;
+    }
+    enum lookup l = cache_lookup(&x->c, &x->e);
+    if (l == LOOKUP_HIT) {
+        x->kind = XFER_HIT;
+        x->has_e = 1;
+        return;
+    }
+    if (l == LOOKUP_STALE) x->has_e = 1;
+    if (cfg->mode == MODE_REPLAY) {
+        if (x->has_e) entry_free(&x->e);
+        x->has_e = 0;
+        x->kind = XFER_REFUSE;
+        cache_replay_miss(&x->c, x->why, sizeof(x->why));
+        return;
+    }
+    x->kind = XFER_RECORD;
+    if (!may_wait) return; /* an event loop must not wait for another process's fetch */
+    struct entry fresh;
+    enum fill f = cache_fill_begin(&x->c, &fresh);
+    if (f == FILL_HIT) {
+        if (x->has_e) entry_free(&x->e);
+        x->e = fresh;
+        x->has_e = 1;
+        x->kind = XFER_HIT;
+    }
+    x->leader = f == FILL_LEADER;
+}
+
+struct xfer *xfer_start(struct hk_handle *h, int may_wait) {
+    const struct config *cfg = cache_config();
+    if (cfg->mode == MODE_OFF || !h->url) return NULL;
+    if (!call_is_llm_url(cfg, h->url)) return NULL;
+    struct xfer *x = calloc(1, sizeof(*x));
+    if (!x) return NULL;
+    x->h = h;
+    x->cfg = cfg;
+    x->t0 = cache_monotonic_us();
+
+    CURLoption pass;
+    char *options = handle_key_options(h, &pass);
+    char why[96];
+    const char *reason = unkeyable(h, cfg, pass, why, sizeof(why));
+    const unsigned char *secret = NULL;
+    if (!reason && cfg->key_scope && !(secret = cache_scope_secret())) reason = "no LLMSHIM_KEY_SCOPE secret";
+    if (reason) {
+        free(options);
+        if (harmless(h) || cfg->mode != MODE_REPLAY) {
+            if (!harmless(h) && cfg->log >= LOG_INFO) log_line("BYPASS %s: %s", reason, h->url);
+            free(x);
+            return NULL;
+        }
+        return refuse(x, "llmshim: replay: not sent, because %s: %s", reason, h->url);
+    }
+
+    const char *lines[128];
+    size_t nlines = 0;
+    for (const struct curl_slist *l = h->headers; l && nlines < 128; l = l->next) lines[nlines++] = l->data;
+    size_t len;
+    const char *body = handle_body(h, &len);
+    struct call_request req = {
+        .method = method_word(h),
+        .url = h->url,
+        .body = body,
+        .body_len = len,
+        .headers = lines,
+        .nheaders = nlines,
+        .credential = h->credential,
+        .scope_secret = secret,
+        .options = options,
+    };
+    x->sent = malloc(len + 1);
+    int kind = x->sent ? call_analyze_request(&x->c, cfg, &req) : -1;
+    free(options);
+    if (kind <= 0) {
+        free(x->sent);
+        free(x);
+        if (kind < 0) log_line("out of memory while reading a request; using the network");
+        return NULL;
+    }
+    /* the bytes keyed are the bytes sent: libcurl gets this copy, whatever happens to the
+     * application's buffer while the transfer runs */
+    memcpy(x->sent, body, len);
+    x->sent[len] = '\0';
+    x->sent_len = len;
+    lookup(x, may_wait);
+    return x;
+}
+
+enum xfer_kind xfer_kind(const struct xfer *x) {
+    return x->kind;
+}
+
+/* ---- answering from the cache ------------------------------------------------------------ */
+
+static void log_event(const struct xfer *x, const char *what, long long us) {
+    const struct config *cfg = x->cfg;
+    const struct call *c = &x->c;
+    if (cfg->log >= LOG_INFO)
+        log_line("%s %s model=%s key=%.12s %lldus %s", what, c->ep.provider, c->model ? c->model : "-",
+                 c->hex, us, c->safe_url);
+    if (cfg->log >= LOG_DEBUG) /* enough to find the entry and to see what was hashed */
+        log_line("  key=%s entry=%s shape=%s body=%zu bytes (%s)%s%s%s", c->hex, c->name, shape_name(c->ep.shape),
+                 c->body.len, c->body_json ? "canonical JSON" : "raw", c->key_headers ? " +headers" : "",
+                 c->key_options ? " +options " : "", c->key_options ? c->key_options : "");
+}
+
+CURLcode xfer_answer(struct xfer *x) {
+    struct hk_handle *h = x->h;
+    if (x->kind == XFER_REFUSE) {
+        handle_clear_replay(h);
+        if (h->errorbuffer) snprintf(h->errorbuffer, CURL_ERROR_SIZE, "%s", x->why);
+        return CURLE_COULDNT_CONNECT;
+    }
+    CURLcode rc = replay_entry(h, &x->e, cache_monotonic_us() - x->t0, x->cfg->replay_pace, "HIT");
+    if (rc == CURLE_OUT_OF_MEMORY && x->cfg->mode != MODE_REPLAY) {
+        /* nothing reached the application yet: ask the API instead */
+        entry_free(&x->e);
+        x->has_e = 0;
+        x->kind = XFER_RECORD;
+        return CURLE_AGAIN;
+    }
+    long long us = cache_monotonic_us() - x->t0;
+    log_event(x, "HIT", us);
+    cache_count(&x->c, OUTCOME_HIT, &x->e, us);
+    entry_free(&x->e);
+    x->has_e = 0;
+    return rc;
+}
+
+/* ---- recording a miss -------------------------------------------------------------------- */
+
+/* The application's body options, as it set them, back in libcurl. */
+static void restore_body(struct hk_handle *h) {
+    if (h->copy && h->postfields == h->copy) { /* COPYPOSTFIELDS: libcurl copies it again */
+        SET(h, CURLOPT_POSTFIELDSIZE_LARGE, h->postsize);
+        SET(h, CURLOPT_COPYPOSTFIELDS, h->copy);
+    } else {
+        SET(h, CURLOPT_POSTFIELDS, h->postfields);
+        SET(h, CURLOPT_POSTFIELDSIZE_LARGE, h->postsize);
+    }
+}
+
+int xfer_record_begin(struct xfer *x) {
+    struct hk_handle *h = x->h;
+    struct record_opts o = {.max_bytes = x->cfg->max_entry_bytes, .shape = x->c.ep.shape, .t0_us = x->t0,
+                            .hold_errors = x->has_e};
+    x->r = record_begin(h, &x->rec, &o, &x->res);
+    if (!x->r) return -1;
+    if (SET(h, CURLOPT_POSTFIELDS, x->sent) != CURLE_OK ||
+        SET(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->sent_len) != CURLE_OK) {
+        record_end(x->r, CURLE_ABORTED_BY_CALLBACK);
+        x->r = NULL;
+        restore_body(h);
+        return -1;
+    }
+    h->x = x;
+    return 0;
+}
+
+static char *copy_arg(CURLoption opt, struct hk_arg a, const struct hk_handle *h) {
+    switch (opt) {
+    case CURLOPT_URL: case CURLOPT_CUSTOMREQUEST: case CURLOPT_USERPWD: case CURLOPT_USERNAME:
+    case CURLOPT_PASSWORD: case CURLOPT_XOAUTH2_BEARER: case CURLOPT_COOKIE: case CURLOPT_ACCEPT_ENCODING:
+    case CURLOPT_RANGE: case CURLOPT_REQUEST_TARGET: case CURLOPT_AWS_SIGV4: case CURLOPT_DEFAULT_PROTOCOL:
+    case CURLOPT_UNIX_SOCKET_PATH: case CURLOPT_ABSTRACT_UNIX_SOCKET:
+        return a.ptr ? strdup(a.ptr) : NULL;
+    case CURLOPT_COPYPOSTFIELDS: {
+        if (!a.ptr) return NULL;
+        size_t n = h->postsize >= 0 ? (size_t)h->postsize : strlen(a.ptr);
+        char *c = malloc(n + 1);
+        if (c) {
+            memcpy(c, a.ptr, n);
+            c[n] = '\0';
+        }
+        return c;
+    }
+    default:
+        return NULL;
+    }
+}
+
+int xfer_hold_option(struct xfer *x, CURLoption opt, struct hk_arg a) {
+    if (!x || x->kind != XFER_RECORD || !x->r) return 0;
+    enum opt_class c = opt_class(opt);
+    if (c == OPT_NEUTRAL) return 0;
+    if (c == OPT_DELIVERY) return 1; /* the recorder calls whatever the mirror says */
+    struct held *n = realloc(x->held, (x->nheld + 1) * sizeof(*n));
+    if (!n) return 0; /* forwarded at once: the check before storing sees what it changed */
+    x->held = n;
+    n[x->nheld] = (struct held){.opt = opt, .a = a, .copy = copy_arg(opt, a, x->h)};
+    if (n[x->nheld].copy) n[x->nheld].a.ptr = n[x->nheld].copy;
+    x->nheld++;
+    return 1;
+}
+
+static void apply_held(const struct xfer *x, struct hk_handle *to) {
+    for (size_t i = 0; i < x->nheld; i++) HK_SETOPT(to->real->curl_easy_setopt, to->curl, x->held[i].opt, x->held[i].a);
+}
+
+static void free_held(struct xfer *x) {
+    for (size_t i = 0; i < x->nheld; i++) free(x->held[i].copy);
+    free(x->held);
+    x->held = NULL;
+    x->nheld = 0;
+}
+
+/* Takes llmshim's recorder and body out of the handle and applies what the application set
+ * meanwhile. */
+static void give_back(struct xfer *x, CURLcode rc) {
+    struct hk_handle *h = x->h;
+    h->x = NULL;
+    record_end(x->r, rc);
+    x->r = NULL;
+    restore_body(h);
+    apply_held(x, h);
+    free_held(x);
+}
+
+/* NULL when libcurl says it sent the request that was keyed, else why not. */
+static const char *sent_other(const struct xfer *x) {
+    const struct hk_handle *h = x->h;
+    char *method = NULL;
+    if (h->real->curl_easy_getinfo(h->curl, CURLINFO_EFFECTIVE_METHOD, &method) == CURLE_OK && method &&
+        strcmp(method, "POST") != 0)
+        return "libcurl sent another method (a redirect followed)";
+    curl_off_t up = -1;
+    if (h->real->curl_easy_getinfo(h->curl, CURLINFO_SIZE_UPLOAD_T, &up) == CURLE_OK && up >= 0 &&
+        (size_t)up != x->sent_len)
+        return "libcurl sent another body";
+    return NULL;
+}
+
+CURLcode xfer_record_end(struct xfer *x, CURLcode rc) {
+    struct hk_handle *h = x->h;
+    give_back(x, rc);
+    long long us = cache_monotonic_us() - x->t0;
+    const char *other = x->res.storable ? sent_other(x) : NULL;
+    if (other) {
+        log_line("not stored: %s than the request keyed %.12s (%s)", other, x->c.hex, x->c.safe_url);
+        x->res.storable = 0;
+    }
+    if (x->res.storable) {
+        cache_store(&x->c, &x->rec, us);
+        log_event(x, "STORE", us);
+        cache_count(&x->c, OUTCOME_STORE, &x->rec, us);
+    } else if (x->has_e && (x->res.held || (rc != CURLE_OK && !x->res.delivered))) {
+        /* the API failed (429, 5xx, no connection) and nothing reached the app yet */
+        rc = replay_entry(h, &x->e, us, 0, "STALE");
+        log_event(x, "STALE", cache_monotonic_us() - x->t0);
+        cache_count(&x->c, OUTCOME_STALE, &x->e, us);
+    } else {
+        int failed = rc != CURLE_OK || x->res.status < 200 || x->res.status >= 300;
+        log_event(x, failed ? "ERROR" : "MISS", us);
+        cache_count(&x->c, failed ? OUTCOME_ERROR : OUTCOME_MISS, NULL, us);
+    }
+    return rc;
+}
+
+void xfer_fix_duplicate(const struct xfer *x, struct hk_handle *dup) {
+    record_restore_delivery(dup);
+    restore_body(dup);
+    apply_held(x, dup);
+}
+
+void xfer_free(struct xfer *x) {
+    if (!x) return;
+    if (x->r) give_back(x, CURLE_ABORTED_BY_CALLBACK); /* never finished: nothing stored */
+    if (x->leader) cache_fill_end(&x->c);
+    if (x->has_e) entry_free(&x->e);
+    entry_free(&x->rec);
+    call_free(&x->c);
+    free_held(x);
+    free(x->sent);
+    free(x);
+}
