@@ -38,9 +38,11 @@ $(BUILD)/libllmshim.so: $(SHIM_OBJ)
 $(BUILD)/obj $(BUILD)/tests $(BUILD)/examples:
 	mkdir -p $@
 
-# Unit tests link the pure core and the stores directly (no preload involved).
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_SRC) $(STORE_SRC) $(wildcard src/*.h) | $(BUILD)/tests
-	$(CC) $(BASE) $(CFLAGS) -o $@ $< $(CORE_SRC) $(STORE_SRC) -lcmocka -lhiredis -lbearssl -lpthread
+# Unit tests link the pure core and the stores directly (no preload involved), and the parts of
+# the hook layer that only need libcurl's header: the option table and the option mirror.
+UNIT_HOOK := src/hook_options.c src/hook_handle.c
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_SRC) $(STORE_SRC) $(UNIT_HOOK) $(wildcard src/*.h) | $(BUILD)/tests
+	$(CC) $(BASE) $(CFLAGS) -o $@ $< $(CORE_SRC) $(STORE_SRC) $(UNIT_HOOK) -lcmocka -lhiredis -lbearssl -lpthread
 
 $(BUILD)/examples/%: examples/%.c | $(BUILD)/examples
 	$(CC) $(BASE) $(CFLAGS) -o $@ $< -lcurl
@@ -170,9 +172,9 @@ $(ASAN_BUILD)/obj/torture.o: tests/torture/torture.c
 	$(CC) $(BASE) $(ASAN_FLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
 $(ASAN_BUILD)/libllmshim.so: $(SHIM_SRC:src/%.c=$(ASAN_BUILD)/obj/%.o) $(ASAN_BUILD)/obj/torture.o
 	$(CC) $(SHIM_LDFLAGS) -fsanitize=address,undefined -o $@ $^ $(SHIM_LIBS)
-$(ASAN_BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_SRC) $(STORE_SRC) $(wildcard src/*.h)
+$(ASAN_BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_SRC) $(STORE_SRC) $(UNIT_HOOK) $(wildcard src/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(BASE) $(ASAN_FLAGS) -o $@ $< $(CORE_SRC) $(STORE_SRC) -lcmocka -lhiredis -lbearssl -lpthread
+	$(CC) $(BASE) $(ASAN_FLAGS) -o $@ $< $(CORE_SRC) $(STORE_SRC) $(UNIT_HOOK) -lcmocka -lhiredis -lbearssl -lpthread
 $(ASAN_BUILD)/clients/chat: examples/chat.c
 	@mkdir -p $(@D)
 	$(CC) $(BASE) $(ASAN_FLAGS) -o $@ $< -lcurl

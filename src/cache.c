@@ -24,7 +24,15 @@ static pthread_once_t config_once = PTHREAD_ONCE_INIT;
 static struct store *store;
 static pthread_once_t store_once = PTHREAD_ONCE_INIT;
 
+static void say_unknown(const char *msg, void *ud) {
+    (void)ud;
+    log_line("%s", msg);
+}
+
 static void config_init(void) {
+    /* a misspelt name would otherwise be ignored without a word: LLMSHIM_MDOE=replay records */
+    extern char **environ;
+    config_unknown_settings(environ, say_unknown, NULL);
     /* the environment, then the first config file found ($LLMSHIM_CONFIG, ./.llmshim, ~/.config) */
     if (config_file_error()) log_line("%s; the config file is ignored", config_file_error());
     config_parse(&config, config_getenv);
@@ -337,11 +345,11 @@ static int unchanged(struct store *s, const struct store_key *k, const struct en
     return same;
 }
 
-void cache_store(const struct call *c, struct entry *e, long long latency_us) {
+int cache_store(const struct call *c, struct entry *e, long long latency_us) {
     static atomic_int warned_write;
     struct store *s = get_store();
     /* only a whole 2xx answer becomes an entry, whatever a caller got wrong */
-    if (!s || e->status < 200 || e->status > 299 || !e->status_line || !e->body) return;
+    if (!s || e->status < 200 || e->status > 299 || !e->status_line || !e->body) return -1;
     memcpy(e->key, c->hex, 65);
     e->created = cache_now();
     e->ttl = config.ttl;
@@ -355,7 +363,7 @@ void cache_store(const struct call *c, struct entry *e, long long latency_us) {
     e->req_body = malloc(c->body.len + 1);
     if (!e->method || !e->url || !e->provider || (c->model && !e->model) || !e->req_body) {
         warn_once(&warned_write, strdup("out of memory while storing an answer"));
-        return;
+        return -1;
     }
     memcpy(e->req_body, c->body.data ? c->body.data : "", c->body.len);
     e->req_body[c->body.len] = '\0';
@@ -366,17 +374,19 @@ void cache_store(const struct call *c, struct entry *e, long long latency_us) {
         if (out.oom) warn_once(&warned_write, strdup("out of memory while storing an answer"));
         else warn_once(&warned_text, strdup("an answer whose URL or headers are not UTF-8 is not stored"));
         buf_free(&out);
-        return;
+        return -1;
     }
     struct store_key k = {c->hex, c->name};
     char *err = NULL;
     if (unchanged(s, &k, e)) { /* leaves a committed cassette as it was: no diff, no new mtime */
         buf_free(&out);
-        return;
+        return 0;
     }
     /* kept past its TTL for as long as it may still stand in for a failed call */
     long long expires = e->ttl ? e->created + e->ttl + config.stale_if_error : 0;
-    if (store_put(s, &k, out.data, out.len, expires, &err) != 0) warn_once(&warned_store, err);
+    int rc = store_put(s, &k, out.data, out.len, expires, &err);
+    if (rc != 0) warn_once(&warned_store, err);
     else free(err);
     buf_free(&out);
+    return rc != 0 ? -1 : 0;
 }

@@ -28,8 +28,9 @@ void cache_fill_end(const struct call *c);
 enum outcome { OUTCOME_HIT, OUTCOME_STALE, OUTCOME_MISS, OUTCOME_STORE, OUTCOME_ERROR };
 /* Adds one request to the shared counters (e: the entry served, for what a hit saved). */
 void cache_count(const struct call *c, enum outcome o, const struct entry *e, long long us);
-/* Fills the request part of e from c and stores it. Failures are logged, never returned. */
-void cache_store(const struct call *c, struct entry *e, long long latency_us);
+/* Fills the request part of e from c and stores it: 0 when the entry is in the store, -1 when
+ * it could not be written (said once on stderr). */
+int cache_store(const struct call *c, struct entry *e, long long latency_us);
 
 /* The per-cache secret for LLMSHIM_KEY_SCOPE=credential (32 bytes), created once and kept 0600
  * beside the cache (in-process for the memory backend). NULL, with one warning, if unavailable. */

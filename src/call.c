@@ -2,6 +2,7 @@
 
 #include <bearssl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -44,9 +45,19 @@ void key_compute(unsigned char out[32], const char *ns, const char *method, cons
     key_compute_full(out, ns, method, url, body_json, body, body_len, NULL, NULL, NULL);
 }
 
-/* Body fields that never change an answer, per API shape (JSON pointers). */
+/* Body fields left out of the key, per API (JSON pointers). A field may be left out only if it
+ * never changes the answer and the answer never contains it: otherwise one user would be served
+ * another's value. Audited per endpoint against each API's answer object:
+ * - OpenAI chat/completions, completions, embeddings: the answer holds id, model, choices or
+ *   data, usage, service_tier, system_fingerprint; never user, metadata, store, the cache key or
+ *   the safety identifier. llama.cpp's slot fields steer its cache, not the answer.
+ * - OpenAI responses: the answer object echoes user, metadata, store, prompt_cache_key,
+ *   safety_identifier, prompt_cache_retention and the sampling settings: nothing is left out.
+ * - Anthropic messages: metadata.user_id is not echoed. Gemini: nothing is left out.
+ * - Ollama: keep_alive only says how long the model stays loaded. */
 static const char *const ignore_openai[] = {"/user", "/metadata", "/safety_identifier", "/prompt_cache_key",
                                             "/prompt_cache_retention", "/store", "/cache_prompt", "/id_slot", NULL};
+static const char *const ignore_openai_responses[] = {"/cache_prompt", "/id_slot", NULL};
 static const char *const ignore_anthropic[] = {"/metadata", NULL};
 static const char *const ignore_gemini[] = {NULL};
 static const char *const ignore_ollama[] = {"/keep_alive", NULL};
@@ -54,12 +65,17 @@ static const char *const ignore_ollama[] = {"/keep_alive", NULL};
 /* Request headers that change an answer, per shape (lowercase). */
 static const char *const headers_anthropic[] = {"anthropic-version", "anthropic-beta", NULL};
 
-static const char *const *shape_ignores(enum shape s) {
+static int ends_with(const char *s, const char *tail) {
+    size_t n = strlen(s), t = strlen(tail);
+    return n >= t && !strcmp(s + n - t, tail);
+}
+
+static const char *const *shape_ignores(enum shape s, const char *path) {
     switch (s) {
     case SHAPE_ANTHROPIC: return ignore_anthropic;
     case SHAPE_GEMINI: return ignore_gemini;
     case SHAPE_OLLAMA: return ignore_ollama;
-    default: return ignore_openai;
+    default: return path && ends_with(path, "/responses") ? ignore_openai_responses : ignore_openai;
     }
 }
 
@@ -87,11 +103,6 @@ static const char *header_next(const struct call_request *r, const char *name, s
     return NULL;
 }
 
-static const char *header_value(const struct call_request *r, const char *name, size_t *len) {
-    size_t from = 0;
-    return header_next(r, name, &from, len);
-}
-
 static int cmp_str(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
@@ -116,31 +127,64 @@ static char *key_header_block(const struct call_request *r, const struct config 
     return b.len ? buf_take(&b, NULL) : (buf_free(&b), NULL);
 }
 
-/* The credential a request carries, for LLMSHIM_KEY_SCOPE=credential. */
-static int credential_of(const struct call_request *r, const char **cred, size_t *len) {
-    static const char *const names[] = {"authorization", "x-api-key", "api-key", "x-goog-api-key", NULL};
+/* A request header that carries a credential, for LLMSHIM_KEY_SCOPE=credential: the known
+ * ones, cookies, and any header whose name says it holds a key, token, secret, password,
+ * signature or session (X-Tenant-Key, X-Auth-Token, X-Session-Id, ...). */
+static int credential_header(const char *line, size_t nlen) {
+    static const char *const names[] = {"authorization", "cookie", "x-api-key", "api-key", "x-goog-api-key", NULL};
+    static const char *const words[] = {"key", "token", "auth", "secret", "passw", "signature", "session",
+                                        "credential", NULL};
+    char name[64];
+    if (nlen == 0 || nlen >= sizeof(name)) return nlen >= sizeof(name);
+    for (size_t i = 0; i < nlen; i++) name[i] = (char)(line[i] >= 'A' && line[i] <= 'Z' ? line[i] + 32 : line[i]);
+    name[nlen] = '\0';
+    if (!strncmp(name, "proxy-", 6)) return 0; /* goes to the proxy, never to the API */
     for (const char *const *n = names; *n; n++)
-        if ((*cred = header_value(r, *n, len)) != NULL) return 1;
-    if (r->url && url_credential(r->url, cred, len)) return 1;
-    if (r->credential) {
-        *cred = r->credential;
-        *len = strlen(r->credential);
-        return 1;
-    }
+        if (!strcmp(name, *n)) return 1;
+    for (const char *const *w = words; *w; w++)
+        if (strstr(name, *w)) return 1;
     return 0;
 }
 
-/* HMAC-SHA-256(secret, credential) in hex: tells tenants apart without storing what they hold. */
+static void hmac_field(br_hmac_context *hc, const char *tag, const char *p, size_t n) {
+    unsigned char len[8];
+    for (int i = 0; i < 8; i++) len[i] = (unsigned char)((uint64_t)n >> (8 * (7 - i)));
+    br_hmac_update(hc, tag, strlen(tag) + 1);
+    br_hmac_update(hc, len, sizeof(len));
+    br_hmac_update(hc, p, n);
+}
+
+/* HMAC-SHA-256(secret, every credential the request carries) in hex: tells tenants apart
+ * without storing what they hold. Every way a credential reaches the server counts: credential
+ * headers (in the order sent), the URL's user:password@ or credential query parameter, and
+ * libcurl's USERPWD, USERNAME, PASSWORD, XOAUTH2_BEARER and COOKIE options. */
 static void scope_hex(const struct call_request *r, char hex[65]) {
-    const char *cred = "";
-    size_t len = 0;
-    credential_of(r, &cred, &len);
     br_hmac_key_context kc;
     br_hmac_context hc;
     unsigned char mac[32];
     br_hmac_key_init(&kc, &br_sha256_vtable, r->scope_secret, 32);
     br_hmac_init(&hc, &kc, 0);
-    br_hmac_update(&hc, cred, len);
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const char *h = r->headers[i], *colon = h ? strchr(h, ':') : NULL;
+        if (!colon || !credential_header(h, (size_t)(colon - h))) continue;
+        char name[64]; /* the name in any case is one header */
+        size_t nlen = (size_t)(colon - h) < sizeof(name) ? (size_t)(colon - h) : sizeof(name) - 1;
+        for (size_t k = 0; k < nlen; k++) name[k] = (char)(h[k] >= 'A' && h[k] <= 'Z' ? h[k] + 32 : h[k]);
+        const char *v = colon + 1;
+        while (*v == ' ' || *v == '\t') v++;
+        size_t vlen = strlen(v);
+        while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t' || v[vlen - 1] == '\r' || v[vlen - 1] == '\n')) vlen--;
+        hmac_field(&hc, "header", name, nlen);
+        hmac_field(&hc, "value", v, vlen);
+    }
+    const char *cred;
+    size_t len;
+    if (r->url && url_credential(r->url, &cred, &len)) hmac_field(&hc, "url", cred, len);
+    for (size_t i = 0; i < r->ncredentials; i++) {
+        char tag[32];
+        snprintf(tag, sizeof(tag), "option%zu", i);
+        if (r->credentials[i]) hmac_field(&hc, tag, r->credentials[i], strlen(r->credentials[i]));
+    }
     br_hmac_out(&hc, mac);
     key_hex(mac, hex);
 }
@@ -214,7 +258,7 @@ int call_analyze_request(struct call *c, const struct config *cfg, const struct 
     }
     c->safe_url = url_safe(&c->url);
     if (!c->safe_url) goto oom;
-    const char *const *shape_list = shape_ignores(c->ep.shape);
+    const char *const *shape_list = shape_ignores(c->ep.shape, c->url.path);
     size_t ns = count(shape_list), nu = count((const char *const *)cfg->key_ignore);
     const char **ignore = calloc(ns + nu + 1, sizeof(*ignore));
     if (!ignore) goto oom;

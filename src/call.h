@@ -9,7 +9,8 @@
 #include "config.h"
 #include "endpoint.h"
 
-#define KEY_VERSION "llmshim-key-v1"
+/* v2: numbers compared by exact decimal value (v1 went through a double) */
+#define KEY_VERSION "llmshim-key-v2"
 
 struct call {
     struct url url;
@@ -33,7 +34,8 @@ struct call_request {
     size_t body_len;
     const char *const *headers;   /* "Name: value" lines, as set with CURLOPT_HTTPHEADER */
     size_t nheaders;
-    const char *credential;       /* CURLOPT_USERPWD / XOAUTH2_BEARER, if any */
+    const char *const *credentials; /* CURLOPT_USERPWD, USERNAME, PASSWORD, XOAUTH2_BEARER, COOKIE: */
+    size_t ncredentials;            /* by position, NULL where not set (only ever hashed) */
     const unsigned char *scope_secret; /* 32 bytes when LLMSHIM_KEY_SCOPE=credential, else NULL */
     const char *options;          /* transfer options that change the answer, as text; NULL: none */
 };

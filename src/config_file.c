@@ -41,6 +41,66 @@ int config_setting_known(const char *name) {
     return 0;
 }
 
+/* Edit distance with transpositions (optimal string alignment): MDOE is one step from MODE. */
+static size_t distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return (size_t)-1;
+    size_t d[64][64];
+    for (size_t i = 0; i <= la; i++) d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++) d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cost = a[i - 1] != b[j - 1], best = d[i - 1][j - 1] + cost;
+            if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[la][lb];
+}
+
+const char *config_setting_nearest(const char *name) {
+    const char *best = NULL;
+    /* a typo is a few edits of the part after LLMSHIM_: one in four letters at most */
+    size_t len = strlen(name), suffix = len > 8 ? len - 8 : len;
+    size_t best_d = (suffix / 4 > 1 ? suffix / 4 : 1) + 1;
+    for (const char *const *n = config_setting_names; *n; n++) {
+        size_t d = distance(name, *n);
+        if (d < best_d) {
+            best_d = d;
+            best = *n;
+        }
+    }
+    if (!best && !strncmp(name, "LLMSHIM_", 8)) /* the name without its prefix may still match */
+        for (const char *const *n = config_setting_names; *n; n++)
+            if (strstr(*n + 8, name + 8) || strstr(name + 8, *n + 8)) return *n;
+    return best;
+}
+
+int config_unknown_settings(char *const *env, void (*say)(const char *msg, void *ud), void *ud) {
+    int n = 0;
+    for (char *const *e = env; e && *e; e++) {
+        if (strncmp(*e, "LLMSHIM_", 8) != 0) continue;
+        char name[96];
+        size_t len = strcspn(*e, "=");
+        if (len >= sizeof(name)) len = sizeof(name) - 1;
+        memcpy(name, *e, len);
+        name[len] = '\0';
+        /* the file's own name, and the test suite's and the torture build's knobs */
+        if (config_setting_known(name) || !strcmp(name, "LLMSHIM_CONFIG") || !strncmp(name, "LLMSHIM_TEST_", 13) ||
+            !strncmp(name, "LLMSHIM_TORTURE_", 16))
+            continue;
+        const char *near = config_setting_nearest(name);
+        char msg[256];
+        if (near) snprintf(msg, sizeof(msg), "%s: unknown setting; did you mean %s?", name, near);
+        else snprintf(msg, sizeof(msg), "%s: unknown setting (`llmshim config` lists the settings)", name);
+        say(msg, ud);
+        n++;
+    }
+    return n;
+}
+
 static int set_error(struct config_file *cf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Without memory for the message the error must still be set: it keeps the file unused. */
@@ -115,9 +175,12 @@ static int parse_line(struct config_file *cf, int lineno, const char *p, const c
                          (int)(end - name > 60 ? 60 : end - name), name);
     char nbuf[64];
     snprintf(nbuf, sizeof(nbuf), "%.*s", (int)nlen, name);
-    if (nlen >= sizeof(nbuf) || !config_setting_known(nbuf))
+    if (nlen >= sizeof(nbuf) || !config_setting_known(nbuf)) {
+        const char *near = nlen < sizeof(nbuf) ? config_setting_nearest(nbuf) : NULL;
+        if (near) return set_error(cf, "%s:%d: unknown setting %s; did you mean %s?", path, lineno, nbuf, near);
         return set_error(cf, "%s:%d: unknown setting %.*s (`llmshim config` lists the settings)", path,
                          lineno, (int)nlen, name);
+    }
     for (p++; p < end && is_blank(*p);) p++;
     char *value = malloc((size_t)(end - p) + 1);
     if (!value) return set_error(cf, "out of memory reading %s", path);

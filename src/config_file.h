@@ -26,6 +26,11 @@ struct config_file {
 /* Every setting name the shim and the command know, NULL-terminated. */
 extern const char *const config_setting_names[];
 int config_setting_known(const char *name);
+/* The known setting a misspelt name most likely meant (at most 3 edits away), or NULL. */
+const char *config_setting_nearest(const char *name);
+/* Calls say once for each LLMSHIM_* variable in env (NAME=value strings, NULL-terminated) that
+ * is not a setting, with "NAME: unknown setting; did you mean ...?". Returns how many. */
+int config_unknown_settings(char *const *env, void (*say)(const char *msg, void *ud), void *ud);
 
 /* Pure: parses text into cf (path only names it in errors). 0, or -1 with cf->error set.
  * Free with config_file_free either way. */

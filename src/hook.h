@@ -116,6 +116,9 @@ struct hk_opt {
 struct xfer;
 struct hk_multi;
 
+/* The options that carry a credential, in the order call_request.credentials lists them. */
+enum { HK_CRED_USERPWD, HK_CRED_USERNAME, HK_CRED_PASSWORD, HK_CRED_BEARER, HK_CRED_COOKIE, HK_NCREDS };
+
 struct hk_handle {
     CURL *curl;
     const struct real_api *real;
@@ -131,7 +134,7 @@ struct hk_handle {
     int nobody;
     char *customrequest;
     const struct curl_slist *headers;
-    char *credential;          /* CURLOPT_USERPWD or XOAUTH2_BEARER: only ever hashed (key scope) */
+    char *creds[HK_NCREDS];    /* credential options: only ever hashed (key scope) */
     struct hk_opt *opts;       /* OPT_KEY/OPT_PASS/OPT_UNKNOWN options away from their default */
     size_t nopts;
     int unreadable;            /* an option could not be mirrored (no memory): never cached */

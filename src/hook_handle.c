@@ -54,7 +54,7 @@ void handle_reset(struct hk_handle *h) {
     free(h->url);
     free(h->copy);
     free(h->customrequest);
-    free(h->credential);
+    for (int i = 0; i < HK_NCREDS; i++) free(h->creds[i]);
     free_opts(h);
     memset(h, 0, sizeof(*h));
     h->curl = curl;
@@ -138,13 +138,16 @@ int handle_copy(struct hk_handle *dst, const struct hk_handle *src) {
     dst->r_content_type = dst->r_url = NULL;
     dst->url = dup_or_null(src->url);
     dst->customrequest = dup_or_null(src->customrequest);
-    dst->credential = dup_or_null(src->credential);
+    int failed = 0;
+    for (int i = 0; i < HK_NCREDS; i++) {
+        dst->creds[i] = dup_or_null(src->creds[i]);
+        if (src->creds[i] && !dst->creds[i]) failed = 1;
+    }
     dst->copy = src->copy ? dup_bytes(src->copy, src->postsize) : NULL;
     if (src->copy) dst->postfields = dst->copy;
     dst->opts = NULL;
     dst->nopts = 0;
-    int failed = (src->url && !dst->url) || (src->copy && !dst->copy) || (src->credential && !dst->credential) ||
-                 (src->customrequest && !dst->customrequest);
+    failed |= (src->url && !dst->url) || (src->copy && !dst->copy) || (src->customrequest && !dst->customrequest);
     if (src->nopts && !failed) {
         dst->opts = calloc(src->nopts, sizeof(*dst->opts));
         failed = !dst->opts;
@@ -324,11 +327,18 @@ void handle_note_option(struct hk_handle *h, CURLoption opt, struct hk_arg a) {
         h->headers = ptr;
         break;
     case CURLOPT_USERPWD:
+    case CURLOPT_USERNAME:
+    case CURLOPT_PASSWORD:
     case CURLOPT_XOAUTH2_BEARER:
-        free(h->credential);
-        h->credential = dup_or_null(ptr);
-        if (ptr && !h->credential) mark_unreadable(h);
+    case CURLOPT_COOKIE: {
+        int i = opt == CURLOPT_USERPWD ? HK_CRED_USERPWD : opt == CURLOPT_USERNAME ? HK_CRED_USERNAME
+              : opt == CURLOPT_PASSWORD ? HK_CRED_PASSWORD : opt == CURLOPT_XOAUTH2_BEARER ? HK_CRED_BEARER
+              : HK_CRED_COOKIE;
+        free(h->creds[i]);
+        h->creds[i] = dup_or_null(ptr);
+        if (ptr && !h->creds[i]) mark_unreadable(h);
         break;
+    }
     case CURLOPT_WRITEFUNCTION:
         h->write_cb = (curl_write_callback)ptr;
         break;

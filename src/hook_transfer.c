@@ -75,6 +75,20 @@ static int harmless(const struct hk_handle *h) {
     return (h->method == HK_GET || h->method == HK_HEAD) && !h->customrequest;
 }
 
+/* A newcomer's first try with a local server: say why nothing was cached, and how to change it. */
+static void not_an_endpoint(const struct hk_handle *h) {
+    struct url u;
+    if (url_parse(h->url, &u) != 0) return;
+    char *safe = url_safe(&u);
+    char port[16] = "";
+    if (u.port) snprintf(port, sizeof(port), ":%d", u.port);
+    size_t seg = strcspn(u.path + 1, "/") + 1; /* the first path segment, e.g. /v1 */
+    log_line("PASS %s %s: not an LLM endpoint; to cache it: LLMSHIM_ENDPOINTS=%s://%s%s%.*s", method_word(h),
+             safe ? safe : "(URL)", u.scheme, u.host, port, (int)seg, u.path);
+    free(safe);
+    url_free(&u);
+}
+
 static struct xfer *refuse(struct xfer *x, const char *fmt, const char *what, const char *url) {
     x->kind = XFER_REFUSE;
     snprintf(x->why, sizeof(x->why), fmt, what, url);
@@ -118,7 +132,10 @@ static void lookup(struct xfer *x, int may_wait) {
 struct xfer *xfer_start(struct hk_handle *h, int may_wait) {
     const struct config *cfg = cache_config();
     if (cfg->mode == MODE_OFF || !h->url) return NULL;
-    if (!call_is_llm_url(cfg, h->url)) return NULL;
+    if (!call_is_llm_url(cfg, h->url)) {
+        if (cfg->log >= LOG_DEBUG && !harmless(h)) not_an_endpoint(h);
+        return NULL;
+    }
     struct xfer *x = calloc(1, sizeof(*x));
     if (!x) return NULL;
     x->h = h;
@@ -141,9 +158,11 @@ struct xfer *xfer_start(struct hk_handle *h, int may_wait) {
         return refuse(x, "llmshim: replay: not sent, because %s: %s", reason, h->url);
     }
 
-    const char *lines[128];
-    size_t nlines = 0;
-    for (const struct curl_slist *l = h->headers; l && nlines < 128; l = l->next) lines[nlines++] = l->data;
+    size_t nlines = 0; /* every header line counts, however many */
+    for (const struct curl_slist *l = h->headers; l; l = l->next) nlines++;
+    const char **lines = malloc((nlines ? nlines : 1) * sizeof(*lines));
+    nlines = 0;
+    for (const struct curl_slist *l = h->headers; l && lines; l = l->next) lines[nlines++] = l->data;
     size_t len;
     const char *body = handle_body(h, &len);
     struct call_request req = {
@@ -153,13 +172,15 @@ struct xfer *xfer_start(struct hk_handle *h, int may_wait) {
         .body_len = len,
         .headers = lines,
         .nheaders = nlines,
-        .credential = h->credential,
+        .credentials = (const char *const *)h->creds,
+        .ncredentials = HK_NCREDS,
         .scope_secret = secret,
         .options = options,
     };
     x->sent = malloc(len + 1);
-    int kind = x->sent ? call_analyze_request(&x->c, cfg, &req) : -1;
+    int kind = x->sent && lines ? call_analyze_request(&x->c, cfg, &req) : -1;
     free(options);
+    free(lines);
     if (kind <= 0) {
         free(x->sent);
         free(x);
@@ -329,9 +350,9 @@ CURLcode xfer_record_end(struct xfer *x, CURLcode rc) {
         x->res.storable = 0;
     }
     if (x->res.storable) {
-        cache_store(&x->c, &x->rec, us);
-        log_event(x, "STORE", us);
-        cache_count(&x->c, OUTCOME_STORE, &x->rec, us);
+        int stored = cache_store(&x->c, &x->rec, us) == 0;
+        log_event(x, stored ? "STORE" : "MISS (not stored)", us);
+        cache_count(&x->c, stored ? OUTCOME_STORE : OUTCOME_MISS, stored ? &x->rec : NULL, us);
     } else if (x->has_e && (x->res.held || (rc != CURLE_OK && !x->res.delivered))) {
         /* the API failed (429, 5xx, no connection) and nothing reached the app yet */
         rc = replay_entry(h, &x->e, us, 0, "STALE");

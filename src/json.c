@@ -3,8 +3,6 @@
 #include "json.h"
 
 #include <errno.h>
-#include <locale.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -456,43 +454,68 @@ void json_escape(struct buf *out, const char *s, size_t n) {
 
 /* ---- numbers ------------------------------------------------------------------------------ */
 
-static locale_t c_locale;
-static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
-
-static void c_locale_init(void) {
-    c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
-}
+/* Numbers are compared by their exact decimal value, never through a double: 1.0, 1 and 1e0
+ * are one number, but 12345678901234567890.0 and 12345678901234567891.0 are two. The value is
+ * read as sign, significant digits D (no leading or trailing zeros) and exponent E, value =
+ * D x 10^E, and written one way: plain digits when that stays short, else "De<E>". Any
+ * faithful spelling of a value would do; what matters is that one value has one spelling and
+ * a spelling one value. An exponent too long to hold exactly keeps the number's own text. */
+#define NUM_PLAIN_MAX 64
 
 int json_number_canon(const char *s, size_t n, struct buf *out) {
     if (!number_ok(s, n)) return -1;
-    int integral = !memchr(s, '.', n) && !memchr(s, 'e', n) && !memchr(s, 'E', n);
-    if (integral) {
-        if (n == 2 && s[0] == '-' && s[1] == '0') return buf_putc(out, '0');
-        return buf_append(out, s, n);
+    size_t i = 0;
+    int neg = s[0] == '-';
+    if (neg) i++;
+    const char *int_part = s + i;
+    size_t int_len = 0;
+    while (i < n && s[i] >= '0' && s[i] <= '9') i++, int_len++;
+    const char *frac = NULL;
+    size_t frac_len = 0;
+    if (i < n && s[i] == '.') {
+        frac = s + ++i;
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++, frac_len++;
     }
-    pthread_once(&c_locale_once, c_locale_init);
-    char tmp[512];
-    if (!c_locale || n >= sizeof(tmp)) return buf_append(out, s, n);
-    memcpy(tmp, s, n);
-    tmp[n] = '\0';
-    /* the host program may have set a locale with a decimal comma */
-    locale_t old = uselocale(c_locale);
-    double v = strtod(tmp, NULL);
-    int rc;
-    if (!isfinite(v)) {
-        rc = buf_append(out, s, n);
-    } else if (fabs(v) < 9007199254740992.0 && (double)(long long)v == v) { /* no libm: the shim needs libc only */
-        rc = buf_printf(out, "%.0f", v == 0 ? 0.0 : v);
-    } else {
-        char num[40];
-        for (int prec = 15; prec <= 17; prec++) {
-            snprintf(num, sizeof(num), "%.*g", prec, v);
-            if (strtod(num, NULL) == v) break;
+    long long exp = 0;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        int eneg = s[i] == '-';
+        if (s[i] == '-' || s[i] == '+') i++;
+        while (i < n && s[i] == '0') i++;
+        if (n - i > 15) return buf_append(out, s, n); /* beyond exact arithmetic here */
+        for (; i < n; i++) exp = exp * 10 + (s[i] - '0');
+        if (eneg) exp = -exp;
+    }
+    /* the digits of int_part then frac, as one run: skip leading zeros, drop trailing ones */
+    size_t total = int_len + frac_len, lead = 0, trail = 0;
+#define DIGIT(k) ((k) < int_len ? int_part[k] : frac[(k) - int_len])
+    while (lead < total && DIGIT(lead) == '0') lead++;
+    if (lead == total) return buf_putc(out, '0'); /* 0, -0, 0.000, 0e7 */
+    while (DIGIT(total - 1 - trail) == '0') trail++;
+    size_t dlen = total - lead - trail;
+    long long e = exp - (long long)frac_len + (long long)trail; /* value = D x 10^e */
+    if (neg) buf_putc(out, '-');
+    if (e >= 0 && (long long)dlen + e <= NUM_PLAIN_MAX) { /* an integer */
+        for (size_t k = lead; k < lead + dlen; k++) buf_putc(out, DIGIT(k));
+        for (long long z = 0; z < e; z++) buf_putc(out, '0');
+    } else if (e < 0 && -e <= NUM_PLAIN_MAX) { /* a plain decimal fraction */
+        long long point = (long long)dlen + e; /* digits before the point */
+        if (point <= 0) {
+            buf_puts(out, "0.");
+            for (long long z = 0; z < -point; z++) buf_putc(out, '0');
+            for (size_t k = lead; k < lead + dlen; k++) buf_putc(out, DIGIT(k));
+        } else {
+            for (size_t k = lead; k < lead + dlen; k++) {
+                if ((long long)(k - lead) == point) buf_putc(out, '.');
+                buf_putc(out, DIGIT(k));
+            }
         }
-        rc = buf_puts(out, num);
+    } else {
+        for (size_t k = lead; k < lead + dlen; k++) buf_putc(out, DIGIT(k));
+        buf_printf(out, "e%lld", e);
     }
-    uselocale(old);
-    return rc;
+#undef DIGIT
+    return out->oom ? -1 : 0;
 }
 
 /* ---- base64 (bodies that are not UTF-8) ---------------------------------------------------- */

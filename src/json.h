@@ -44,8 +44,8 @@ int json_unescape(const char *s, size_t n, struct buf *out);
 /* Appends s as a quoted JSON string: only ", \ and control characters are escaped, so the
  * output is as readable as the input. */
 void json_escape(struct buf *out, const char *s, size_t n);
-/* Appends the canonical form of a JSON number literal: integers as written (-0 → 0), other
- * numbers as the shortest round-tripping decimal, integral values as integers (1.0 → 1). */
+/* Appends the canonical form of a JSON number literal, by exact decimal value: 1.0, 1 and 1e0
+ * all give 1, -0 gives 0, 0.50 gives 0.5; two different values never share a form. */
 int json_number_canon(const char *s, size_t n, struct buf *out);
 /* 1 if the bytes are valid UTF-8 without NUL. */
 int json_utf8_valid(const char *s, size_t n);

@@ -44,9 +44,16 @@ static void effective(const struct config *c, const char *name, char *out, size_
     }
 }
 
+static void say(const char *msg, void *ud) {
+    (void)ud;
+    note("%s", msg);
+}
+
 int cmd_config(int argc, char **argv) {
     if (wants_help(argc, argv)) return help(usage);
     if (argc > 1) return bad_arg(usage, argv[1]);
+    extern char **environ;
+    config_unknown_settings(environ, say, NULL);
     const char *ferr = config_file_error(), *path = config_file_path();
     if (ferr) printf("config file: %s\n  error: %s\n  (its settings are not used)\n", path ? path : "-", ferr);
     else if (path) printf("config file: %s\n", path);

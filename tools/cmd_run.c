@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config_file.h"
 #include "llmshim.h"
 
 static const char usage[] =
@@ -42,6 +43,11 @@ static int find_library(char *out, size_t n) {
     return -1;
 }
 
+static void say(const char *msg, void *ud) {
+    (void)ud;
+    note("%s", msg);
+}
+
 int cmd_run(int argc, char **argv) {
     int i = 1;
     for (; i < argc; i++) {
@@ -57,6 +63,8 @@ int cmd_run(int argc, char **argv) {
     }
     if (i >= argc) return usage_error(usage, "no command to run");
     tool_config(); /* a bad setting is reported here, not once per process inside CMD */
+    extern char **environ;
+    config_unknown_settings(environ, say, NULL);
 
     char lib[PATH_MAX];
     if (find_library(lib, sizeof(lib)) != 0)

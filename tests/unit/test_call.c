@@ -21,6 +21,8 @@ static const char body_a[] =
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
+#define HK_TEST_NCREDS 5 /* src/hook.h: USERPWD, USERNAME, PASSWORD, XOAUTH2_BEARER, COOKIE */
+
 static void cfg_init(struct config *cfg) {
     memset(cfg, 0, sizeof(*cfg));
 }
@@ -368,14 +370,14 @@ static void test_key_compute_deterministic(void **state) {
  * KEY_VERSION (and then this expected value is updated deliberately). */
 static void test_key_compute_known_answer(void **state) {
     (void)state;
-    assert_string_equal(KEY_VERSION, "llmshim-key-v1");
+    assert_string_equal(KEY_VERSION, "llmshim-key-v2");
     char hex[65];
     hex_of("team-a", "POST", OPENAI_CHAT, 1,
            "{\"messages\":[{\"content\":\"hi\",\"role\":\"user\"}],\"model\":\"gpt-4o-mini\"}", hex);
     print_message("key_compute known answer: %s\n", hex);
-    assert_string_equal(hex, "8de6a1f5aef8ea8a75656e4a92adf635c9af69f2d505b2518a94c50960381728");
+    assert_string_equal(hex, "913e42a4bd2905ddd82c002c5519689d6d8b0bf376d63439a97003ba71afb60b");
     hex_of(NULL, "POST", "https://example.test/x", 0, "", hex);
-    assert_string_equal(hex, "35154b7ad05c4a145f973fc176711a3727924f1852309e94805ffe7c4c1180ee");
+    assert_string_equal(hex, "4a83284ca6bec1899d3e357fd9ab92d1449d294f29219169f0356864576481ec");
 }
 
 static void test_call_key_matches_key_compute(void **state) {
@@ -386,7 +388,7 @@ static void test_call_key_matches_key_compute(void **state) {
     struct call c;
     analyze_ok(&c, &cfg, "POST", OPENAI_CHAT "?key=S",
                "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
-    assert_string_equal(c.hex, "8de6a1f5aef8ea8a75656e4a92adf635c9af69f2d505b2518a94c50960381728");
+    assert_string_equal(c.hex, "913e42a4bd2905ddd82c002c5519689d6d8b0bf376d63439a97003ba71afb60b");
     call_free(&c);
 }
 
@@ -457,8 +459,10 @@ static void analyze_req(struct call *c, const struct config *cfg, const char *ur
                         const char *const *headers, const char *credential, const unsigned char *secret) {
     size_t n = 0;
     while (headers && headers[n]) n++;
+    const char *creds[1] = {credential}; /* CURLOPT_USERPWD */
     struct call_request r = {.method = "POST", .url = url, .body = body, .body_len = body ? strlen(body) : 0,
-                             .headers = headers, .nheaders = n, .credential = credential, .scope_secret = secret};
+                             .headers = headers, .nheaders = n, .credentials = creds, .ncredentials = 1,
+                             .scope_secret = secret};
     int rc = call_analyze_request(c, cfg, &r);
     if (rc != 1) fail_msg("call_analyze_request(POST %s) = %d, want 1", url, rc);
 }
@@ -505,6 +509,8 @@ static void test_call_openai_ignored_body_fields(void **state) {
         "\"model\":\"gpt-4o\"," M "}",
     };
     check_bodies(&cfg, OPENAI_CHAT, same, sizeof(same) / sizeof(same[0]), 1);
+    /* the Responses API echoes every one of them in its answer: each is part of the question */
+    check_bodies(&cfg, "https://api.openai.com/v1/responses", same, sizeof(same) / sizeof(same[0]), 0);
     /* llama.cpp's slot fields are ignored on every OpenAI-shaped endpoint */
     static const char *const llama[] = {
         "{\"model\":\"gpt-4o\"," M "}",
@@ -618,7 +624,7 @@ static void test_call_anthropic_version_and_beta_headers_in_key(void **state) {
     assert_string_equal(c.key_headers, "anthropic-beta:prompt-caching-2024-07-31\nanthropic-version:2023-06-01\n");
     unsigned char want[32];
     char want_hex[65];
-    key_compute_full(want, NULL, "POST", c.safe_url, c.body_json, c.body.data, c.body.len, c.key_headers, NULL);
+    key_compute_full(want, NULL, "POST", c.safe_url, c.body_json, c.body.data, c.body.len, c.key_headers, NULL, NULL);
     key_hex(want, want_hex);
     assert_string_equal(c.hex, want_hex);
     call_free(&c);
@@ -675,7 +681,7 @@ static void test_call_request_without_key_parts_keeps_old_key(void **state) {
                 "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
                 HDRS("Authorization: Bearer sk-1", "User-Agent: x", "X-Stainless-Os: Linux"), "u:p", NULL);
     assert_null(c.key_headers);
-    assert_string_equal(c.hex, "8de6a1f5aef8ea8a75656e4a92adf635c9af69f2d505b2518a94c50960381728");
+    assert_string_equal(c.hex, "913e42a4bd2905ddd82c002c5519689d6d8b0bf376d63439a97003ba71afb60b");
     call_free(&c);
     /* every built-in shape, with no headers */
     static const struct { const char *url, *body; } cases[] = {
@@ -991,15 +997,72 @@ static void test_call_key_scope_query_key_and_credential_option(void **state) {
     char scope[65], want_hex[65];
     br_hmac_key_init(&kc, &br_sha256_vtable, secret1, 32);
     br_hmac_init(&hc, &kc, 0);
+    static const unsigned char len8[8] = {0, 0, 0, 0, 0, 0, 0, 8};
+    br_hmac_update(&hc, "option0", 8); /* the tag with its NUL, the length, the value */
+    br_hmac_update(&hc, len8, 8);
     br_hmac_update(&hc, "user:pw1", 8);
     br_hmac_out(&hc, mac);
     key_hex(mac, scope);
     struct call c;
     analyze_req(&c, &cfg, OPENAI_CHAT, body_a, NULL, "user:pw1", secret1);
-    key_compute_full(want, NULL, "POST", c.safe_url, c.body_json, c.body.data, c.body.len, NULL, scope);
+    key_compute_full(want, NULL, "POST", c.safe_url, c.body_json, c.body.data, c.body.len, NULL, scope, NULL);
     key_hex(want, want_hex);
     assert_string_equal(c.hex, want_hex);
     call_free(&c);
+}
+
+/* Every way a credential reaches the server scopes the key: CURLOPT_USERNAME and PASSWORD,
+ * cookies (header and CURLOPT_COOKIE), custom credential headers; a proxy's does not. */
+static void scope_creds(const char *const *headers, const char *const creds[HK_TEST_NCREDS], char hex[65]) {
+    struct config cfg;
+    cfg_init(&cfg);
+    size_t n = 0;
+    while (headers && headers[n]) n++;
+    struct call_request r = {.method = "POST", .url = OPENAI_CHAT, .body = body_a, .body_len = strlen(body_a),
+                             .headers = headers, .nheaders = n, .credentials = creds,
+                             .ncredentials = HK_TEST_NCREDS, .scope_secret = secret1};
+    struct call c;
+    assert_int_equal(call_analyze_request(&c, &cfg, &r), 1);
+    memcpy(hex, c.hex, 65);
+    call_free(&c);
+}
+
+static void test_call_key_scope_every_credential(void **state) {
+    (void)state;
+    const char *none[HK_TEST_NCREDS] = {0};
+    char base[65], a[65], b[65];
+    scope_creds(NULL, none, base);
+    /* username / password options (by position: USERPWD, USERNAME, PASSWORD, BEARER, COOKIE) */
+    for (int i = 0; i < HK_TEST_NCREDS; i++) {
+        const char *c1[HK_TEST_NCREDS] = {0}, *c2[HK_TEST_NCREDS] = {0};
+        c1[i] = "alice";
+        c2[i] = "bob";
+        scope_creds(NULL, c1, a);
+        scope_creds(NULL, c2, b);
+        if (!strcmp(a, b) || !strcmp(a, base)) fail_msg("credential option %d does not scope the key", i);
+    }
+    /* the same text as username or as password: two tenants */
+    const char *u[HK_TEST_NCREDS] = {NULL, "x"}, *pw[HK_TEST_NCREDS] = {NULL, NULL, "x"};
+    scope_creds(NULL, u, a);
+    scope_creds(NULL, pw, b);
+    assert_string_not_equal(a, b);
+    static const char *const pairs[][2] = {
+        {"Cookie: session=alice", "Cookie: session=bob"},
+        {"X-Tenant-Token: t1", "X-Tenant-Token: t2"},
+        {"X-Custom-Key: k1", "X-Custom-Key: k2"},
+        {"X-Session-Id: s1", "X-Session-Id: s2"},
+        {"Ocp-Apim-Subscription-Key: k1", "Ocp-Apim-Subscription-Key: k2"},
+    };
+    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+        scope_creds(HDRS(pairs[i][0]), none, a);
+        scope_creds(HDRS(pairs[i][1]), none, b);
+        if (!strcmp(a, b)) fail_msg("%s and %s share a scoped key", pairs[i][0], pairs[i][1]);
+    }
+    /* headers that carry no credential, and a proxy's credential, leave the key alone */
+    scope_creds(HDRS("User-Agent: a", "Proxy-Authorization: Basic eDp5"), none, a);
+    scope_creds(HDRS("User-Agent: b", "Proxy-Authorization: Basic eTp6"), none, b);
+    assert_string_equal(a, base);
+    assert_string_equal(b, base);
 }
 
 /* ---- known bugs --------------------------------------------------------------------------- */
@@ -1051,6 +1114,39 @@ static void test_call_repeated_key_header_lines(void **state) {
     assert_string_not_equal(ab, ac);
 }
 
+/* Transfer options (redirects followed, another port) are a tagged part of the key: present,
+ * they change it; absent, the key is what it always was. */
+static void test_call_transfer_options_in_the_key(void **state) {
+    (void)state;
+    struct config cfg;
+    cfg_init(&cfg);
+    struct call c;
+    struct call_request r = {.method = "POST", .url = OPENAI_CHAT, .body = body_a, .body_len = strlen(body_a)};
+    assert_int_equal(call_analyze_request(&c, &cfg, &r), 1);
+    char plain[65];
+    memcpy(plain, c.hex, 65);
+    unsigned char want[32];
+    char hex[65];
+    key_compute(want, NULL, "POST", c.safe_url, c.body_json, c.body.data, c.body.len);
+    key_hex(want, hex);
+    assert_string_equal(plain, hex);
+    assert_null(c.key_options);
+    call_free(&c);
+    r.options = "52=1;";
+    assert_int_equal(call_analyze_request(&c, &cfg, &r), 1);
+    assert_string_not_equal(plain, c.hex);
+    assert_string_equal(c.key_options, "52=1;");
+    char follow[65];
+    memcpy(follow, c.hex, 65);
+    call_free(&c);
+    r.options = "3=8080;";
+    assert_int_equal(call_analyze_request(&c, &cfg, &r), 1);
+    assert_string_not_equal(plain, c.hex);
+    assert_string_not_equal(follow, c.hex);
+    call_free(&c);
+    config_free(&cfg);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_call_get_is_not_analyzed),
@@ -1088,6 +1184,8 @@ int main(void) {
         cmocka_unit_test(test_call_key_scope_authorization),
         cmocka_unit_test(test_call_key_scope_other_credential_headers),
         cmocka_unit_test(test_call_key_scope_query_key_and_credential_option),
+        cmocka_unit_test(test_call_transfer_options_in_the_key),
+        cmocka_unit_test(test_call_key_scope_every_credential),
         cmocka_unit_test(test_call_key_scope_other_query_credentials),
         cmocka_unit_test(test_call_repeated_key_header_lines),
     };

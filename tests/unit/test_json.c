@@ -191,7 +191,111 @@ static void test_json_number_canon_values(void **state) {
     assert_number("12345678901234567890", "12345678901234567890");
     assert_number("-12345678901234567890", "-12345678901234567890");
     assert_number("1e400", "1e400");
-    assert_number("-1E400", "-1E400");
+    assert_number("-1E400", "-1e400");
+    assert_number("1e-7", "0.0000001");
+    assert_number("1e999999999999999999", "1e999999999999999999"); /* too long to compute: as written */
+}
+
+/* Values a double cannot tell apart are different numbers, and so different keys. */
+static void test_json_number_canon_is_exact(void **state) {
+    (void)state;
+    static const char *const pairs[][2] = {
+        {"12345678901234567890.0", "12345678901234567891.0"},
+        {"9007199254740993.0", "9007199254740992"},
+        {"0.1", "0.1000000000000000055511151231257827"},
+        {"1e-400", "0"},
+        {"1.0000000000000000000000001", "1"},
+    };
+    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+        struct buf a, b;
+        buf_init(&a);
+        buf_init(&b);
+        assert_int_equal(json_number_canon(pairs[i][0], strlen(pairs[i][0]), &a), 0);
+        assert_int_equal(json_number_canon(pairs[i][1], strlen(pairs[i][1]), &b), 0);
+        if (!strcmp(a.data, b.data)) fail_msg("%s and %s share the form %s", pairs[i][0], pairs[i][1], a.data);
+        buf_free(&a);
+        buf_free(&b);
+    }
+    assert_number("12345678901234567890.0", "12345678901234567890");
+    assert_number("9007199254740993.0", "9007199254740993");
+}
+
+/* A value: sign, significant digits (first and last not 0), exponent: value = digits x 10^exp. */
+struct num {
+    int neg;
+    char digits[24];
+    int exp;
+};
+
+static unsigned long long rng_state = 0x9e3779b97f4a7c15ull;
+static unsigned rnd(unsigned n) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (unsigned)(rng_state % n);
+}
+
+static struct num random_num(void) {
+    struct num v;
+    v.neg = (int)rnd(2);
+    int len = 1 + (int)rnd(20);
+    for (int i = 0; i < len; i++) v.digits[i] = (char)('0' + rnd(10));
+    v.digits[0] = (char)('1' + rnd(9));
+    v.digits[len - 1] = (char)('1' + rnd(9));
+    v.digits[len] = '\0';
+    v.exp = (int)rnd(90) - 45;
+    return v;
+}
+
+/* One random JSON spelling of v: the point anywhere in the digits, zeros after them, the
+ * exponent as e, E or e+ with leading zeros, or none when it is 0. */
+static void spell(const struct num *v, char *out, size_t size) {
+    int len = (int)strlen(v->digits), p = (int)rnd((unsigned)len + 1), tz = (int)rnd(3);
+    int x = v->exp + (len - p);
+    char mant[64];
+    if (p == 0) snprintf(mant, sizeof(mant), "0.%s%.*s", v->digits, tz, "000");
+    else if (p == len && !tz) snprintf(mant, sizeof(mant), "%s", v->digits);
+    else snprintf(mant, sizeof(mant), "%.*s.%s%.*s", p, v->digits, v->digits + p, tz, "000");
+    const char *sign = x < 0 ? "-" : rnd(2) ? "+" : "";
+    if (x == 0 && rnd(2)) snprintf(out, size, "%s%s", v->neg ? "-" : "", mant);
+    else snprintf(out, size, "%s%s%c%s%.*s%d", v->neg ? "-" : "", mant, rnd(2) ? 'e' : 'E', sign, (int)rnd(3), "00",
+                  x < 0 ? -x : x);
+}
+
+static char *canon_of(const char *s) {
+    struct buf b;
+    buf_init(&b);
+    if (json_number_canon(s, strlen(s), &b) != 0) fail_msg("%s was refused", s);
+    return buf_take(&b, NULL);
+}
+
+/* Property: every spelling of one value has one form; two different values, two forms. */
+static void test_json_number_canon_property(void **state) {
+    (void)state;
+    for (int i = 0; i < 3000; i++) {
+        struct num a = random_num(), b = a;
+        char s1[96], s2[96];
+        spell(&a, s1, sizeof(s1));
+        spell(&a, s2, sizeof(s2));
+        char *c1 = canon_of(s1), *c2 = canon_of(s2);
+        if (strcmp(c1, c2)) fail_msg("%s and %s are one value but canonicalize to %s and %s", s1, s2, c1, c2);
+        /* a near neighbour: one digit, the exponent or the sign changed */
+        switch (rnd(3)) {
+        case 0: {
+            size_t k = rnd((unsigned)strlen(b.digits));
+            b.digits[k] = b.digits[k] == '9' ? '1' : (char)(b.digits[k] + 1);
+            break;
+        }
+        case 1: b.exp += 1; break;
+        default: b.neg = !b.neg; break;
+        }
+        spell(&b, s2, sizeof(s2));
+        char *c3 = canon_of(s2);
+        if (!strcmp(c1, c3)) fail_msg("%s and %s are different values but both canonicalize to %s", s1, s2, c1);
+        free(c1);
+        free(c2);
+        free(c3);
+    }
 }
 
 static void test_json_number_canon_appends(void **state) {
@@ -600,6 +704,8 @@ int main(void) {
         cmocka_unit_test(test_json_lone_surrogate_round_trip),
         cmocka_unit_test(test_json_escape_keeps_valid_ed_sequences),
         cmocka_unit_test(test_json_number_canon_values),
+        cmocka_unit_test(test_json_number_canon_is_exact),
+        cmocka_unit_test(test_json_number_canon_property),
         cmocka_unit_test(test_json_number_canon_appends),
         cmocka_unit_test(test_json_number_canon_rejects_non_numbers),
         cmocka_unit_test(test_json_utf8_valid_accepts_utf8),
