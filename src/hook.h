@@ -134,6 +134,11 @@ struct hk_handle {
     int nobody;
     char *customrequest;
     const struct curl_slist *headers;
+    curl_read_callback read_cb;     /* NULL: fread from read_data */
+    void *read_data;                /* default stdin */
+    curl_seek_callback seek_cb;
+    void *seek_data;
+    curl_off_t infilesize;          /* CURLOPT_INFILESIZE(_LARGE); -1: unknown */
     char *creds[HK_NCREDS];    /* credential options: only ever hashed (key scope) */
     struct hk_opt *opts;       /* OPT_KEY/OPT_PASS/OPT_UNKNOWN options away from their default */
     size_t nopts;
@@ -189,6 +194,8 @@ void handle_note_option(struct hk_handle *h, CURLoption opt, struct hk_arg a);
 char *handle_key_options(const struct hk_handle *h, CURLoption *pass);
 /* The body the next transfer sends (NULL: none from POSTFIELDS) and its length. */
 const char *handle_body(const struct hk_handle *h, size_t *len);
+/* Reads from the application's read callback (or fread from READDATA), as libcurl would. */
+size_t handle_read(struct hk_handle *h, char *buf, size_t n);
 
 /* Delivery to the application, the way libcurl would have delivered. */
 size_t hk_write_body(struct hk_handle *h, char *p, size_t n);
@@ -226,6 +233,22 @@ struct recorder *record_begin(struct hk_handle *h, struct entry *e, const struct
 void record_end(struct recorder *r, CURLcode rc);
 /* Sets the handle's delivery options in libcurl to what the application chose. */
 void record_restore_delivery(struct hk_handle *h);
+
+/* ---- hook_upload.c: a body from the application's read callback ---- */
+struct upload;
+/* Reads h's body from its read callback, up to max bytes (0: no limit). NULL: out of memory
+ * before anything was read. Otherwise an upload whose data is the whole body, or, with *why
+ * set, only its start: the transfer then passes through, the application's callback taking
+ * over where llmshim stopped. */
+struct upload *upload_read(struct hk_handle *h, size_t max, const char **why);
+const char *upload_data(const struct upload *u, size_t *len);
+int upload_complete(const struct upload *u);
+int upload_chunked(const struct upload *u); /* no size declared: sent in chunks */
+/* Puts llmshim's read and seek callbacks in place (-1: could not; the handle is restored). */
+int upload_install(struct upload *u);
+/* The application's read and seek options back in libcurl. */
+void upload_restore(struct hk_handle *h);
+void upload_free(struct upload *u);
 
 /* ---- hook_transfer.c: one transfer's life ---- */
 enum xfer_kind {

@@ -32,6 +32,8 @@ void handle_clear_replay(struct hk_handle *h) {
 static void set_defaults(struct hk_handle *h) {
     h->postsize = -1;
     h->write_data = stdout;
+    h->read_data = stdin;
+    h->infilesize = -1;
     h->content_decoding = 1;
 }
 
@@ -326,6 +328,24 @@ void handle_note_option(struct hk_handle *h, CURLoption opt, struct hk_arg a) {
     case CURLOPT_HTTPHEADER:
         h->headers = ptr;
         break;
+    case CURLOPT_READFUNCTION:
+        h->read_cb = (curl_read_callback)ptr;
+        break;
+    case CURLOPT_READDATA:
+        h->read_data = (void *)ptr;
+        break;
+    case CURLOPT_SEEKFUNCTION:
+        h->seek_cb = (curl_seek_callback)ptr;
+        break;
+    case CURLOPT_SEEKDATA:
+        h->seek_data = (void *)ptr;
+        break;
+    case CURLOPT_INFILESIZE:
+        h->infilesize = l;
+        break;
+    case CURLOPT_INFILESIZE_LARGE:
+        h->infilesize = a.o;
+        break;
     case CURLOPT_USERPWD:
     case CURLOPT_USERNAME:
     case CURLOPT_PASSWORD:
@@ -373,6 +393,11 @@ void handle_note_option(struct hk_handle *h, CURLoption opt, struct hk_arg a) {
     }
     }
     h->decodes_content = h->accept_encoding && h->content_decoding;
+}
+
+size_t handle_read(struct hk_handle *h, char *buf, size_t n) {
+    return h->read_cb ? h->read_cb(buf, 1, n, h->read_data)
+                      : fread(buf, 1, n, h->read_data ? (FILE *)h->read_data : stdin);
 }
 
 size_t hk_write_body(struct hk_handle *h, char *p, size_t n) {

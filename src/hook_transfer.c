@@ -27,8 +27,10 @@ struct xfer {
     int has_e;
     int leader;           /* holds the prompt's fill lock */
     char why[CURL_ERROR_SIZE]; /* REFUSE: the error the transfer ends with */
-    char *sent;           /* RECORD: the body that was keyed, handed to libcurl */
-    size_t sent_len;
+    char *sent;           /* RECORD: the POSTFIELDS body that was keyed, handed to libcurl */
+    size_t sent_len;      /* the body's length, whichever way it is sent */
+    struct upload *up;    /* a body read from the application's read callback */
+    int relay;            /* only hands an upload on: nothing keyed, nothing stored */
     struct entry rec;
     struct record_result res;
     struct recorder *r;
@@ -47,21 +49,24 @@ static const char *method_word(const struct hk_handle *h) {
 }
 
 /* Why an LLM-endpoint transfer cannot be keyed; NULL when it can. */
+/* *via_read: the body comes from the application's read callback (an upload, or a POST without
+ * POSTFIELDS), to be read before keying. */
 static const char *unkeyable(const struct hk_handle *h, const struct config *cfg, CURLoption pass, char *buf,
-                             size_t size) {
+                             size_t size, int *via_read) {
+    *via_read = 0;
     if (h->unreadable) return "an option could not be read (out of memory)";
     if (h->curlu) return "the URL is given as CURLOPT_CURLU";
     if (h->method == HK_POST_MIME) return "a multipart body (CURLOPT_MIMEPOST)";
     if (h->method == HK_POST_FORM) return "a multipart body (CURLOPT_HTTPPOST)";
-    if (h->method == HK_PUT) return "an upload (CURLOPT_UPLOAD)";
-    if (h->method != HK_POST) return "not a POST";
+    if (h->method != HK_POST && h->method != HK_PUT) return "not a POST";
+    if (h->method == HK_PUT && !h->customrequest) return "a PUT (CURLOPT_UPLOAD)";
     if (h->customrequest && strcmp(h->customrequest, "POST") != 0) {
         snprintf(buf, size, "the method is \"%.40s\", not POST", h->customrequest);
         return buf;
     }
-    if (!h->postfields) return "the body comes from a read callback";
-    size_t len;
-    handle_body(h, &len);
+    *via_read = h->method == HK_PUT || !h->postfields;
+    size_t len = 0;
+    if (!*via_read) handle_body(h, &len);
     if (cfg->max_entry_bytes && len > cfg->max_entry_bytes) return "the body is larger than LLMSHIM_MAX_ENTRY_BYTES";
     if (pass) {
         snprintf(buf, size, "option %d is set", (int)pass);
@@ -145,7 +150,8 @@ struct xfer *xfer_start(struct hk_handle *h, int may_wait) {
     CURLoption pass;
     char *options = handle_key_options(h, &pass);
     char why[96];
-    const char *reason = unkeyable(h, cfg, pass, why, sizeof(why));
+    int via_read;
+    const char *reason = unkeyable(h, cfg, pass, why, sizeof(why), &via_read);
     const unsigned char *secret = NULL;
     if (!reason && cfg->key_scope && !(secret = cache_scope_secret())) reason = "no LLMSHIM_KEY_SCOPE secret";
     if (reason) {
@@ -157,14 +163,35 @@ struct xfer *xfer_start(struct hk_handle *h, int may_wait) {
         }
         return refuse(x, "llmshim: replay: not sent, because %s: %s", reason, h->url);
     }
+    size_t len = 0;
+    const char *body = NULL;
+    if (via_read) {
+        const char *uwhy;
+        x->up = upload_read(h, cfg->max_entry_bytes, &uwhy);
+        if (!x->up) { /* nothing was read: libcurl can still send it all */
+            free(options);
+            free(x);
+            return NULL;
+        }
+        if (!upload_complete(x->up)) { /* what was read goes first, then the application's callback */
+            free(options);
+            if (cfg->mode == MODE_REPLAY)
+                return refuse(x, "llmshim: replay: not sent, because %s: %s", uwhy, h->url);
+            if (cfg->log >= LOG_INFO) log_line("BYPASS an upload whose body %s: %s", uwhy, h->url);
+            x->kind = XFER_RECORD;
+            x->relay = 1;
+            return x;
+        }
+        body = upload_data(x->up, &len);
+    } else {
+        body = handle_body(h, &len);
+    }
 
     size_t nlines = 0; /* every header line counts, however many */
     for (const struct curl_slist *l = h->headers; l; l = l->next) nlines++;
     const char **lines = malloc((nlines ? nlines : 1) * sizeof(*lines));
     nlines = 0;
     for (const struct curl_slist *l = h->headers; l && lines; l = l->next) lines[nlines++] = l->data;
-    size_t len;
-    const char *body = handle_body(h, &len);
     struct call_request req = {
         .method = method_word(h),
         .url = h->url,
@@ -177,20 +204,27 @@ struct xfer *xfer_start(struct hk_handle *h, int may_wait) {
         .scope_secret = secret,
         .options = options,
     };
-    x->sent = malloc(len + 1);
-    int kind = x->sent && lines ? call_analyze_request(&x->c, cfg, &req) : -1;
+    x->sent = via_read ? NULL : malloc(len + 1);
+    int kind = (x->sent || via_read) && lines ? call_analyze_request(&x->c, cfg, &req) : -1;
     free(options);
     free(lines);
     if (kind <= 0) {
-        free(x->sent);
-        free(x);
         if (kind < 0) log_line("out of memory while reading a request; using the network");
-        return NULL;
+        if (!x->up) {
+            free(x->sent);
+            free(x);
+            return NULL;
+        }
+        x->kind = XFER_RECORD; /* the body was read: hand it on */
+        x->relay = 1;
+        return x;
     }
     /* the bytes keyed are the bytes sent: libcurl gets this copy, whatever happens to the
      * application's buffer while the transfer runs */
-    memcpy(x->sent, body, len);
-    x->sent[len] = '\0';
+    if (x->sent) {
+        memcpy(x->sent, body, len);
+        x->sent[len] = '\0';
+    }
     x->sent_len = len;
     lookup(x, may_wait);
     return x;
@@ -222,6 +256,10 @@ CURLcode xfer_answer(struct xfer *x) {
         return CURLE_COULDNT_CONNECT;
     }
     CURLcode rc = replay_entry(h, &x->e, cache_monotonic_us() - x->t0, x->cfg->replay_pace, "HIT");
+    if (h->replayed) { /* what was sent, had the question gone out */
+        h->r_upload = (curl_off_t)x->sent_len;
+        h->r_request_size = (long)x->sent_len;
+    }
     if (rc == CURLE_OUT_OF_MEMORY && x->cfg->mode != MODE_REPLAY) {
         /* nothing reached the application yet: ask the API instead */
         entry_free(&x->e);
@@ -252,15 +290,21 @@ static void restore_body(struct hk_handle *h) {
 
 int xfer_record_begin(struct xfer *x) {
     struct hk_handle *h = x->h;
+    if (x->relay) { /* no recorder: only the body read so far is handed on */
+        if (upload_install(x->up) != 0) return -1;
+        h->x = x;
+        return 0;
+    }
     struct record_opts o = {.max_bytes = x->cfg->max_entry_bytes, .shape = x->c.ep.shape, .t0_us = x->t0,
                             .hold_errors = x->has_e};
     x->r = record_begin(h, &x->rec, &o, &x->res);
     if (!x->r) return -1;
-    if (SET(h, CURLOPT_POSTFIELDS, x->sent) != CURLE_OK ||
-        SET(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->sent_len) != CURLE_OK) {
+    if (x->up ? upload_install(x->up) != 0
+              : (SET(h, CURLOPT_POSTFIELDS, x->sent) != CURLE_OK ||
+                 SET(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->sent_len) != CURLE_OK)) {
         record_end(x->r, CURLE_ABORTED_BY_CALLBACK);
         x->r = NULL;
-        restore_body(h);
+        if (!x->up) restore_body(h);
         return -1;
     }
     h->x = x;
@@ -319,9 +363,10 @@ static void free_held(struct xfer *x) {
 static void give_back(struct xfer *x, CURLcode rc) {
     struct hk_handle *h = x->h;
     h->x = NULL;
-    record_end(x->r, rc);
+    if (x->r) record_end(x->r, rc);
     x->r = NULL;
-    restore_body(h);
+    if (x->up) upload_restore(h);
+    else restore_body(h);
     apply_held(x, h);
     free_held(x);
 }
@@ -333,9 +378,10 @@ static const char *sent_other(const struct xfer *x) {
     if (h->real->curl_easy_getinfo(h->curl, CURLINFO_EFFECTIVE_METHOD, &method) == CURLE_OK && method &&
         strcmp(method, "POST") != 0)
         return "libcurl sent another method (a redirect followed)";
-    curl_off_t up = -1;
+    curl_off_t up = -1; /* a chunked upload counts its chunks' framing too */
+    int chunked = x->up && upload_chunked(x->up);
     if (h->real->curl_easy_getinfo(h->curl, CURLINFO_SIZE_UPLOAD_T, &up) == CURLE_OK && up >= 0 &&
-        (size_t)up != x->sent_len)
+        (chunked ? (size_t)up < x->sent_len : (size_t)up != x->sent_len))
         return "libcurl sent another body";
     return NULL;
 }
@@ -343,6 +389,7 @@ static const char *sent_other(const struct xfer *x) {
 CURLcode xfer_record_end(struct xfer *x, CURLcode rc) {
     struct hk_handle *h = x->h;
     give_back(x, rc);
+    if (x->relay) return rc;
     long long us = cache_monotonic_us() - x->t0;
     const char *other = x->res.storable ? sent_other(x) : NULL;
     if (other) {
@@ -368,18 +415,20 @@ CURLcode xfer_record_end(struct xfer *x, CURLcode rc) {
 
 void xfer_fix_duplicate(const struct xfer *x, struct hk_handle *dup) {
     record_restore_delivery(dup);
-    restore_body(dup);
+    if (x->up) upload_restore(dup);
+    else restore_body(dup);
     apply_held(x, dup);
 }
 
 void xfer_free(struct xfer *x) {
     if (!x) return;
-    if (x->r) give_back(x, CURLE_ABORTED_BY_CALLBACK); /* never finished: nothing stored */
+    if (x->r || (x->relay && x->h->x == x)) give_back(x, CURLE_ABORTED_BY_CALLBACK); /* never finished: nothing stored */
     if (x->leader) cache_fill_end(&x->c);
     if (x->has_e) entry_free(&x->e);
     entry_free(&x->rec);
     call_free(&x->c);
     free_held(x);
     free(x->sent);
+    upload_free(x->up);
     free(x);
 }

@@ -83,9 +83,12 @@ test_through_nutcracker_in_front_of_two_servers() {
     command -v nutcracker >/dev/null || die "nutcracker is not installed (make deps)"
     redis_start >/dev/null || die "redis"; p1=$REDIS_PORT
     redis_start >/dev/null || die "redis"; p2=$REDIS_PORT
+    np=
     trap 'kill $np 2>/dev/null; wait $np 2>/dev/null; redis_stop' EXIT
-    nport=$((20000 + RANDOM % 30000))
-    cat >nc.yml <<YML
+    # a port below the ephemeral range; another one if that is taken (nutcracker then exits)
+    for try in 1 2 3 4 5; do
+        nport=$((20000 + RANDOM % 12000))
+        cat >nc.yml <<YML
 pool:
   listen: 127.0.0.1:$nport
   hash: fnv1a_64
@@ -96,13 +99,23 @@ pool:
    - 127.0.0.1:$p1:1
    - 127.0.0.1:$p2:1
 YML
-    env -u LD_PRELOAD nutcracker -c nc.yml -s $((nport + 1)) -o nc.log &
-    np=$!
-    for i in $(seq 50); do env -u LD_PRELOAD redis-cli -p "$nport" get x >/dev/null 2>&1 && break; sleep 0.05; done
+        env -u LD_PRELOAD nutcracker -c nc.yml -s $((nport + 1)) -o nc.log &
+        np=$!
+        ready=
+        for i in $(seq 100); do
+            out=$(env -u LD_PRELOAD redis-cli -p "$nport" get x 2>&1) && [ -z "$out" ] && { ready=1; break; }
+            kill -0 $np 2>/dev/null || break
+            sleep 0.05
+        done
+        [ -n "$ready" ] && break
+        kill $np 2>/dev/null; wait $np 2>/dev/null
+    done
+    [ -n "$ready" ] || die "nutcracker did not start: $(tail -3 nc.log)"
     for p in 1 2 3 4 5 6; do
         for n in 1 2; do
             LLMSHIM_REDIS_URL=redis://127.0.0.1:$nport rchat "$(chat_req "np$p")" >"$p.$n" 2>>err || die
         done
+        assert_eq "$(cat err)" "" "prompt $p"
         assert_same_file "$p.2" "$p.1"
     done
     assert_count 6 "every second call was a hit through the proxy"
