@@ -72,6 +72,9 @@ struct real_api {
 #define X(name, ret, args) ret(*name) args;
     HOOKED_FUNCTIONS(X)
 #undef X
+    /* not hooked, only called: reading a CURLOPT_CURLU handle's URL */
+    CURLUcode (*curl_url_get)(const CURLU *, CURLUPart, char **, unsigned int);
+    void (*curl_free)(void *);
 };
 
 /* ---- hook_real.c: which libcurl, and who is calling ---- */

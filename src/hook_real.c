@@ -109,6 +109,8 @@ static void resolve(struct real_api *api, void *handle) {
 #define X(name, ret, args) *(void **)&api->name = not_self(sym(handle, #name));
     HOOKED_FUNCTIONS(X)
 #undef X
+    *(void **)&api->curl_url_get = sym(handle, "curl_url_get");
+    *(void **)&api->curl_free = sym(handle, "curl_free");
     note_libcurl((void *)api->curl_easy_perform);
 }
 

@@ -42,6 +42,18 @@ struct xfer {
 
 /* ---- deciding ---------------------------------------------------------------------------- */
 
+static struct xfer *start(struct hk_handle *h, const char *url, int may_wait);
+
+/* A URL fit for a log line: without user:password@ or credential query parameters. */
+static char *loggable(const char *url) {
+    struct url u;
+    if (url_parse(url, &u) != 0) return strdup("(a URL)");
+    char *safe = url_safe(&u);
+    url_free(&u);
+    return safe;
+}
+
+
 /* The method word libcurl sends, or NULL when llmshim cannot say what the body is. */
 static const char *method_word(const struct hk_handle *h) {
     static const char *const words[] = {"GET", "POST", "PUT", "HEAD", "POST", "POST"};
@@ -55,7 +67,6 @@ static const char *unkeyable(const struct hk_handle *h, const struct config *cfg
                              size_t size, int *via_read) {
     *via_read = 0;
     if (h->unreadable) return "an option could not be read (out of memory)";
-    if (h->curlu) return "the URL is given as CURLOPT_CURLU";
     if (h->method == HK_POST_MIME) return "a multipart body (CURLOPT_MIMEPOST)";
     if (h->method == HK_POST_FORM) return "a multipart body (CURLOPT_HTTPPOST)";
     if (h->method != HK_POST && h->method != HK_PUT) return "not a POST";
@@ -81,9 +92,9 @@ static int harmless(const struct hk_handle *h) {
 }
 
 /* A newcomer's first try with a local server: say why nothing was cached, and how to change it. */
-static void not_an_endpoint(const struct hk_handle *h) {
+static void not_an_endpoint(const struct hk_handle *h, const char *url) {
     struct url u;
-    if (url_parse(h->url, &u) != 0) return;
+    if (url_parse(url, &u) != 0) return;
     char *safe = url_safe(&u);
     char port[16] = "";
     if (u.port) snprintf(port, sizeof(port), ":%d", u.port);
@@ -96,7 +107,9 @@ static void not_an_endpoint(const struct hk_handle *h) {
 
 static struct xfer *refuse(struct xfer *x, const char *fmt, const char *what, const char *url) {
     x->kind = XFER_REFUSE;
-    snprintf(x->why, sizeof(x->why), fmt, what, url);
+    char *safe = loggable(url);
+    snprintf(x->why, sizeof(x->why), fmt, what, safe ? safe : "(a URL)");
+    free(safe);
     log_line("%s", x->why + strlen("llmshim: "));
     return x;
 }
@@ -134,11 +147,31 @@ static void lookup(struct xfer *x, int may_wait) {
     x->leader = f == FILL_LEADER;
 }
 
+/* The URL libcurl will use: a CURLOPT_CURLU handle's (it wins over CURLOPT_URL), or the string.
+ * *own: a copy to free with the libcurl's curl_free. */
+static const char *url_of(const struct hk_handle *h, char **own) {
+    *own = NULL;
+    if (!h->curlu) return h->url;
+    if (!h->real->curl_url_get || !h->real->curl_free ||
+        h->real->curl_url_get(h->curlu, CURLUPART_URL, own, 0) != CURLUE_OK)
+        return NULL;
+    return *own;
+}
+
 struct xfer *xfer_start(struct hk_handle *h, int may_wait) {
     const struct config *cfg = cache_config();
-    if (cfg->mode == MODE_OFF || !h->url) return NULL;
-    if (!call_is_llm_url(cfg, h->url)) {
-        if (cfg->log >= LOG_DEBUG && !harmless(h)) not_an_endpoint(h);
+    if (cfg->mode == MODE_OFF) return NULL;
+    char *own;
+    const char *url = url_of(h, &own);
+    struct xfer *x = url ? start(h, url, may_wait) : NULL;
+    if (own) h->real->curl_free(own);
+    return x;
+}
+
+static struct xfer *start(struct hk_handle *h, const char *url, int may_wait) {
+    const struct config *cfg = cache_config();
+    if (!call_is_llm_url(cfg, url)) {
+        if (cfg->log >= LOG_DEBUG && !harmless(h)) not_an_endpoint(h, url);
         return NULL;
     }
     struct xfer *x = calloc(1, sizeof(*x));
@@ -157,11 +190,15 @@ struct xfer *xfer_start(struct hk_handle *h, int may_wait) {
     if (reason) {
         free(options);
         if (harmless(h) || cfg->mode != MODE_REPLAY) {
-            if (!harmless(h) && cfg->log >= LOG_INFO) log_line("BYPASS %s: %s", reason, h->url);
+            if (!harmless(h) && cfg->log >= LOG_INFO) {
+                char *safe = loggable(url);
+                log_line("BYPASS %s: %s", reason, safe ? safe : "(a URL)");
+                free(safe);
+            }
             free(x);
             return NULL;
         }
-        return refuse(x, "llmshim: replay: not sent, because %s: %s", reason, h->url);
+        return refuse(x, "llmshim: replay: not sent, because %s: %s", reason, url);
     }
     size_t len = 0;
     const char *body = NULL;
@@ -176,8 +213,12 @@ struct xfer *xfer_start(struct hk_handle *h, int may_wait) {
         if (!upload_complete(x->up)) { /* what was read goes first, then the application's callback */
             free(options);
             if (cfg->mode == MODE_REPLAY)
-                return refuse(x, "llmshim: replay: not sent, because %s: %s", uwhy, h->url);
-            if (cfg->log >= LOG_INFO) log_line("BYPASS an upload whose body %s: %s", uwhy, h->url);
+                return refuse(x, "llmshim: replay: not sent, because %s: %s", uwhy, url);
+            if (cfg->log >= LOG_INFO) {
+                char *safe = loggable(url);
+                log_line("BYPASS an upload whose body %s: %s", uwhy, safe ? safe : "(a URL)");
+                free(safe);
+            }
             x->kind = XFER_RECORD;
             x->relay = 1;
             return x;
@@ -194,7 +235,7 @@ struct xfer *xfer_start(struct hk_handle *h, int may_wait) {
     for (const struct curl_slist *l = h->headers; l && lines; l = l->next) lines[nlines++] = l->data;
     struct call_request req = {
         .method = method_word(h),
-        .url = h->url,
+        .url = url,
         .body = body,
         .body_len = len,
         .headers = lines,

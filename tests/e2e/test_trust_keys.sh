@@ -129,4 +129,19 @@ EOF
     assert_count 2
 }
 
+# A URL given as a CURLU handle is read through libcurl's own curl_url_get: cached, and sealed.
+test_curlu_url_is_keyed_and_sealed() {
+    c=$ROOT/build/clients/curlu
+    shim "$c" "$MOCK_URL/v1/chat/completions?x=1" "$(chat_req curlu)" >a.out 2>a.err || die "$(cat a.err)"
+    shim "$c" "$MOCK_URL/v1/chat/completions?x=1" "$(chat_req curlu)" >b.out 2>b.err || die "$(cat b.err)"
+    assert_count 1
+    assert_contains "$(cat b.err)" "cache=HIT"
+    assert_same_file b.out a.out
+    shim "$c" "$MOCK_URL/v1/chat/completions?x=2" "$(chat_req curlu)" >/dev/null 2>&1 || die
+    assert_count 2 "another query is another question"
+    LLMSHIM_MODE=replay shim "$c" "$MOCK_URL/v1/chat/completions?x=3" "$(chat_req curlu)" >/dev/null 2>err
+    assert_contains "$(cat err)" "replay miss"
+    assert_count 2 "replay never reaches the API"
+}
+
 run_tests
