@@ -155,6 +155,10 @@ struct hk_handle {
     long include_header;
     long failonerror;
     char *errorbuffer;
+    long noprogress;                          /* default 1: no progress callback */
+    curl_xferinfo_callback xferinfo_cb;       /* wins over progress_cb */
+    curl_progress_callback progress_cb;
+    void *progress_data;                      /* XFERINFODATA = PROGRESSDATA */
     int decodes_content;       /* ACCEPT_ENCODING set and HTTP_CONTENT_DECODING on */
     int accept_encoding;
     long content_decoding;
@@ -173,7 +177,8 @@ struct hk_handle {
     const char *r_scheme;
 
     /* the transfer in progress */
-    struct xfer *x;            /* from the start of a recorded transfer to its end */
+    struct xfer *x;            /* from the start of a recorded (or held-option) transfer to its end */
+    struct xfer *judging;      /* while llmshim asks the progress callback before deciding */
     struct hk_multi *multi;    /* the multi handle it was added to, until it is removed */
     struct hk_handle *mnext;   /* the multi's list of its handles */
     int fresh;                 /* added to the multi, not started yet: judged at the next perform */
@@ -200,16 +205,22 @@ const char *handle_body(const struct hk_handle *h, size_t *len);
 /* Reads from the application's read callback (or fread from READDATA), as libcurl would. */
 size_t handle_read(struct hk_handle *h, char *buf, size_t n);
 
+/* Calls the application's progress callback as libcurl would (nothing when NOPROGRESS is on):
+ * non-zero means it asked to abort the transfer. */
+int handle_progress(struct hk_handle *h, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                    curl_off_t ulnow);
+
 /* Delivery to the application, the way libcurl would have delivered. */
 size_t hk_write_body(struct hk_handle *h, char *p, size_t n);
 size_t hk_write_header(struct hk_handle *h, char *p, size_t n);
 
 /* ---- hook_replay.c ---- */
 /* Serves a cached entry; returns what curl_easy_perform returns. pace: see LLMSHIM_REPLAY_PACE;
- * status: the X-LLMShim-Cache value ("HIT", "STALE"). CURLE_OUT_OF_MEMORY means nothing reached
+ * status: the X-LLMShim-Cache value ("HIT", "STALE"); sent: the request body's length (what the
+ * progress callback and getinfo report as uploaded). CURLE_OUT_OF_MEMORY means nothing reached
  * the application, so the caller can still fetch the answer from the network. */
 CURLcode replay_entry(struct hk_handle *h, const struct entry *e, long long elapsed_us, double pace,
-                      const char *status);
+                      const char *status, curl_off_t sent);
 /* Answers getinfo for a replayed transfer: 1 answered, 0 pass to libcurl. */
 int replay_getinfo(struct hk_handle *h, CURLINFO info, void *arg);
 
@@ -255,7 +266,7 @@ void upload_free(struct upload *u);
 
 /* ---- hook_transfer.c: one transfer's life ---- */
 enum xfer_kind {
-    XFER_PASS,    /* not llmshim's: libcurl does it all */
+    XFER_PASS,    /* not llmshim's: libcurl does it all (an xfer only when options are held) */
     XFER_HIT,     /* answered from the cache */
     XFER_REFUSE,  /* replay mode, and no entry (or no key): fails without the network */
     XFER_RECORD,  /* a miss: libcurl fetches it, llmshim records it */
@@ -277,10 +288,18 @@ int xfer_record_begin(struct xfer *x);
 /* RECORD: the real transfer ended with rc: gives the handle back, checks that what was sent is
  * what was keyed, stores, logs, counts. Returns what the transfer ends with. */
 CURLcode xfer_record_end(struct xfer *x, CURLcode rc);
-/* An option set on h by the application while its transfer records. 1: mirrored and held until
- * the transfer ends (do not forward it to libcurl now); 0: forward it. */
+/* An option the application sets on a handle whose transfer llmshim records (from a callback).
+ * 1: a delivery option, mirrored only (the recorder calls it; do not forward). 0: forward it to
+ * libcurl, which acts on it as it would without llmshim; a change to the request means the
+ * answer is not stored. */
+int xfer_option_set(struct xfer *x, CURLoption opt);
+/* An option the program sets from its progress callback while llmshim asks it before deciding
+ * (x is h->judging). 1: of the kind libcurl reads as a transfer starts, so held by llmshim until
+ * the transfer ends, as libcurl would have; 0: forward it now. */
 int xfer_hold_option(struct xfer *x, CURLoption opt, struct hk_arg a);
-/* Frees x. A transfer that did not finish (removed from its multi, handle cleaned up) stores
+/* The transfer ended with rc (RECORD: records, checks, stores). Returns what it ends with. */
+CURLcode xfer_end(struct xfer *x, CURLcode rc);
+/* Frees x, first giving libcurl any option held for after the transfer. A transfer that did not finish (removed from its multi, handle cleaned up) stores
  * nothing; a recorder still in place is taken down first. */
 void xfer_free(struct xfer *x);
 /* A copy made by curl_easy_duphandle while x records: give the copy the application's callbacks,

@@ -44,7 +44,8 @@ HOOK_EXPORT CURLcode curl_easy_setopt(CURL *curl, CURLoption opt, ...) {
     const void *caller = HOOK_CALLER();
     int ours = !hook_from_libcurl(caller);
     struct hk_handle *h = ours ? handle_find(curl) : NULL;
-    if (h && h->x && xfer_hold_option(h->x, opt, a)) { /* set while recording: applied at its end */
+    if (h && h->judging && xfer_hold_option(h->judging, opt, a)) return CURLE_OK; /* for after */
+    if (h && h->x && xfer_option_set(h->x, opt)) { /* the recorder's to deliver through */
         handle_note_option(h, opt, a);
         return CURLE_OK;
     }
@@ -123,11 +124,15 @@ HOOK_EXPORT CURLcode curl_easy_perform(CURL *curl) {
     struct xfer *x = xfer_start(h, 1);
     if (!x) return real_perform(h);
     CURLcode rc = CURLE_AGAIN;
-    if (xfer_kind(x) != XFER_RECORD) rc = xfer_answer(x);
-    if (rc == CURLE_AGAIN) { /* a miss (or a hit that could not be delivered): the network */
-        if (xfer_record_begin(x) != 0) rc = real_perform(h);
-        else rc = xfer_record_end(x, real_perform(h));
+    if (xfer_kind(x) == XFER_PASS) {
+        rc = real_perform(h);
+    } else {
+        if (xfer_kind(x) != XFER_RECORD) rc = xfer_answer(x);
+        if (rc == CURLE_AGAIN) { /* a miss (or a hit that could not be delivered): the network */
+            if (xfer_record_begin(x) != 0) rc = real_perform(h);
+            else rc = xfer_end(x, real_perform(h));
+        }
     }
-    xfer_free(x);
+    xfer_free(x); /* and options the progress callback set for the next transfer */
     return rc;
 }

@@ -34,6 +34,7 @@ static void set_defaults(struct hk_handle *h) {
     h->write_data = stdout;
     h->read_data = stdin;
     h->infilesize = -1;
+    h->noprogress = 1;
     h->content_decoding = 1;
 }
 
@@ -380,6 +381,18 @@ void handle_note_option(struct hk_handle *h, CURLoption opt, struct hk_arg a) {
     case CURLOPT_ERRORBUFFER:
         h->errorbuffer = (char *)ptr;
         break;
+    case CURLOPT_NOPROGRESS:
+        h->noprogress = l;
+        break;
+    case CURLOPT_XFERINFOFUNCTION:
+        h->xferinfo_cb = (curl_xferinfo_callback)ptr;
+        break;
+    case CURLOPT_PROGRESSFUNCTION:
+        h->progress_cb = (curl_progress_callback)ptr;
+        break;
+    case CURLOPT_XFERINFODATA:
+        h->progress_data = (void *)ptr;
+        break;
     case CURLOPT_ACCEPT_ENCODING:
         h->accept_encoding = ptr != NULL;
         break;
@@ -393,6 +406,16 @@ void handle_note_option(struct hk_handle *h, CURLoption opt, struct hk_arg a) {
     }
     }
     h->decodes_content = h->accept_encoding && h->content_decoding;
+}
+
+int handle_progress(struct hk_handle *h, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                    curl_off_t ulnow) {
+    if (h->noprogress) return 0;
+    int r = 0;
+    if (h->xferinfo_cb) r = h->xferinfo_cb(h->progress_data, dltotal, dlnow, ultotal, ulnow);
+    else if (h->progress_cb)
+        r = h->progress_cb(h->progress_data, (double)dltotal, (double)dlnow, (double)ultotal, (double)ulnow);
+    return r == CURL_PROGRESSFUNC_CONTINUE ? 0 : r; /* "carry on with the built-in meter" */
 }
 
 size_t handle_read(struct hk_handle *h, char *buf, size_t n) {

@@ -128,13 +128,15 @@ static void forget(struct hk_multi *m, struct hk_handle *h) {
 /* A newly added handle's transfer starts: decide it from the options in force now. */
 static void start(struct hk_multi *m, struct hk_handle *h) {
     handle_clear_replay(h);
+    m->busy++; /* the application's progress callback may run: it is inside this multi's transfer */
     struct xfer *x = xfer_start(h, 0);
-    if (!x) return;
     CURLcode rc = CURLE_AGAIN;
-    if (xfer_kind(x) != XFER_RECORD) {
-        m->busy++;
-        rc = xfer_answer(x);
-        m->busy--;
+    if (x && xfer_kind(x) != XFER_RECORD) rc = xfer_answer(x);
+    m->busy--;
+    if (!x) return;
+    if (xfer_kind(x) == XFER_PASS) { /* libcurl's; finished when its DONE comes */
+        h->x = x;
+        return;
     }
     if (rc == CURLE_AGAIN) { /* a miss: libcurl runs it, llmshim records it */
         if (xfer_record_begin(x) != 0) xfer_free(x);
@@ -171,7 +173,7 @@ static void drain(struct hk_multi *m) {
         if (h && h->x && h->multi == m) {
             struct xfer *x = h->x;
             m->busy++; /* a stale answer may be delivered */
-            copy.data.result = xfer_record_end(x, copy.data.result);
+            copy.data.result = xfer_end(x, copy.data.result);
             m->busy--;
             xfer_free(x);
         }

@@ -22,8 +22,15 @@ static void set_error(struct hk_handle *h, const char *msg) {
     if (h->errorbuffer) snprintf(h->errorbuffer, CURL_ERROR_SIZE, "%s", msg);
 }
 
-/* Body bytes [from, to) in pieces of at most CURL_MAX_WRITE_SIZE: 0, or -1 after a short write. */
-static int send_body(struct hk_handle *h, const struct entry *e, size_t from, size_t to) {
+/* The progress callback, as libcurl calls it while an answer arrives: 0, or -1 when it aborted. */
+static int progress(struct hk_handle *h, const struct entry *e) {
+    if (!handle_progress(h, (curl_off_t)e->body_len, h->r_size, h->r_upload, h->r_upload)) return 0;
+    set_error(h, "Callback aborted");
+    return -1;
+}
+
+/* Body bytes [from, to) in pieces of at most CURL_MAX_WRITE_SIZE: CURLE_OK, or what ended it. */
+static CURLcode send_body(struct hk_handle *h, const struct entry *e, size_t from, size_t to) {
     while (from < to) {
         size_t n = to - from;
         if (n > CURL_MAX_WRITE_SIZE) n = CURL_MAX_WRITE_SIZE;
@@ -32,12 +39,13 @@ static int send_body(struct hk_handle *h, const struct entry *e, size_t from, si
             /* CURL_WRITEFUNC_PAUSE cannot be honoured without a transfer to pause */
             set_error(h, w == CURL_WRITEFUNC_PAUSE ? "llmshim: pausing a cached answer is not supported"
                                                     : "Failure writing output to destination");
-            return -1;
+            return CURLE_WRITE_ERROR;
         }
         from += n;
         h->r_size += (curl_off_t)n;
+        if (progress(h, e) != 0) return CURLE_ABORTED_BY_CALLBACK;
     }
-    return 0;
+    return CURLE_OK;
 }
 
 static long long mono_us(void) {
@@ -74,7 +82,7 @@ static int build_headers(const struct entry *e, const char *status, struct buf *
 }
 
 CURLcode replay_entry(struct hk_handle *h, const struct entry *e, long long elapsed_us, double pace,
-                      const char *status) {
+                      const char *status, curl_off_t sent) {
     /* everything that needs memory comes first: until the first header is delivered, running
      * out is CURLE_OUT_OF_MEMORY and the caller may still use the network instead */
     enum { MAX_LINES = 256 };
@@ -102,8 +110,8 @@ CURLcode replay_entry(struct hk_handle *h, const struct entry *e, long long elap
     h->r_size = 0;
     h->r_header_size = 0;
     h->r_time_us = elapsed_us;
-    h->r_upload = h->postsize >= 0 ? h->postsize : (curl_off_t)(h->postfields ? strlen(h->postfields) : 0);
-    h->r_request_size = (long)h->r_upload;
+    h->r_upload = sent;
+    h->r_request_size = (long)sent;
 
     if (h->failonerror && e->status >= 400) {
         char msg[64];
@@ -124,16 +132,17 @@ CURLcode replay_entry(struct hk_handle *h, const struct entry *e, long long elap
         from = line_end[i];
     }
     buf_free(&block);
+    if (progress(h, e) != 0) return CURLE_ABORTED_BY_CALLBACK;
     /* a stream goes out event by event, at once or (pace > 0) at the recorded pace */
     long long start = mono_us() - elapsed_us;
     from = 0;
+    CURLcode rc;
     for (size_t i = 0; i < e->nevents; i++) {
         if (pace > 0) sleep_until(start + (long long)((double)e->events[i].t_us * pace));
-        if (send_body(h, e, from, e->events[i].end) != 0) return CURLE_WRITE_ERROR;
+        if ((rc = send_body(h, e, from, e->events[i].end)) != CURLE_OK) return rc;
         from = e->events[i].end;
     }
-    if (send_body(h, e, from, e->body_len) != 0) return CURLE_WRITE_ERROR;
-    return CURLE_OK;
+    return send_body(h, e, from, e->body_len);
 }
 
 int replay_getinfo(struct hk_handle *h, CURLINFO info, void *arg) {

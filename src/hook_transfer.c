@@ -9,12 +9,12 @@
 #include "hook.h"
 #include "log.h"
 
-/* An option the application set while its transfer was being recorded: applied to libcurl
- * when the recording ends, so the request that goes out stays the request that was keyed. */
+/* An option the program's progress callback set while llmshim asked it before judging (see
+ * xfer_start), of the kind libcurl reads when a transfer starts. */
 struct held {
     CURLoption opt;
     struct hk_arg a;
-    char *copy; /* llmshim's copy of a string libcurl would have copied */
+    char *copy; /* CURLOPT_URL: the string, as libcurl would have copied it */
 };
 
 struct xfer {
@@ -26,7 +26,8 @@ struct xfer {
     struct entry e;       /* HIT: the answer. RECORD: an expired entry that may stand in */
     int has_e;
     int leader;           /* holds the prompt's fill lock */
-    char why[CURL_ERROR_SIZE]; /* REFUSE: the error the transfer ends with */
+    char why[CURL_ERROR_SIZE]; /* REFUSE: the error the transfer ends with ... */
+    CURLcode refuse_rc;        /* ... and its code */
     char *sent;           /* RECORD: the POSTFIELDS body that was keyed, handed to libcurl */
     size_t sent_len;      /* the body's length, whichever way it is sent */
     struct upload *up;    /* a body read from the application's read callback */
@@ -34,15 +35,17 @@ struct xfer {
     struct entry rec;
     struct record_result res;
     struct recorder *r;
-    struct held *held;
-    size_t nheld;
+    struct held *held;    /* options set before libcurl's pretransfer that libcurl would not */
+    size_t nheld;         /* have seen yet: applied when the transfer ends */
+    CURLoption changed;   /* the program changed the request while it ran: never stored */
+    int body_given_back;  /* ... and libcurl has the program's own body again */
 };
 
 #define SET(h, opt, val) (h)->real->curl_easy_setopt((h)->curl, opt, val)
 
 /* ---- deciding ---------------------------------------------------------------------------- */
 
-static struct xfer *start(struct hk_handle *h, const char *url, int may_wait);
+static struct xfer *start(struct xfer *x, const char *url, int may_wait);
 
 /* A URL fit for a log line: without user:password@ or credential query parameters. */
 static char *loggable(const char *url) {
@@ -107,6 +110,7 @@ static void not_an_endpoint(const struct hk_handle *h, const char *url) {
 
 static struct xfer *refuse(struct xfer *x, const char *fmt, const char *what, const char *url) {
     x->kind = XFER_REFUSE;
+    x->refuse_rc = CURLE_COULDNT_CONNECT;
     char *safe = loggable(url);
     snprintf(x->why, sizeof(x->why), fmt, what, safe ? safe : "(a URL)");
     free(safe);
@@ -131,6 +135,7 @@ static void lookup(struct xfer *x, int may_wait) {
         if (x->has_e) entry_free(&x->e);
         x->has_e = 0;
         x->kind = XFER_REFUSE;
+        x->refuse_rc = CURLE_COULDNT_CONNECT;
         cache_replay_miss(&x->c, x->why, sizeof(x->why));
         return;
     }
@@ -161,24 +166,47 @@ static const char *url_of(const struct hk_handle *h, char **own) {
 struct xfer *xfer_start(struct hk_handle *h, int may_wait) {
     const struct config *cfg = cache_config();
     if (cfg->mode == MODE_OFF) return NULL;
-    char *own;
-    const char *url = url_of(h, &own);
-    struct xfer *x = url ? start(h, url, may_wait) : NULL;
-    if (own) h->real->curl_free(own);
-    return x;
-}
-
-static struct xfer *start(struct hk_handle *h, const char *url, int may_wait) {
-    const struct config *cfg = cache_config();
-    if (!call_is_llm_url(cfg, url)) {
-        if (cfg->log >= LOG_DEBUG && !harmless(h)) not_an_endpoint(h, url);
-        return NULL;
-    }
     struct xfer *x = calloc(1, sizeof(*x));
     if (!x) return NULL;
     x->h = h;
     x->cfg = cfg;
     x->t0 = cache_monotonic_us();
+    /* libcurl calls the progress callback once its transfer has started and before it sends
+     * the request: what the callback sets then (a body, headers) reaches this very request, but
+     * what libcurl read as the transfer started (URL, method, body length) waits for the next
+     * one. llmshim asks the callback first too, holding the second kind until the end. */
+    if (!h->noprogress) {
+        h->judging = x;
+        int abort = handle_progress(h, 0, 0, 0, 0);
+        h->judging = NULL;
+        if (abort) {
+            x->kind = XFER_REFUSE;
+            x->refuse_rc = CURLE_ABORTED_BY_CALLBACK;
+            snprintf(x->why, sizeof(x->why), "Callback aborted");
+            return x;
+        }
+    }
+    char *own;
+    const char *url = url_of(h, &own);
+    struct xfer *decided = url ? start(x, url, may_wait) : NULL;
+    if (own) h->real->curl_free(own);
+    if (decided) return decided;
+    if (x->nheld) { /* libcurl passes it, and gets the held options after */
+        x->kind = XFER_PASS;
+        return x;
+    }
+    xfer_free(x);
+    return NULL;
+}
+
+/* NULL: the transfer passes through (x is the caller's to free). */
+static struct xfer *start(struct xfer *x, const char *url, int may_wait) {
+    struct hk_handle *h = x->h;
+    const struct config *cfg = x->cfg;
+    if (!call_is_llm_url(cfg, url)) {
+        if (cfg->log >= LOG_DEBUG && !harmless(h)) not_an_endpoint(h, url);
+        return NULL;
+    }
 
     CURLoption pass;
     char *options = handle_key_options(h, &pass);
@@ -195,7 +223,6 @@ static struct xfer *start(struct hk_handle *h, const char *url, int may_wait) {
                 log_line("BYPASS %s: %s", reason, safe ? safe : "(a URL)");
                 free(safe);
             }
-            free(x);
             return NULL;
         }
         return refuse(x, "llmshim: replay: not sent, because %s: %s", reason, url);
@@ -207,7 +234,6 @@ static struct xfer *start(struct hk_handle *h, const char *url, int may_wait) {
         x->up = upload_read(h, cfg->max_entry_bytes, &uwhy);
         if (!x->up) { /* nothing was read: libcurl can still send it all */
             free(options);
-            free(x);
             return NULL;
         }
         if (!upload_complete(x->up)) { /* what was read goes first, then the application's callback */
@@ -253,7 +279,8 @@ static struct xfer *start(struct hk_handle *h, const char *url, int may_wait) {
         if (kind < 0) log_line("out of memory while reading a request; using the network");
         if (!x->up) {
             free(x->sent);
-            free(x);
+            x->sent = NULL;
+            call_free(&x->c);
             return NULL;
         }
         x->kind = XFER_RECORD; /* the body was read: hand it on */
@@ -294,13 +321,10 @@ CURLcode xfer_answer(struct xfer *x) {
     if (x->kind == XFER_REFUSE) {
         handle_clear_replay(h);
         if (h->errorbuffer) snprintf(h->errorbuffer, CURL_ERROR_SIZE, "%s", x->why);
-        return CURLE_COULDNT_CONNECT;
+        return x->refuse_rc;
     }
-    CURLcode rc = replay_entry(h, &x->e, cache_monotonic_us() - x->t0, x->cfg->replay_pace, "HIT");
-    if (h->replayed) { /* what was sent, had the question gone out */
-        h->r_upload = (curl_off_t)x->sent_len;
-        h->r_request_size = (long)x->sent_len;
-    }
+    CURLcode rc = replay_entry(h, &x->e, cache_monotonic_us() - x->t0, x->cfg->replay_pace, "HIT",
+                               (curl_off_t)x->sent_len);
     if (rc == CURLE_OUT_OF_MEMORY && x->cfg->mode != MODE_REPLAY) {
         /* nothing reached the application yet: ask the API instead */
         entry_free(&x->e);
@@ -352,51 +376,59 @@ int xfer_record_begin(struct xfer *x) {
     return 0;
 }
 
-static char *copy_arg(CURLoption opt, struct hk_arg a, const struct hk_handle *h) {
+/* The options libcurl reads once, as a transfer starts (lib/transfer.c Curl_pretransfer): the
+ * URL, the method, the body's length, the host pairs. */
+static int read_at_start(CURLoption opt) {
     switch (opt) {
-    case CURLOPT_URL: case CURLOPT_CUSTOMREQUEST: case CURLOPT_USERPWD: case CURLOPT_USERNAME:
-    case CURLOPT_PASSWORD: case CURLOPT_XOAUTH2_BEARER: case CURLOPT_COOKIE: case CURLOPT_ACCEPT_ENCODING:
-    case CURLOPT_RANGE: case CURLOPT_REQUEST_TARGET: case CURLOPT_AWS_SIGV4: case CURLOPT_DEFAULT_PROTOCOL:
-    case CURLOPT_UNIX_SOCKET_PATH: case CURLOPT_ABSTRACT_UNIX_SOCKET:
-        return a.ptr ? strdup(a.ptr) : NULL;
-    case CURLOPT_COPYPOSTFIELDS: {
-        if (!a.ptr) return NULL;
-        size_t n = h->postsize >= 0 ? (size_t)h->postsize : strlen(a.ptr);
-        char *c = malloc(n + 1);
-        if (c) {
-            memcpy(c, a.ptr, n);
-            c[n] = '\0';
-        }
-        return c;
-    }
+    case CURLOPT_URL: case CURLOPT_CURLU: case CURLOPT_POST: case CURLOPT_HTTPGET: case CURLOPT_NOBODY:
+    case CURLOPT_UPLOAD: case CURLOPT_PUT: case CURLOPT_POSTFIELDSIZE: case CURLOPT_POSTFIELDSIZE_LARGE:
+    case CURLOPT_INFILESIZE: case CURLOPT_INFILESIZE_LARGE: case CURLOPT_RESOLVE:
+        return 1;
     default:
-        return NULL;
+        return 0;
     }
 }
 
 int xfer_hold_option(struct xfer *x, CURLoption opt, struct hk_arg a) {
-    if (!x || x->kind != XFER_RECORD || !x->r) return 0;
-    enum opt_class c = opt_class(opt);
-    if (c == OPT_NEUTRAL) return 0;
-    if (c == OPT_DELIVERY) return 1; /* the recorder calls whatever the mirror says */
+    if (!read_at_start(opt)) return 0;
     struct held *n = realloc(x->held, (x->nheld + 1) * sizeof(*n));
-    if (!n) return 0; /* forwarded at once: the check before storing sees what it changed */
+    if (!n) return 0; /* forwarded at once: this transfer may see it, unlike with libcurl alone */
     x->held = n;
-    n[x->nheld] = (struct held){.opt = opt, .a = a, .copy = copy_arg(opt, a, x->h)};
-    if (n[x->nheld].copy) n[x->nheld].a.ptr = n[x->nheld].copy;
+    n[x->nheld] = (struct held){.opt = opt, .a = a, .copy = NULL};
+    if (opt == CURLOPT_URL && a.ptr) {
+        n[x->nheld].copy = strdup(a.ptr);
+        if (!n[x->nheld].copy) return 0;
+        n[x->nheld].a.ptr = n[x->nheld].copy;
+    }
     x->nheld++;
     return 1;
 }
 
-static void apply_held(const struct xfer *x, struct hk_handle *to) {
-    for (size_t i = 0; i < x->nheld; i++) HK_SETOPT(to->real->curl_easy_setopt, to->curl, x->held[i].opt, x->held[i].a);
-}
-
-static void free_held(struct xfer *x) {
-    for (size_t i = 0; i < x->nheld; i++) free(x->held[i].copy);
+static void apply_held(struct xfer *x) {
+    struct hk_handle *h = x->h;
+    for (size_t i = 0; i < x->nheld; i++) {
+        if (HK_SETOPT(h->real->curl_easy_setopt, h->curl, x->held[i].opt, x->held[i].a) == CURLE_OK)
+            handle_note_option(h, x->held[i].opt, x->held[i].a);
+        free(x->held[i].copy);
+    }
     free(x->held);
     x->held = NULL;
     x->nheld = 0;
+}
+
+int xfer_option_set(struct xfer *x, CURLoption opt) {
+    if (!x || x->kind != XFER_RECORD || !x->h->x) return 0;
+    enum opt_class c = opt_class(opt);
+    if (c == OPT_NEUTRAL) return 0;
+    if (c == OPT_DELIVERY) return x->r != NULL; /* the recorder's tee calls what the mirror says */
+    /* the request changes as libcurl changes it (a callback may even change the request that
+     * follows a redirect), so this answer is no longer the keyed request's */
+    if (!x->changed) x->changed = opt;
+    if (!x->up && !x->body_given_back) { /* libcurl reads the program's body from now on */
+        restore_body(x->h);
+        x->body_given_back = 1;
+    }
+    return 0;
 }
 
 /* Takes llmshim's recorder and body out of the handle and applies what the application set
@@ -408,22 +440,23 @@ static void give_back(struct xfer *x, CURLcode rc) {
     x->r = NULL;
     if (x->up) upload_restore(h);
     else restore_body(h);
-    apply_held(x, h);
-    free_held(x);
 }
 
 /* NULL when libcurl says it sent the request that was keyed, else why not. */
 static const char *sent_other(const struct xfer *x) {
     const struct hk_handle *h = x->h;
+    long redirects = 0; /* a hit could not show the program the redirect's own headers */
+    if (h->real->curl_easy_getinfo(h->curl, CURLINFO_REDIRECT_COUNT, &redirects) == CURLE_OK && redirects > 0)
+        return "the answer came through a redirect";
     char *method = NULL;
     if (h->real->curl_easy_getinfo(h->curl, CURLINFO_EFFECTIVE_METHOD, &method) == CURLE_OK && method &&
         strcmp(method, "POST") != 0)
-        return "libcurl sent another method (a redirect followed)";
+        return "libcurl sent another method than the one keyed (a redirect was followed)";
     curl_off_t up = -1; /* a chunked upload counts its chunks' framing too */
     int chunked = x->up && upload_chunked(x->up);
     if (h->real->curl_easy_getinfo(h->curl, CURLINFO_SIZE_UPLOAD_T, &up) == CURLE_OK && up >= 0 &&
         (chunked ? (size_t)up < x->sent_len : (size_t)up != x->sent_len))
-        return "libcurl sent another body";
+        return "libcurl sent another body than the one keyed";
     return NULL;
 }
 
@@ -433,8 +466,13 @@ CURLcode xfer_record_end(struct xfer *x, CURLcode rc) {
     if (x->relay) return rc;
     long long us = cache_monotonic_us() - x->t0;
     const char *other = x->res.storable ? sent_other(x) : NULL;
+    char changed[96];
+    if (x->res.storable && x->changed) {
+        snprintf(changed, sizeof(changed), "the program changed option %d while the transfer ran", (int)x->changed);
+        other = changed;
+    }
     if (other) {
-        log_line("not stored: %s than the request keyed %.12s (%s)", other, x->c.hex, x->c.safe_url);
+        log_line("not stored: %s (key %.12s, %s)", other, x->c.hex, x->c.safe_url);
         x->res.storable = 0;
     }
     if (x->res.storable) {
@@ -443,7 +481,7 @@ CURLcode xfer_record_end(struct xfer *x, CURLcode rc) {
         cache_count(&x->c, stored ? OUTCOME_STORE : OUTCOME_MISS, stored ? &x->rec : NULL, us);
     } else if (x->has_e && (x->res.held || (rc != CURLE_OK && !x->res.delivered))) {
         /* the API failed (429, 5xx, no connection) and nothing reached the app yet */
-        rc = replay_entry(h, &x->e, us, 0, "STALE");
+        rc = replay_entry(h, &x->e, us, 0, "STALE", (curl_off_t)x->sent_len);
         log_event(x, "STALE", cache_monotonic_us() - x->t0);
         cache_count(&x->c, OUTCOME_STALE, &x->e, us);
     } else {
@@ -455,10 +493,16 @@ CURLcode xfer_record_end(struct xfer *x, CURLcode rc) {
 }
 
 void xfer_fix_duplicate(const struct xfer *x, struct hk_handle *dup) {
+    if (x->kind != XFER_RECORD || (!x->r && !x->relay)) return; /* nothing of llmshim's in place */
     record_restore_delivery(dup);
     if (x->up) upload_restore(dup);
     else restore_body(dup);
-    apply_held(x, dup);
+}
+
+CURLcode xfer_end(struct xfer *x, CURLcode rc) {
+    if (x->kind == XFER_RECORD) rc = xfer_record_end(x, rc);
+    x->h->x = NULL;
+    return rc;
 }
 
 void xfer_free(struct xfer *x) {
@@ -468,8 +512,8 @@ void xfer_free(struct xfer *x) {
     if (x->has_e) entry_free(&x->e);
     entry_free(&x->rec);
     call_free(&x->c);
-    free_held(x);
     free(x->sent);
     upload_free(x->up);
+    apply_held(x);
     free(x);
 }
