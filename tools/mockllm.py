@@ -303,6 +303,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             sys.stderr.write("mockllm: %s %s\n" % (self.address_string(), fmt % args))
 
     def setup(self):
+        # headers and body are separate writes: without this, Nagle holds the body back until
+        # the client's delayed ACK (40 ms per answer)
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if isinstance(self.request, ssl.SSLSocket):
             self.request.settimeout(30)
             self.request.do_handshake()      # in the handler thread, not in accept()
