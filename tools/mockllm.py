@@ -24,6 +24,8 @@ Every counted answer carries X-Mock-Request: n, a Set-Cookie, and headers a real
 differ on every call (X-Request-Id random, X-Ratelimit-Remaining-Requests, Openai-Processing-Ms)
 besides Date. It also carries what this server received, the same on every call:
     X-Mock-Saw: <server port> <METHOD> <path?query> <first 12 hex of sha256(body)> <body length>
+(credential query parameters - key, api_key, access_token - shown as NAME=*, so no secret is
+echoed into an answer a cache keeps).
 A method without a handler here (a lowercase "post", HEAD...) is counted too and answered 501
 (http.server's error page) with X-Mock-Saw.
 
@@ -95,6 +97,11 @@ def inputs_of(req, raw):
     if isinstance(v, list) and v and all(isinstance(i, str) for i in v):
         return v
     return [prompt_of(req, raw)]
+
+
+def redacted(path):
+    """path?query with the values of credential parameters replaced by *."""
+    return re.sub(r"([?&](?:key|api_key|access_token)=)[^&]*", r"\1*", path, flags=re.I)
 
 
 def words(s):
@@ -370,7 +377,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             STATE["by_ua"][ua] = STATE["by_ua"].get(ua, 0) + 1
             STATE["last"] = {"method": self.command, "path": self.path,
                              "headers": dict(self.headers.items()), "body": text}
-        self.saw = "%d %s %s %s %d" % (self.server.server_address[1], self.command, self.path,
+        self.saw = "%d %s %s %s %d" % (self.server.server_address[1], self.command, redacted(self.path),
                                        hashlib.sha256(raw).hexdigest()[:12], len(raw))
         # like a real API: a cookie, and headers that change on every call (never recorded)
         self.extra = [("X-Mock-Request", str(n)), ("Set-Cookie", "mocksession=%d; Path=/" % n),
