@@ -78,7 +78,7 @@ struct hnd {
     char saw[256], cache[32], err[CURL_ERROR_SIZE];
     uint32_t fnv;
     size_t blen;
-    long before[2], net;
+    long net;
 };
 
 static struct hnd *H[MAXH];
@@ -273,7 +273,7 @@ static char *line_of(struct hnd *h, const char *how) {
     curl_easy_getinfo(h->e, CURLINFO_RESPONSE_CODE, &code);
     for (int k = 0; k < D_KINDS; k++)
         if (h->fired & (1 << k)) snprintf(def + strlen(def), sizeof(def) - strlen(def), "%s%s", *def ? "," : "", dkind[k]);
-    if (h->rc != CURLE_OK) snprintf(err, sizeof(err), "%.*s", (int)strcspn(h->err, " \t"), *h->err ? h->err : "-");
+    if (h->rc != CURLE_OK && *h->err) snprintf(err, sizeof(err), "%.*s", (int)strcspn(h->err, " \t"), h->err);
     char *out = malloc(640);
     if (!out) fail("out of memory", h->name);
     snprintf(out, 640, "T%d %s %s rc=%d code=%ld saw=<%s> body=%08x/%zu def=%s err=%s cache=%s net=%ld", h->tid,
@@ -284,9 +284,10 @@ static char *line_of(struct hnd *h, const char *how) {
 /* ---- steps ----------------------------------------------------------------------------------- */
 
 #define MAXTOK 12
-static int tokenize(char *s, char **tok) {
+static int tokenize(char *s, char **tok) { /* re-entered: a callback runs a deferred step */
     int n = 0;
-    for (char *t = strtok(s, " \t\r\n"); t && n < MAXTOK; t = strtok(NULL, " \t\r\n")) tok[n++] = t;
+    char *save = NULL;
+    for (char *t = strtok_r(s, " \t\r\n", &save); t && n < MAXTOK; t = strtok_r(NULL, " \t\r\n", &save)) tok[n++] = t;
     return n;
 }
 
