@@ -36,7 +36,9 @@
  *   run                   curl_multi_perform + curl_multi_poll until no transfer runs (20 s max)
  *   defer KIND STEP       runs STEP (one of the option steps above, url .. port) from inside a
  *                         callback of STEP's handle, KIND = progress (XFERINFOFUNCTION), write or
- *                         header: on the first call after this line, once.
+ *                         header: on the first call after this line, once. libcurl calls the
+ *                         progress callback first before it sends the request, but after it took
+ *                         the body's length: keep the prompts of a script one length.
  * Every handle always has a write, header, read (empty body) and xferinfo callback, an error
  * buffer and the User-Agent diff-PID-H (the mocks count requests per User-Agent); they are set again
  * after reset and dup.
