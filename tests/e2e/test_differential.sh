@@ -69,6 +69,9 @@ differential() {
         if ! no_sanitizer_report "$run.err" >"$run.asan"; then
             echo "$label [$run]: diff exited $rc" | cat - "$run.asan" >>"$run.check"
             failed=1
+        elif [ $rc -gt 128 ]; then
+            echo "$label [$run]: diff killed by signal $((rc - 128)) ($(kill -l $((rc - 128))))" >>"$run.check"
+            failed=1
         elif [ $rc -ne 0 ]; then
             echo "$label [$run]: diff exited $rc: $(grep -v '^llmshim:' "$run.err" | tail -2)" >>"$run.check"
             failed=1
