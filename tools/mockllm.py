@@ -10,6 +10,7 @@ Runs until SIGTERM/SIGINT, then exits 0.
 
 Every request is counted except admin paths starting with /__ :
     GET /__count -> {"count": N}     POST /__reset -> {"count": 0}
+    GET /__count?ua=1 -> {"count": N, "by_ua": {"<User-Agent>": n, ...}} (counted per User-Agent)
     GET /__last  -> {"method", "path", "headers", "body"} of the last counted request
 POST answers mimic OpenAI (/chat/completions, /completions, /embeddings,
 /responses), Anthropic (/v1/messages), Gemini (:generateContent,
@@ -21,7 +22,12 @@ Concatenating the stream deltas gives exactly the non-stream answer text.
 
 Every counted answer carries X-Mock-Request: n, a Set-Cookie, and headers a real API sends that
 differ on every call (X-Request-Id random, X-Ratelimit-Remaining-Requests, Openai-Processing-Ms)
-besides Date.
+besides Date. It also carries what this server received, the same on every call:
+    X-Mock-Saw: <server port> <METHOD> <path?query> <first 12 hex of sha256(body)> <body length>
+(credential query parameters - key, api_key, access_token - shown as NAME=*, so no secret is
+echoed into an answer a cache keeps).
+A method without a handler here (a lowercase "post", HEAD...) is counted too and answered 501
+(http.server's error page) with X-Mock-Saw.
 
 Request headers steering the answer:
     X-Mock-Status: CODE         error status with {"error": {...}} body
@@ -30,6 +36,9 @@ Request headers steering the answer:
     X-Mock-Body-Bytes: N        pad the answer so the body is >= N bytes
     X-Mock-Cut: 1               send half the body/events, then drop the connection
     X-Mock-Gzip: 1              gzip non-stream bodies if Accept-Encoding has gzip
+    X-Mock-Redirect: CODE       (301 302 303 307 308) unless the query has hop=1: answer CODE
+                                with Location: <path>?hop=1 and a small body; with hop=1 answer
+                                as usual. Checked before X-Mock-Status.
 """
 import argparse
 import gzip
@@ -51,7 +60,7 @@ http.client._MAXHEADERS = 1000  # the tests send 200 header lines; a real API ta
 CREATED = 1700000000
 MAX_EVENTS = 100
 LOCK = threading.Lock()
-STATE = {"count": 0, "last": None}
+STATE = {"count": 0, "last": None, "by_ua": {}}
 VERBOSE = False
 
 
@@ -90,6 +99,11 @@ def inputs_of(req, raw):
     if isinstance(v, list) and v and all(isinstance(i, str) for i in v):
         return v
     return [prompt_of(req, raw)]
+
+
+def redacted(path):
+    """path?query with the values of credential parameters replaced by *."""
+    return re.sub(r"([?&](?:key|api_key|access_token)=)[^&]*", r"\1*", path, flags=re.I)
 
 
 def words(s):
@@ -298,6 +312,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             sys.stderr.write("mockllm: %s %s\n" % (self.address_string(), fmt % args))
 
     def setup(self):
+        # headers and body are separate writes: without this, Nagle holds the body back until
+        # the client's delayed ACK (40 ms per answer)
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if isinstance(self.request, ssl.SSLSocket):
             self.request.settimeout(30)
             self.request.do_handshake()      # in the handler thread, not in accept()
@@ -335,27 +352,59 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except ValueError:
             return default
 
-    def dispatch(self):
-        raw = self.read_body()
-        url = urlsplit(self.path)
-        path, query = url.path, parse_qs(url.query)
-        if path.startswith("/__"):
-            return self.admin(path)
+    def __getattr__(self, name):
+        # http.server answers a method without a do_<METHOD> 501 uncounted; count it, name it
+        if name.startswith("do_") and name != "do_":
+            return self.unsupported
+        raise AttributeError(name)
+
+    def unsupported(self):
+        self.count(self.read_body())
+        self.send_error(501, "Unsupported method (%r)" % self.command)
+
+    def end_headers(self):
+        saw = getattr(self, "saw", None)
+        if saw:
+            self.send_header("X-Mock-Saw", saw)
+            self.saw = None
+        super().end_headers()
+
+    def count(self, raw):
+        """Counts a request; returns its number. Sets the headers every counted answer has."""
         text = raw.decode("utf-8", "replace")
+        ua = self.headers.get("User-Agent", "")
         with LOCK:
             STATE["count"] += 1
             n = STATE["count"]
+            STATE["by_ua"][ua] = STATE["by_ua"].get(ua, 0) + 1
             STATE["last"] = {"method": self.command, "path": self.path,
                              "headers": dict(self.headers.items()), "body": text}
+        self.saw = "%d %s %s %s %d" % (self.server.server_address[1], self.command, redacted(self.path),
+                                       hashlib.sha256(raw).hexdigest()[:12], len(raw))
         # like a real API: a cookie, and headers that change on every call (never recorded)
         self.extra = [("X-Mock-Request", str(n)), ("Set-Cookie", "mocksession=%d; Path=/" % n),
                       ("X-Request-Id", "req_" + os.urandom(8).hex()),
                       ("X-Ratelimit-Remaining-Requests", str(max(0, 9999 - n))),
                       ("Openai-Processing-Ms", str(int(time.monotonic() * 1000) % 1000))]
+        return n
+
+    def dispatch(self):
+        raw = self.read_body()
+        url = urlsplit(self.path)
+        path, query = url.path, parse_qs(url.query)
+        if path.startswith("/__"):
+            return self.admin(path, query)
+        text = raw.decode("utf-8", "replace")
+        n = self.count(raw)
         self.cut = self.headers.get("X-Mock-Cut", "").strip() == "1"
         delay = self.hdr_int("X-Mock-Delay-Ms")
         if delay > 0:
             time.sleep(delay / 1000.0)
+        redirect = self.hdr_int("X-Mock-Redirect")
+        if redirect in (301, 302, 303, 307, 308) and "1" not in query.get("hop", []):
+            loc = path + "?" + (url.query + "&" if url.query else "") + "hop=1"
+            return self.send_full(redirect, "text/plain", b"redirect to %s\n" % loc.encode(),
+                                  [("Location", loc)])
         status = self.hdr_int("X-Mock-Status")
         if 200 < status <= 599:
             err = {"error": {"message": "mock error", "code": status}}
@@ -381,13 +430,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             self.send_stream(res[1], res[2])
 
-    def admin(self, path):
+    def admin(self, path, query):
         if path == "/__count" and self.command == "GET":
             with LOCK:
                 out = {"count": STATE["count"]}
+                if query.get("ua"):
+                    out["by_ua"] = dict(STATE["by_ua"])
         elif path == "/__reset" and self.command == "POST":
             with LOCK:
                 STATE["count"] = 0
+                STATE["by_ua"] = {}
             out = {"count": 0}
         elif path == "/__last" and self.command == "GET":
             with LOCK:
@@ -419,8 +471,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def send_full(self, status, ctype, body):
-        headers = []
+    def send_full(self, status, ctype, body, headers=()):
+        headers = list(headers)
         if (self.headers.get("X-Mock-Gzip", "").strip() == "1"
                 and "gzip" in self.headers.get("Accept-Encoding", "").lower()):
             body = gzip.compress(body, mtime=0)
