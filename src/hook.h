@@ -118,6 +118,7 @@ struct hk_opt {
 
 struct xfer;
 struct hk_multi;
+struct hold;
 
 /* The options that carry a credential, in the order call_request.credentials lists them. */
 enum { HK_CRED_USERPWD, HK_CRED_USERNAME, HK_CRED_PASSWORD, HK_CRED_BEARER, HK_CRED_COOKIE, HK_NCREDS };
@@ -178,7 +179,7 @@ struct hk_handle {
 
     /* the transfer in progress */
     struct xfer *x;            /* from the start of a recorded (or held-option) transfer to its end */
-    struct xfer *judging;      /* while llmshim asks the progress callback before deciding */
+    struct hold *holding;      /* while llmshim asks the progress callback before deciding */
     struct hk_multi *multi;    /* the multi handle it was added to, until it is removed */
     struct hk_handle *mnext;   /* the multi's list of its handles */
     int fresh;                 /* added to the multi, not started yet: judged at the next perform */
@@ -217,10 +218,10 @@ size_t hk_write_header(struct hk_handle *h, char *p, size_t n);
 /* ---- hook_replay.c ---- */
 /* Serves a cached entry; returns what curl_easy_perform returns. pace: see LLMSHIM_REPLAY_PACE;
  * status: the X-LLMShim-Cache value ("HIT", "STALE"); sent: the request body's length (what the
- * progress callback and getinfo report as uploaded). CURLE_OUT_OF_MEMORY means nothing reached
+ * progress callback and getinfo report as uploaded); url: the URL asked (the effective URL). CURLE_OUT_OF_MEMORY means nothing reached
  * the application, so the caller can still fetch the answer from the network. */
 CURLcode replay_entry(struct hk_handle *h, const struct entry *e, long long elapsed_us, double pace,
-                      const char *status, curl_off_t sent);
+                      const char *status, curl_off_t sent, const char *url);
 /* Answers getinfo for a replayed transfer: 1 answered, 0 pass to libcurl. */
 int replay_getinfo(struct hk_handle *h, CURLINFO info, void *arg);
 
@@ -230,6 +231,8 @@ struct record_opts {
     int shape;          /* enum shape: how a complete stream ends */
     long long t0_us;    /* when the request started (monotonic), for stream event times */
     int hold_errors;    /* a stale entry can stand in: keep a 429/5xx answer from the app */
+    void (*answering)(void *ud); /* called once, when the answer's first line arrives */
+    void *answering_ud;
 };
 
 struct record_result {
@@ -245,6 +248,8 @@ struct recorder;
 struct recorder *record_begin(struct hk_handle *h, struct entry *e, const struct record_opts *o,
                               struct record_result *res);
 void record_end(struct recorder *r, CURLcode rc);
+/* 1 once the answer's first line arrived: the request has gone out. */
+int record_answering(const struct recorder *r);
 /* Sets the handle's delivery options in libcurl to what the application chose. */
 void record_restore_delivery(struct hk_handle *h);
 
@@ -263,6 +268,16 @@ int upload_install(struct upload *u);
 /* The application's read and seek options back in libcurl. */
 void upload_restore(struct hk_handle *h);
 void upload_free(struct upload *u);
+
+/* ---- hook_precall.c: the progress callback asked before deciding ---- */
+/* Calls h's progress callback as libcurl first would (NOPROGRESS off). Returns non-zero when it
+ * asked to abort. *hold: the options it set that libcurl would only have seen at the next
+ * transfer (NULL: none), to hold_apply when this transfer ends. */
+int precall_progress(struct hk_handle *h, struct hold **hold);
+/* An option set while h->holding: 1 held (do not forward), 0 forward it now. */
+int hold_option(struct hold *hd, CURLoption opt, struct hk_arg a);
+/* Gives libcurl (and the mirror) the held options, in order, and frees hd. */
+void hold_apply(struct hold *hd, struct hk_handle *h);
 
 /* ---- hook_transfer.c: one transfer's life ---- */
 enum xfer_kind {
@@ -293,10 +308,6 @@ CURLcode xfer_record_end(struct xfer *x, CURLcode rc);
  * libcurl, which acts on it as it would without llmshim; a change to the request means the
  * answer is not stored. */
 int xfer_option_set(struct xfer *x, CURLoption opt);
-/* An option the program sets from its progress callback while llmshim asks it before deciding
- * (x is h->judging). 1: of the kind libcurl reads as a transfer starts, so held by llmshim until
- * the transfer ends, as libcurl would have; 0: forward it now. */
-int xfer_hold_option(struct xfer *x, CURLoption opt, struct hk_arg a);
 /* The transfer ended with rc (RECORD: records, checks, stores). Returns what it ends with. */
 CURLcode xfer_end(struct xfer *x, CURLcode rc);
 /* Frees x, first giving libcurl any option held for after the transfer. A transfer that did not finish (removed from its multi, handle cleaned up) stores

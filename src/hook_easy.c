@@ -44,7 +44,7 @@ HOOK_EXPORT CURLcode curl_easy_setopt(CURL *curl, CURLoption opt, ...) {
     const void *caller = HOOK_CALLER();
     int ours = !hook_from_libcurl(caller);
     struct hk_handle *h = ours ? handle_find(curl) : NULL;
-    if (h && h->judging && xfer_hold_option(h->judging, opt, a)) return CURLE_OK; /* for after */
+    if (h && h->holding && hold_option(h->holding, opt, a)) return CURLE_OK; /* for the next transfer */
     if (h && h->x && xfer_option_set(h->x, opt)) { /* the recorder's to deliver through */
         handle_note_option(h, opt, a);
         return CURLE_OK;

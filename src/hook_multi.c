@@ -131,7 +131,7 @@ static void start(struct hk_multi *m, struct hk_handle *h) {
     m->busy++; /* the application's progress callback may run: it is inside this multi's transfer */
     struct xfer *x = xfer_start(h, 0);
     CURLcode rc = CURLE_AGAIN;
-    if (x && xfer_kind(x) != XFER_RECORD) rc = xfer_answer(x);
+    if (x && (xfer_kind(x) == XFER_HIT || xfer_kind(x) == XFER_REFUSE)) rc = xfer_answer(x);
     m->busy--;
     if (!x) return;
     if (xfer_kind(x) == XFER_PASS) { /* libcurl's; finished when its DONE comes */

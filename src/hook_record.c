@@ -71,6 +71,7 @@ static void note_header(struct recorder *r, const char *p, size_t n) {
 static size_t tee_header(char *p, size_t size, size_t nmemb, void *userdata) {
     struct recorder *r = userdata;
     size_t n = size * nmemb;
+    if (!r->e->status_line && r->o.answering) r->o.answering(r->o.answering_ud);
     note_header(r, p, n);
     if (r->holding) return n;
     r->res->delivered = 1;
@@ -136,6 +137,10 @@ static int events_whole(struct recorder *r) {
         if (r->body.data[i] != '\r' && r->body.data[i] != '\n') return 0;
     last->end = r->body.len;
     return 1;
+}
+
+int record_answering(const struct recorder *r) {
+    return r->e->status_line != NULL;
 }
 
 struct recorder *record_begin(struct hk_handle *h, struct entry *e, const struct record_opts *o,

@@ -82,7 +82,7 @@ static int build_headers(const struct entry *e, const char *status, struct buf *
 }
 
 CURLcode replay_entry(struct hk_handle *h, const struct entry *e, long long elapsed_us, double pace,
-                      const char *status, curl_off_t sent) {
+                      const char *status, curl_off_t sent, const char *url) {
     /* everything that needs memory comes first: until the first header is delivered, running
      * out is CURLE_OUT_OF_MEMORY and the caller may still use the network instead */
     enum { MAX_LINES = 256 };
@@ -92,8 +92,8 @@ CURLcode replay_entry(struct hk_handle *h, const struct entry *e, long long elap
     int nlines = build_headers(e, status, &block, line_end, MAX_LINES);
     const char *ct = entry_header(e, "Content-Type");
     char *ct_copy = ct ? strdup(ct) : NULL;
-    char *url_copy = h->url ? strdup(h->url) : NULL;
-    if (nlines < 0 || (ct && !ct_copy) || (h->url && !url_copy)) {
+    char *url_copy = url ? strdup(url) : NULL;
+    if (nlines < 0 || (ct && !ct_copy) || (url && !url_copy)) {
         buf_free(&block);
         free(ct_copy);
         free(url_copy);
@@ -106,7 +106,7 @@ CURLcode replay_entry(struct hk_handle *h, const struct entry *e, long long elap
     h->r_http_version = http_version_of(e->status_line);
     h->r_content_type = ct_copy;
     h->r_url = url_copy;
-    h->r_scheme = h->url && !strncasecmp(h->url, "https:", 6) ? "HTTPS" : "HTTP";
+    h->r_scheme = url && !strncasecmp(url, "https:", 6) ? "HTTPS" : "HTTP";
     h->r_size = 0;
     h->r_header_size = 0;
     h->r_time_us = elapsed_us;

@@ -9,14 +9,6 @@
 #include "hook.h"
 #include "log.h"
 
-/* An option the program's progress callback set while llmshim asked it before judging (see
- * xfer_start), of the kind libcurl reads when a transfer starts. */
-struct held {
-    CURLoption opt;
-    struct hk_arg a;
-    char *copy; /* CURLOPT_URL: the string, as libcurl would have copied it */
-};
-
 struct xfer {
     enum xfer_kind kind;
     struct hk_handle *h;
@@ -35,8 +27,8 @@ struct xfer {
     struct entry rec;
     struct record_result res;
     struct recorder *r;
-    struct held *held;    /* options set before libcurl's pretransfer that libcurl would not */
-    size_t nheld;         /* have seen yet: applied when the transfer ends */
+    struct hold *hold;    /* options the progress callback set for the next transfer (precall) */
+    char *url;            /* the URL judged */
     CURLoption changed;   /* the program changed the request while it ran: never stored */
     int body_given_back;  /* ... and libcurl has the program's own body again */
 };
@@ -171,15 +163,10 @@ struct xfer *xfer_start(struct hk_handle *h, int may_wait) {
     x->h = h;
     x->cfg = cfg;
     x->t0 = cache_monotonic_us();
-    /* libcurl calls the progress callback once its transfer has started and before it sends
-     * the request: what the callback sets then (a body, headers) reaches this very request, but
-     * what libcurl read as the transfer started (URL, method, body length) waits for the next
-     * one. llmshim asks the callback first too, holding the second kind until the end. */
+    /* libcurl asks the progress callback before it sends the request: so does llmshim, before
+     * it reads the options (hook_precall.c) */
     if (!h->noprogress) {
-        h->judging = x;
-        int abort = handle_progress(h, 0, 0, 0, 0);
-        h->judging = NULL;
-        if (abort) {
+        if (precall_progress(h, &x->hold)) {
             x->kind = XFER_REFUSE;
             x->refuse_rc = CURLE_ABORTED_BY_CALLBACK;
             snprintf(x->why, sizeof(x->why), "Callback aborted");
@@ -191,7 +178,7 @@ struct xfer *xfer_start(struct hk_handle *h, int may_wait) {
     struct xfer *decided = url ? start(x, url, may_wait) : NULL;
     if (own) h->real->curl_free(own);
     if (decided) return decided;
-    if (x->nheld) { /* libcurl passes it, and gets the held options after */
+    if (x->hold) { /* libcurl passes it, and gets the held options after */
         x->kind = XFER_PASS;
         return x;
     }
@@ -207,6 +194,7 @@ static struct xfer *start(struct xfer *x, const char *url, int may_wait) {
         if (cfg->log >= LOG_DEBUG && !harmless(h)) not_an_endpoint(h, url);
         return NULL;
     }
+    if (!(x->url = strdup(url))) return NULL;
 
     CURLoption pass;
     char *options = handle_key_options(h, &pass);
@@ -318,13 +306,18 @@ static void log_event(const struct xfer *x, const char *what, long long us) {
 
 CURLcode xfer_answer(struct xfer *x) {
     struct hk_handle *h = x->h;
+    if (x->kind != XFER_HIT && x->kind != XFER_REFUSE) return CURLE_AGAIN;
+    /* libcurl would have started this transfer by now: what the progress callback set for the
+     * next one is in force from here on (the answer's callbacks may set more) */
+    hold_apply(x->hold, h);
+    x->hold = NULL;
     if (x->kind == XFER_REFUSE) {
         handle_clear_replay(h);
         if (h->errorbuffer) snprintf(h->errorbuffer, CURL_ERROR_SIZE, "%s", x->why);
         return x->refuse_rc;
     }
     CURLcode rc = replay_entry(h, &x->e, cache_monotonic_us() - x->t0, x->cfg->replay_pace, "HIT",
-                               (curl_off_t)x->sent_len);
+                               (curl_off_t)x->sent_len, x->url);
     if (rc == CURLE_OUT_OF_MEMORY && x->cfg->mode != MODE_REPLAY) {
         /* nothing reached the application yet: ask the API instead */
         entry_free(&x->e);
@@ -351,6 +344,18 @@ static void restore_body(struct hk_handle *h) {
         SET(h, CURLOPT_POSTFIELDS, h->postfields);
         SET(h, CURLOPT_POSTFIELDSIZE_LARGE, h->postsize);
     }
+    /* setting a body makes libcurl's method POST: the program may have chosen another since */
+    if (h->method == HK_GET) SET(h, CURLOPT_HTTPGET, 1L);
+    else if (h->method == HK_HEAD) SET(h, CURLOPT_NOBODY, 1L);
+    else if (h->method == HK_PUT) SET(h, CURLOPT_UPLOAD, 1L);
+}
+
+/* The answer starts: libcurl has long read what it reads as a transfer starts, so the options
+ * held from the progress callback go to libcurl now, before the answer's callbacks set more. */
+static void answering(void *ud) {
+    struct xfer *x = ud;
+    hold_apply(x->hold, x->h);
+    x->hold = NULL;
 }
 
 int xfer_record_begin(struct xfer *x) {
@@ -361,7 +366,7 @@ int xfer_record_begin(struct xfer *x) {
         return 0;
     }
     struct record_opts o = {.max_bytes = x->cfg->max_entry_bytes, .shape = x->c.ep.shape, .t0_us = x->t0,
-                            .hold_errors = x->has_e};
+                            .hold_errors = x->has_e, .answering = answering, .answering_ud = x};
     x->r = record_begin(h, &x->rec, &o, &x->res);
     if (!x->r) return -1;
     if (x->up ? upload_install(x->up) != 0
@@ -376,54 +381,18 @@ int xfer_record_begin(struct xfer *x) {
     return 0;
 }
 
-/* The options libcurl reads once, as a transfer starts (lib/transfer.c Curl_pretransfer): the
- * URL, the method, the body's length, the host pairs. */
-static int read_at_start(CURLoption opt) {
-    switch (opt) {
-    case CURLOPT_URL: case CURLOPT_CURLU: case CURLOPT_POST: case CURLOPT_HTTPGET: case CURLOPT_NOBODY:
-    case CURLOPT_UPLOAD: case CURLOPT_PUT: case CURLOPT_POSTFIELDSIZE: case CURLOPT_POSTFIELDSIZE_LARGE:
-    case CURLOPT_INFILESIZE: case CURLOPT_INFILESIZE_LARGE: case CURLOPT_RESOLVE:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-int xfer_hold_option(struct xfer *x, CURLoption opt, struct hk_arg a) {
-    if (!read_at_start(opt)) return 0;
-    struct held *n = realloc(x->held, (x->nheld + 1) * sizeof(*n));
-    if (!n) return 0; /* forwarded at once: this transfer may see it, unlike with libcurl alone */
-    x->held = n;
-    n[x->nheld] = (struct held){.opt = opt, .a = a, .copy = NULL};
-    if (opt == CURLOPT_URL && a.ptr) {
-        n[x->nheld].copy = strdup(a.ptr);
-        if (!n[x->nheld].copy) return 0;
-        n[x->nheld].a.ptr = n[x->nheld].copy;
-    }
-    x->nheld++;
-    return 1;
-}
-
-static void apply_held(struct xfer *x) {
-    struct hk_handle *h = x->h;
-    for (size_t i = 0; i < x->nheld; i++) {
-        if (HK_SETOPT(h->real->curl_easy_setopt, h->curl, x->held[i].opt, x->held[i].a) == CURLE_OK)
-            handle_note_option(h, x->held[i].opt, x->held[i].a);
-        free(x->held[i].copy);
-    }
-    free(x->held);
-    x->held = NULL;
-    x->nheld = 0;
-}
-
 int xfer_option_set(struct xfer *x, CURLoption opt) {
     if (!x || x->kind != XFER_RECORD || !x->h->x) return 0;
     enum opt_class c = opt_class(opt);
     if (c == OPT_NEUTRAL) return 0;
     if (c == OPT_DELIVERY) return x->r != NULL; /* the recorder's tee calls what the mirror says */
-    /* the request changes as libcurl changes it (a callback may even change the request that
-     * follows a redirect), so this answer is no longer the keyed request's */
-    if (!x->changed) x->changed = opt;
+    /* forwarded, libcurl acts on it as it would without llmshim. Before the answer starts, the
+     * request may not have gone out yet (or an upload may read on): the answer is then not the
+     * keyed request's. Once it has started, the request is sent (redirected answers are never
+     * stored), and the change is for the next transfer. */
+    int upload_source = opt == CURLOPT_READFUNCTION || opt == CURLOPT_READDATA || opt == CURLOPT_SEEKFUNCTION ||
+                        opt == CURLOPT_SEEKDATA;
+    if (!x->changed && (!x->r || !record_answering(x->r) || upload_source)) x->changed = opt;
     if (!x->up && !x->body_given_back) { /* libcurl reads the program's body from now on */
         restore_body(x->h);
         x->body_given_back = 1;
@@ -439,7 +408,7 @@ static void give_back(struct xfer *x, CURLcode rc) {
     if (x->r) record_end(x->r, rc);
     x->r = NULL;
     if (x->up) upload_restore(h);
-    else restore_body(h);
+    else if (!x->body_given_back) restore_body(h);
 }
 
 /* NULL when libcurl says it sent the request that was keyed, else why not. */
@@ -481,7 +450,7 @@ CURLcode xfer_record_end(struct xfer *x, CURLcode rc) {
         cache_count(&x->c, stored ? OUTCOME_STORE : OUTCOME_MISS, stored ? &x->rec : NULL, us);
     } else if (x->has_e && (x->res.held || (rc != CURLE_OK && !x->res.delivered))) {
         /* the API failed (429, 5xx, no connection) and nothing reached the app yet */
-        rc = replay_entry(h, &x->e, us, 0, "STALE", (curl_off_t)x->sent_len);
+        rc = replay_entry(h, &x->e, us, 0, "STALE", (curl_off_t)x->sent_len, x->url);
         log_event(x, "STALE", cache_monotonic_us() - x->t0);
         cache_count(&x->c, OUTCOME_STALE, &x->e, us);
     } else {
@@ -514,6 +483,7 @@ void xfer_free(struct xfer *x) {
     call_free(&x->c);
     free(x->sent);
     upload_free(x->up);
-    apply_held(x);
+    hold_apply(x->hold, x->h);
+    free(x->url);
     free(x);
 }
