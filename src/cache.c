@@ -80,7 +80,12 @@ static int secret_ok;
 static pthread_once_t secret_once = PTHREAD_ONCE_INIT;
 
 static int read_secret(const char *path) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK); /* a FIFO never blocks */
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())) {
+        close(fd);
+        return -1;
+    }
     if (fd < 0) return -1;
     ssize_t n = read(fd, secret, sizeof(secret));
     close(fd);

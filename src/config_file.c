@@ -226,7 +226,8 @@ int config_file_parse(struct config_file *cf, const char *path, const char *text
 
 int config_file_load(struct config_file *cf, const char *path) {
     memset(cf, 0, sizeof(*cf));
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* never blocks: a FIFO put where the file should be is refused below, not waited on */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
         int e = errno;

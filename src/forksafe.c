@@ -21,10 +21,37 @@ static void done(void) {
 }
 
 static _Atomic pid_t pid; /* 0: not known yet */
+static void install(void);
+
+#define MAX_CHILD_FNS 16
+struct child_fn {
+    void (*fn)(void *);
+    void *ud;
+};
+static struct child_fn child_fns[MAX_CHILD_FNS];
+static int nchild_fns;
 
 static void child(void) {
     atomic_store(&pid, 0);
     done();
+    for (int i = 0; i < nchild_fns; i++) child_fns[i].fn(child_fns[i].ud);
+}
+
+void forksafe_on_child(void (*fn)(void *), void *ud) {
+    pthread_once(&once, install);
+    pthread_mutex_lock(&registry);
+    if (nchild_fns < MAX_CHILD_FNS) child_fns[nchild_fns++] = (struct child_fn){fn, ud};
+    pthread_mutex_unlock(&registry);
+}
+
+void forksafe_forget_child(void (*fn)(void *), void *ud) {
+    pthread_mutex_lock(&registry);
+    for (int i = 0; i < nchild_fns; i++)
+        if (child_fns[i].fn == fn && child_fns[i].ud == ud) {
+            child_fns[i] = child_fns[--nchild_fns];
+            break;
+        }
+    pthread_mutex_unlock(&registry);
 }
 
 static void install(void) {

@@ -1,5 +1,12 @@
 /* file store: one file per entry under a directory, written to a temporary file and renamed, so
- * a reader sees the old entry, the new one, or none; never half of one. */
+ * a reader sees the old entry, the new one, or none; never half of one.
+ *
+ * Entries could be planted by another user who can swap or re-create the directory, so it is
+ * checked once (it and every directory above it: owned by the user or root, not writable by
+ * others unless sticky like /tmp) and held as a descriptor; every file operation is relative to
+ * that descriptor, component by component without following symbolic links, and a file is only
+ * read if the user owns it. A FIFO or device in place of a file never blocks: files are opened
+ * non-blocking and checked to be regular on the open descriptor. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,9 +21,11 @@
 #include <unistd.h>
 
 #include "forksafe.h"
+#include "log.h"
 #include "store.h"
 
 #define FILE_MAX_ENTRY (256L * 1024 * 1024) /* refuse to read anything larger */
+#define NAME_DEPTH 8                         /* provider/model/x.json; .locks/x.lock: far less */
 
 struct held_lock {
     char hex[65];
@@ -26,7 +35,10 @@ struct held_lock {
 struct fstore {
     struct store base;
     char *dir;
-    pthread_mutex_t held_mu;
+    int dfd;              /* the checked cache directory */
+    dev_t dev;
+    ino_t ino;
+    pthread_mutex_t held_mu; /* the held locks, and dfd when it is opened again */
     struct held_lock *held;
     size_t nheld, capheld;
 };
@@ -37,22 +49,159 @@ static char *errorf(const char *what, const char *path, int e) {
     return strdup(msg);
 }
 
+static char *refusal(const char *dir, const char *why) {
+    char msg[PATH_MAX + 160];
+    snprintf(msg, sizeof(msg), "file store: cache directory %s %s; refusing to use it", dir, why);
+    return strdup(msg);
+}
+
+/* ---- the directory, checked and held --------------------------------------------------- */
+
+/* A directory someone else could change under us: another user's, or writable by all without
+ * the sticky bit. The cache directory itself must not be writable by all at all. */
+static const char *unsafe(const struct stat *st, int last) {
+    if (!S_ISDIR(st->st_mode)) return "is not a directory";
+    if (st->st_uid != geteuid() && st->st_uid != 0) return last ? "is owned by another user" : "is inside a directory owned by another user";
+    if (st->st_mode & S_IWOTH) {
+        if (last) return "is world-writable";
+        if (!(st->st_mode & S_ISVTX)) return "is inside a world-writable directory";
+    }
+    return NULL;
+}
+
+/* Checks every directory from / down to dir, creating the missing ones 0700, then opens dir. */
+static int open_checked(struct fstore *f, char **err) {
+    char path[PATH_MAX], cwd[PATH_MAX] = "";
+    if (f->dir[0] != '/' && !getcwd(cwd, sizeof(cwd))) {
+        if (err) *err = errorf("cannot resolve the cache directory", f->dir, errno);
+        return -1;
+    }
+    if (snprintf(path, sizeof(path), "%s%s%s", cwd, cwd[0] ? "/" : "", f->dir) >= (int)sizeof(path)) {
+        if (err) *err = strdup("file store: cache directory name too long");
+        return -1;
+    }
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/') path[--len] = '\0';
+    for (char *p = path + 1;; p++) {
+        int last = *p == '\0';
+        if (*p != '/' && !last) continue;
+        *p = '\0';
+        struct stat st;
+        if (stat(path, &st) != 0) {
+            if (errno != ENOENT || mkdir(path, 0700) != 0 || stat(path, &st) != 0) {
+                if (err) *err = errorf("cannot create cache directory", path, errno);
+                return -1;
+            }
+        }
+        const char *why = unsafe(&st, last);
+        if (why) {
+            if (err) *err = refusal(f->dir, why);
+            return -1;
+        }
+        if (last) break;
+        *p = '/';
+    }
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        if (err) *err = errorf("cannot open cache directory", path, errno);
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    const char *why = unsafe(&st, 1); /* what was opened, not what was checked a moment ago */
+    if (why) {
+        close(fd);
+        if (err) *err = refusal(f->dir, why);
+        return -1;
+    }
+    if (st.st_mode & S_IWGRP) {
+        static atomic_int said;
+        if (!atomic_exchange(&said, 1))
+            log_line("cache directory %s is group-writable: anyone in its group could plant answers (chmod g-w)", f->dir);
+    }
+    if (f->dfd >= 0) close(f->dfd);
+    f->dfd = fd;
+    f->dev = st.st_dev;
+    f->ino = st.st_ino;
+    return 0;
+}
+
+/* The directory's descriptor, opened again (and checked again) when the directory was removed. */
+static int dir_fd(struct fstore *f, char **err) {
+    pthread_mutex_lock(&f->held_mu);
+    struct stat st;
+    int rc = 0;
+    if (f->dfd < 0 || fstat(f->dfd, &st) != 0 || st.st_nlink == 0) rc = open_checked(f, err);
+    int fd = rc == 0 ? f->dfd : -1;
+    pthread_mutex_unlock(&f->held_mu);
+    return fd;
+}
+
+/* Opens the directory that holds name's last component, one component at a time without
+ * following links (mkdir 0700 on the way when create). Returns its descriptor (the caller
+ * closes it) and *leaf, the last component; -1 with errno. */
+static int open_parent(int dfd, const char *name, int create, const char **leaf) {
+    if (!name || !*name || name[0] == '/' || strstr(name, "..")) {
+        errno = EINVAL;
+        return -1;
+    }
+    int cur = dup(dfd);
+    const char *p = name;
+    for (int depth = 0; cur >= 0; depth++) {
+        const char *slash = strchr(p, '/');
+        if (!slash) {
+            *leaf = p;
+            return cur;
+        }
+        char comp[NAME_MAX + 1];
+        size_t n = (size_t)(slash - p);
+        if (!n || n > NAME_MAX || depth >= NAME_DEPTH) {
+            close(cur);
+            errno = EINVAL;
+            return -1;
+        }
+        memcpy(comp, p, n);
+        comp[n] = '\0';
+        if (create && mkdirat(cur, comp, 0700) != 0 && errno != EEXIST) {
+            int e = errno;
+            close(cur);
+            errno = e;
+            return -1;
+        }
+        int next = openat(cur, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int e = errno;
+        close(cur);
+        errno = e;
+        cur = next;
+        p = slash + 1;
+    }
+    return -1;
+}
+
+/* Opens name for reading: a regular file of ours, never a FIFO, device or link. */
+static int open_entry(int dfd, const char *name, struct stat *st) {
+    const char *leaf;
+    int dir = open_parent(dfd, name, 0, &leaf);
+    if (dir < 0) return -1;
+    int fd = openat(dir, leaf, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    int e = errno;
+    close(dir);
+    if (fd < 0) {
+        errno = e;
+        return -1;
+    }
+    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) || st->st_uid != geteuid()) {
+        close(fd);
+        errno = EPERM;
+        return -2; /* there, but not an entry of ours */
+    }
+    return fd;
+}
+
 static int path_of(const struct fstore *f, const struct store_key *k, char *out, size_t n) {
     if (!k->name || strstr(k->name, "..") || k->name[0] == '/') return -1;
     int w = snprintf(out, n, "%s/%s", f->dir, k->name);
     return w < 0 || (size_t)w >= n ? -1 : 0;
-}
-
-/* mkdir -p for every directory above path (not path itself), mode 0700. */
-static int make_parents(char *path) {
-    for (char *p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
-        *p = '\0';
-        int rc = mkdir(path, 0700);
-        int e = errno;
-        *p = '/';
-        if (rc != 0 && e != EEXIST) { errno = e; return -1; }
-    }
-    return 0;
 }
 
 static int fs_get(struct store *s, const struct store_key *k, long long now, struct buf *out, char **err) {
@@ -60,16 +209,18 @@ static int fs_get(struct store *s, const struct store_key *k, long long now, str
     char path[PATH_MAX];
     (void)now; /* expiry is inside the entry; the caller checks it */
     if (path_of(f, k, path, sizeof(path)) != 0) return 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
+    int dfd = dir_fd(f, err);
+    if (dfd < 0) return -1;
+    struct stat st;
+    int fd = open_entry(dfd, k->name, &st);
+    if (fd == -1) {
         if (errno == ENOENT || errno == ENOTDIR) return 0;
         if (err) *err = errorf("cannot open", path, errno);
         return -1;
     }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > FILE_MAX_ENTRY) {
-        close(fd);
-        if (err) *err = errorf("not a readable entry:", path, EINVAL);
+    if (fd == -2 || st.st_size > FILE_MAX_ENTRY) {
+        if (fd >= 0) close(fd);
+        if (err) *err = errorf("not a readable entry (not a regular file of this user's):", path, EINVAL);
         return -1;
     }
     if (buf_reserve(out, (size_t)st.st_size) != 0) {
@@ -109,40 +260,55 @@ static int fs_put(struct store *s, const struct store_key *k, const void *data, 
                   long long expires, char **err) {
     struct fstore *f = (struct fstore *)s;
     static atomic_uint counter;
-    char path[PATH_MAX], tmp[PATH_MAX + 64];
+    char path[PATH_MAX], tmp[NAME_MAX + 1];
     (void)expires;
     if (path_of(f, k, path, sizeof(path)) != 0) {
         if (err) *err = strdup("file store: invalid or too long entry name");
         return -1;
     }
-    if (make_parents(path) != 0) {
+    int dfd = dir_fd(f, err);
+    if (dfd < 0) return -1;
+    const char *leaf;
+    int dir = open_parent(dfd, k->name, 1, &leaf);
+    if (dir < 0) {
         if (err) *err = errorf("cannot create directory for", path, errno);
         return -1;
     }
-    const char *slash = strrchr(path, '/');
-    snprintf(tmp, sizeof(tmp), "%.*s/.tmp-%ld-%u", (int)(slash - path), path, (long)getpid(),
-             atomic_fetch_add(&counter, 1));
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    snprintf(tmp, sizeof(tmp), ".tmp-%ld-%u", (long)getpid(), atomic_fetch_add(&counter, 1));
+    int fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
-        if (err) *err = errorf("cannot create", tmp, errno);
+        int e = errno;
+        close(dir);
+        if (err) *err = errorf("cannot create a file beside", path, e);
         return -1;
     }
     int e = 0;
     if (write_all(fd, data, len) != 0) e = errno ? errno : EIO;
     if (close(fd) != 0 && !e) e = errno;
-    if (!e && rename(tmp, path) != 0) e = errno;
+    if (!e && renameat(dir, tmp, dir, leaf) != 0) e = errno;
+    if (e) unlinkat(dir, tmp, 0);
+    close(dir);
     if (e) {
-        unlink(tmp);
         if (err) *err = errorf("cannot write", path, e);
         return -1;
     }
     return 0;
 }
 
+/* A child of fork() shares the parent's lock descriptors, and so would keep a prompt locked for
+ * as long as it lives, whatever the parent does: it closes its copies (the parent's stay). */
+static void forget_locks(void *ud) {
+    struct fstore *f = ud;
+    for (size_t i = 0; i < f->nheld; i++) close(f->held[i].fd);
+    f->nheld = 0;
+}
+
 static void fs_close(struct store *s) {
     struct fstore *f = (struct fstore *)s;
     for (size_t i = 0; i < f->nheld; i++) close(f->held[i].fd);
+    if (f->dfd >= 0) close(f->dfd);
     free(f->held);
+    forksafe_forget_child(forget_locks, f);
     forksafe_unregister(&f->held_mu);
     pthread_mutex_destroy(&f->held_mu);
     free(f->dir);
@@ -185,12 +351,13 @@ static int walk_file(struct walk *w, const char *fname, size_t flen) {
     return stop;
 }
 
-/* Visits every *.json under w->path (a directory). Hidden names are skipped: temp files
- * (.tmp-*), the counters (.stats) and the locks (.locks). 1 stopped, 0 done, -1 error. */
-static int walk_dir(struct walk *w, int depth) {
-    DIR *d = opendir(w->path);
+/* Visits every *.json under w->path (the directory dirfd). Hidden names are skipped: temp
+ * files (.tmp-*), the counters (.stats) and the locks (.locks). 1 stopped, 0 done, -1 error. */
+static int walk_dir(struct walk *w, int dirfd, int depth) {
+    int own = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* its own read position */
+    DIR *d = own >= 0 ? fdopendir(own) : NULL;
     if (!d) {
-        if (depth > 0 && (errno == ENOENT || errno == ENOTDIR)) return 0;
+        if (own >= 0) close(own);
         if (w->err) *w->err = errorf("cannot read directory", w->path, errno);
         return -1;
     }
@@ -206,10 +373,18 @@ static int walk_dir(struct walk *w, int depth) {
         unsigned char type = de->d_type;
         if (type == DT_UNKNOWN) {
             struct stat st;
-            type = lstat(w->path, &st) != 0 ? DT_UNKNOWN : S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+            type = fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ? DT_UNKNOWN
+                   : S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
         }
-        if (type == DT_DIR && depth < WALK_MAX_DEPTH) rc = walk_dir(w, depth + 1);
-        else if (type == DT_REG) rc = walk_file(w, de->d_name, n);
+        if (type == DT_DIR && depth < WALK_MAX_DEPTH) {
+            int sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub >= 0) {
+                rc = walk_dir(w, sub, depth + 1);
+                close(sub);
+            }
+        } else if (type == DT_REG) {
+            rc = walk_file(w, de->d_name, n);
+        }
         w->path[len] = '\0';
     }
     closedir(d);
@@ -226,7 +401,8 @@ static int fs_each(struct store *s, store_each_fn fn, void *ud, char **err) {
     *w = (struct walk){.f = f, .fn = fn, .ud = ud, .err = err};
     snprintf(w->path, sizeof(w->path), "%s", f->dir);
     w->rel = strlen(w->path) + 1;
-    int rc = walk_dir(w, 0);
+    int dfd = dir_fd(f, err);
+    int rc = dfd < 0 ? -1 : walk_dir(w, dfd, 0);
     free(w);
     return rc < 0 ? -1 : 0;
 }
@@ -238,44 +414,77 @@ static int fs_del(struct store *s, const struct store_key *k, char **err) {
         if (err) *err = strdup("file store: invalid or too long entry name");
         return -1;
     }
-    if (unlink(path) == 0) return 1;
-    if (errno == ENOENT || errno == ENOTDIR) return 0;
-    if (err) *err = errorf("cannot remove", path, errno);
+    int dfd = dir_fd(f, err);
+    if (dfd < 0) return -1;
+    const char *leaf;
+    int dir = open_parent(dfd, k->name, 0, &leaf);
+    struct stat st;
+    if (dir < 0 || fstatat(dir, leaf, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        int e = errno;
+        if (dir >= 0) close(dir);
+        if (e == ENOENT || e == ENOTDIR) return 0;
+        if (err) *err = errorf("cannot remove", path, e);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) { /* never remove what is not ours */
+        close(dir);
+        if (err) *err = errorf("not removing (not a regular file of this user's)", path, EPERM);
+        return -1;
+    }
+    int rc = unlinkat(dir, leaf, 0), e = errno;
+    close(dir);
+    if (rc == 0) return 1;
+    if (e == ENOENT) return 0;
+    if (err) *err = errorf("cannot remove", path, e);
     return -1;
 }
 
-/* <dir>/<sub>, created 0700 when missing. */
-static int sub_dir(const struct fstore *f, const char *sub, char *out, size_t n, char **err) {
-    if (snprintf(out, n, "%s/%s", f->dir, sub) >= (int)n) {
-        if (err) *err = strdup("file store: directory name too long");
+/* <dir>/<sub>, created 0700 when missing, opened without following links. */
+static int sub_dir(struct fstore *f, const char *sub, char **err) {
+    int dfd = dir_fd(f, err);
+    if (dfd < 0) return -1;
+    if (mkdirat(dfd, sub, 0700) != 0 && errno != EEXIST) {
+        if (err) *err = errorf("cannot create", sub, errno);
         return -1;
     }
-    if (mkdir(out, 0700) != 0 && errno != EEXIST) {
-        if (err) *err = errorf("cannot create", out, errno);
+    int fd = openat(dfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && err) *err = errorf("cannot open", sub, errno);
+    return fd;
+}
+
+/* A regular file in dir, opened never blocking (a FIFO there is refused, not waited on). */
+static int open_regular(int dir, const char *name, int flags) {
+    int fd = openat(dir, name, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())) {
+        close(fd);
+        errno = EPERM;
         return -1;
     }
-    return 0;
+    return fd;
 }
 
 /* One log per host: hosts sharing the directory over NFS never append to the same file. */
 static int fs_add_stats(struct store *s, const struct stats_row *delta, char **err) {
     struct fstore *f = (struct fstore *)s;
-    char path[PATH_MAX], host[65] = "";
-    if (sub_dir(f, ".stats", path, sizeof(path) - 80, err) != 0) return -1;
+    char path[128], host[65] = "";
+    int sd = sub_dir(f, ".stats", err);
+    if (sd < 0) return -1;
     gethostname(host, sizeof(host) - 1);
     for (char *p = host; *p; p++)
         if (*p == '/' || (*p == '.' && p == host)) *p = '_';
-    size_t n = strlen(path);
-    snprintf(path + n, sizeof(path) - n, "/%s.log", host[0] ? host : "localhost");
+    snprintf(path, sizeof(path), "%s.log", host[0] ? host : "localhost");
     struct buf line;
     buf_init(&line);
     if (stats_format_line(delta, &line) != 0 || line.oom || line.len >= PIPE_BUF) {
         buf_free(&line);
+        close(sd);
         if (err) *err = strdup("file store: cannot format a stats line");
         return -1;
     }
     /* O_APPEND and one write() of less than PIPE_BUF: lines of concurrent writers never mix */
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600), e = 0;
+    int fd = open_regular(sd, path, O_WRONLY | O_APPEND | O_CREAT), e = 0;
+    close(sd);
     ssize_t w = -1;
     if (fd >= 0) {
         do w = write(fd, line.data, line.len); while (w < 0 && errno == EINTR);
@@ -296,10 +505,15 @@ static int fs_get_stats(struct store *s, struct stats_table *t, char **err) {
     struct fstore *f = (struct fstore *)s;
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/.stats", f->dir);
-    DIR *d = opendir(path);
+    int dfd = dir_fd(f, err);
+    if (dfd < 0) return -1;
+    int sd = openat(dfd, ".stats", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = sd >= 0 ? fdopendir(sd) : NULL;
     if (!d) {
-        if (errno == ENOENT) return 0; /* nothing counted yet */
-        if (err) *err = errorf("cannot read directory", path, errno);
+        int e = errno;
+        if (sd >= 0) close(sd);
+        if (e == ENOENT) return 0; /* nothing counted yet */
+        if (err) *err = errorf("cannot read directory", path, e);
         return -1;
     }
     size_t len = strlen(path);
@@ -309,10 +523,8 @@ static int fs_get_stats(struct store *s, struct stats_table *t, char **err) {
     struct dirent *de;
     while (rc == 0 && (de = readdir(d))) {
         if (de->d_name[0] == '.' || len + 2 + strlen(de->d_name) > sizeof(path)) continue;
-        snprintf(path + len, sizeof(path) - len, "/%s", de->d_name);
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-        struct stat st;
-        FILE *fp = fd < 0 ? NULL : fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? fdopen(fd, "r") : NULL;
+        int fd = open_regular(dirfd(d), de->d_name, O_RDONLY);
+        FILE *fp = fd < 0 ? NULL : fdopen(fd, "r");
         if (!fp) {
             if (fd >= 0) close(fd);
             continue;
@@ -354,10 +566,11 @@ static int fs_lock(struct store *s, const struct store_key *k, long long ttl_ms,
         if (err) *err = strdup("file store: invalid key for a lock");
         return -1;
     }
-    if (sub_dir(f, ".locks", path, sizeof(path) - 80, err) != 0) return -1;
-    size_t n = strlen(path);
-    snprintf(path + n, sizeof(path) - n, "/%s.lock", k->hex);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int ld = sub_dir(f, ".locks", err);
+    if (ld < 0) return -1;
+    snprintf(path, sizeof(path), "%s/.locks/%s.lock", f->dir, k->hex);
+    int fd = open_regular(ld, strrchr(path, '/') + 1, O_RDWR | O_CREAT);
+    close(ld);
     if (fd < 0) {
         if (err) *err = errorf("cannot open", path, errno);
         return -1;
@@ -409,38 +622,21 @@ static const struct store_ops file_ops = {.name = "file", .get = fs_get, .put = 
                                           .get_stats = fs_get_stats, .lock = fs_lock, .unlock = fs_unlock};
 
 struct store *store_file_open(const char *dir, char **err) {
-    char path[PATH_MAX];
-    if (snprintf(path, sizeof(path), "%s/", dir) >= (int)sizeof(path)) {
-        if (err) *err = strdup("file store: directory name too long");
-        return NULL;
-    }
-    struct stat st;
-    if (make_parents(path) != 0 || stat(dir, &st) != 0) {
-        if (err) *err = errorf("cannot create cache directory", dir, errno);
-        return NULL;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        if (err) *err = errorf("cache directory", dir, ENOTDIR);
-        return NULL;
-    }
-    /* someone else's or world-writable directory: entries there could be planted */
-    if (st.st_uid != geteuid() || (st.st_mode & S_IWOTH)) {
-        if (err) {
-            char msg[PATH_MAX + 128];
-            snprintf(msg, sizeof(msg), "file store: cache directory %s is %s; refusing to use it", dir,
-                     st.st_uid != geteuid() ? "owned by another user" : "world-writable");
-            *err = strdup(msg);
-        }
-        return NULL;
-    }
     struct fstore *f = calloc(1, sizeof(*f));
     if (!f || !(f->dir = strdup(dir))) {
         free(f);
         if (err) *err = strdup("file store: out of memory");
         return NULL;
     }
+    f->dfd = -1;
+    if (open_checked(f, err) != 0) {
+        free(f->dir);
+        free(f);
+        return NULL;
+    }
     pthread_mutex_init(&f->held_mu, NULL);
     forksafe_register(&f->held_mu);
+    forksafe_on_child(forget_locks, f);
     f->base.ops = &file_ops;
     return &f->base;
 }

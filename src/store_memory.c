@@ -21,6 +21,7 @@ struct item {
 struct mem_lock {
     char hex[65];          /* "" = a free slot */
     long long until;       /* monotonic ms; 0 = until unlocked */
+    pid_t owner;           /* a lock a forked child inherited is not held in the child's world */
     struct mem_lock *next;
 };
 
@@ -200,9 +201,11 @@ static int mem_lock(struct store *s, const struct store_key *k, long long ttl_ms
     int rc = 1;
     pthread_mutex_lock(&m->lock);
     struct mem_lock *free_slot = NULL;
+    pid_t me = forksafe_pid();
     for (struct mem_lock *l = m->locks; l; l = l->next) {
-        if (!strcmp(l->hex, k->hex) && (!l->until || now < l->until)) { rc = 0; break; }
-        if (!free_slot && (!l->hex[0] || (l->until && now >= l->until))) free_slot = l;
+        int live = l->hex[0] && (!l->until || now < l->until) && l->owner == me;
+        if (live && !strcmp(l->hex, k->hex)) { rc = 0; break; }
+        if (!free_slot && !live) free_slot = l;
     }
     if (rc == 1 && !free_slot && (free_slot = calloc(1, sizeof(*free_slot)))) {
         free_slot->next = m->locks;
@@ -211,6 +214,7 @@ static int mem_lock(struct store *s, const struct store_key *k, long long ttl_ms
     if (rc == 1 && free_slot) {
         snprintf(free_slot->hex, sizeof(free_slot->hex), "%s", k->hex);
         free_slot->until = ttl_ms > 0 ? now + ttl_ms : 0;
+        free_slot->owner = me;
     } else if (rc == 1) {
         rc = -1;
     }
@@ -222,8 +226,9 @@ static int mem_lock(struct store *s, const struct store_key *k, long long ttl_ms
 static void mem_unlock(struct store *s, const struct store_key *k) {
     struct mem *m = (struct mem *)s;
     pthread_mutex_lock(&m->lock);
+    pid_t me = forksafe_pid();
     for (struct mem_lock *l = m->locks; l; l = l->next)
-        if (!strcmp(l->hex, k->hex)) l->hex[0] = '\0'; /* the slot is reused by the next lock */
+        if (!strcmp(l->hex, k->hex) && l->owner == me) l->hex[0] = '\0'; /* reused by the next lock */
     pthread_mutex_unlock(&m->lock);
 }
 

@@ -2,7 +2,7 @@
  * moment of a store, deterministically (LLMSHIM_KILL_AT):
  *   write   in the middle of the first write() to a temporary entry file (.tmp-*): half the
  *           bytes are written, then the process dies;
- *   rename  just before the rename() that would publish a temporary entry file.
+ *   rename  just before the rename() or renameat() that would publish a temporary entry file.
  * Everything else passes to libc untouched. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -35,6 +35,13 @@ ssize_t write(int fd, const void *buf, size_t n) {
         kill(getpid(), SIGKILL);
     }
     return real(fd, buf, n);
+}
+
+int renameat(int fromfd, const char *from, int tofd, const char *to) {
+    static int (*real)(int, const char *, int, const char *);
+    if (!real) real = (int (*)(int, const char *, int, const char *))dlsym(RTLD_NEXT, "renameat");
+    if (kill_at("rename") && !strncmp(from, ".tmp-", 5)) kill(getpid(), SIGKILL);
+    return real(fromfd, from, tofd, to);
 }
 
 int rename(const char *from, const char *to) {
