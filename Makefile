@@ -14,7 +14,7 @@ SHIM_LDFLAGS := -shared -Wl,-z,defs -Wl,--exclude-libs,ALL -Wl,--as-needed
 SHIM_LIBS    := -Wl,-Bstatic -lhiredis -lbearssl -Wl,-Bdynamic
 
 CORE_SRC  := src/buf.c src/json.c src/canon.c src/endpoint.c src/config.c src/call.c src/entry.c src/entry_memo.c src/log.c src/stats.c src/stream.c src/usage.c src/redis_url.c src/forksafe.c
-STORE_SRC := src/store_memory.c src/store_file.c src/store_redis.c src/store_redis_io.c src/store_tier.c
+STORE_SRC := src/store_memory.c src/store_file.c src/store_file_dir.c src/store_redis.c src/store_redis_io.c src/store_tier.c
 CORE_SRC  += src/config_file.c
 HOOK_SRC  := src/cache.c src/hook_real.c src/hook_handle.c src/hook_easy.c src/hook_transfer.c src/hook_options.c src/hook_upload.c src/hook_precall.c src/hook_multi.c src/hook_dlopen.c src/hook_replay.c src/hook_record.c
 SHIM_SRC  := $(CORE_SRC) $(STORE_SRC) $(HOOK_SRC)
@@ -40,7 +40,7 @@ $(BUILD)/obj $(BUILD)/tests $(BUILD)/examples:
 
 # Unit tests link the pure core and the stores directly (no preload involved), and the parts of
 # the hook layer that only need libcurl's header: the option table and the option mirror.
-UNIT_HOOK := src/hook_options.c src/hook_upload.c src/hook_precall.c src/hook_handle.c
+UNIT_HOOK := src/hook_options.c src/hook_handle.c
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_SRC) $(STORE_SRC) $(UNIT_HOOK) $(wildcard src/*.h) | $(BUILD)/tests
 	$(CC) $(BASE) $(CFLAGS) -o $@ $< $(CORE_SRC) $(STORE_SRC) $(UNIT_HOOK) -lcmocka -lhiredis -lbearssl -lpthread
 
@@ -188,6 +188,25 @@ check-asan: deps
 	$(MAKE) all $(ASAN_BUILD)/libllmshim.so $(ASAN_UNIT) $(ASAN_CLIENTS)
 	@tests/asan/run.sh $(ASAN_UNIT)
 
+# ThreadSanitizer: the shim and the threaded, forking and event-loop C clients built with TSan
+# (build-tsan/), the clients running the shim preloaded (tests/tsan/).
+TSAN_BUILD   := build-tsan
+TSAN_FLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=thread
+TSAN_CLIENTS := $(TSAN_BUILD)/clients/threads $(TSAN_BUILD)/clients/fork $(TSAN_BUILD)/clients/socket_action \
+                $(TSAN_BUILD)/clients/reentry
+.PHONY: check-tsan
+$(TSAN_BUILD)/obj/%.o: src/%.c $(wildcard src/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(BASE) $(TSAN_FLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
+$(TSAN_BUILD)/libllmshim.so: $(SHIM_SRC:src/%.c=$(TSAN_BUILD)/obj/%.o)
+	$(CC) $(SHIM_LDFLAGS) -fsanitize=thread -o $@ $^ $(SHIM_LIBS)
+$(TSAN_BUILD)/clients/%: tests/e2e/clients/%.c $(wildcard tests/e2e/clients/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(BASE) $(TSAN_FLAGS) -o $@ $< -lcurl -lpthread
+check-tsan: deps
+	$(MAKE) all $(TSAN_BUILD)/libllmshim.so $(TSAN_CLIENTS)
+	@tests/tsan/run.sh
+
 # The real curl tool under the normal shim through valgrind memcheck (tests/valgrind/).
 check-valgrind: deps
 	@$(MAKE) --no-print-directory deps DEB_PKGS=valgrind
@@ -205,4 +224,4 @@ install: all
 	install -m 0644 tools/llmshim.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 clean:
-	rm -rf $(BUILD) $(TORTURE_BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(TORTURE_BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

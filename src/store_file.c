@@ -21,11 +21,11 @@
 #include <unistd.h>
 
 #include "forksafe.h"
-#include "log.h"
 #include "store.h"
+#include "store_file_dir.h"
 
 #define FILE_MAX_ENTRY (256L * 1024 * 1024) /* refuse to read anything larger */
-#define NAME_DEPTH 8                         /* provider/model/x.json; .locks/x.lock: far less */
+
 
 struct held_lock {
     char hex[65];
@@ -34,11 +34,8 @@ struct held_lock {
 
 struct fstore {
     struct store base;
-    char *dir;
-    int dfd;              /* the checked cache directory */
-    dev_t dev;
-    ino_t ino;
-    pthread_mutex_t held_mu; /* the held locks, and dfd when it is opened again */
+    struct fdir d;
+    pthread_mutex_t held_mu; /* the held locks */
     struct held_lock *held;
     size_t nheld, capheld;
 };
@@ -49,158 +46,9 @@ static char *errorf(const char *what, const char *path, int e) {
     return strdup(msg);
 }
 
-static char *refusal(const char *dir, const char *why) {
-    char msg[PATH_MAX + 160];
-    snprintf(msg, sizeof(msg), "file store: cache directory %s %s; refusing to use it", dir, why);
-    return strdup(msg);
-}
-
-/* ---- the directory, checked and held --------------------------------------------------- */
-
-/* A directory someone else could change under us: another user's, or writable by all without
- * the sticky bit. The cache directory itself must not be writable by all at all. */
-static const char *unsafe(const struct stat *st, int last) {
-    if (!S_ISDIR(st->st_mode)) return "is not a directory";
-    if (st->st_uid != geteuid() && st->st_uid != 0) return last ? "is owned by another user" : "is inside a directory owned by another user";
-    if (st->st_mode & S_IWOTH) {
-        if (last) return "is world-writable";
-        if (!(st->st_mode & S_ISVTX)) return "is inside a world-writable directory";
-    }
-    return NULL;
-}
-
-/* Checks every directory from / down to dir, creating the missing ones 0700, then opens dir. */
-static int open_checked(struct fstore *f, char **err) {
-    char path[PATH_MAX], cwd[PATH_MAX] = "";
-    if (f->dir[0] != '/' && !getcwd(cwd, sizeof(cwd))) {
-        if (err) *err = errorf("cannot resolve the cache directory", f->dir, errno);
-        return -1;
-    }
-    if (snprintf(path, sizeof(path), "%s%s%s", cwd, cwd[0] ? "/" : "", f->dir) >= (int)sizeof(path)) {
-        if (err) *err = strdup("file store: cache directory name too long");
-        return -1;
-    }
-    size_t len = strlen(path);
-    while (len > 1 && path[len - 1] == '/') path[--len] = '\0';
-    for (char *p = path + 1;; p++) {
-        int last = *p == '\0';
-        if (*p != '/' && !last) continue;
-        *p = '\0';
-        struct stat st;
-        if (stat(path, &st) != 0) {
-            if (errno != ENOENT || mkdir(path, 0700) != 0 || stat(path, &st) != 0) {
-                if (err) *err = errorf("cannot create cache directory", path, errno);
-                return -1;
-            }
-        }
-        const char *why = unsafe(&st, last);
-        if (why) {
-            if (err) *err = refusal(f->dir, why);
-            return -1;
-        }
-        if (last) break;
-        *p = '/';
-    }
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        if (err) *err = errorf("cannot open cache directory", path, errno);
-        if (fd >= 0) close(fd);
-        return -1;
-    }
-    const char *why = unsafe(&st, 1); /* what was opened, not what was checked a moment ago */
-    if (why) {
-        close(fd);
-        if (err) *err = refusal(f->dir, why);
-        return -1;
-    }
-    if (st.st_mode & S_IWGRP) {
-        static atomic_int said;
-        if (!atomic_exchange(&said, 1))
-            log_line("cache directory %s is group-writable: anyone in its group could plant answers (chmod g-w)", f->dir);
-    }
-    if (f->dfd >= 0) close(f->dfd);
-    f->dfd = fd;
-    f->dev = st.st_dev;
-    f->ino = st.st_ino;
-    return 0;
-}
-
-/* The directory's descriptor, opened again (and checked again) when the directory was removed. */
-static int dir_fd(struct fstore *f, char **err) {
-    pthread_mutex_lock(&f->held_mu);
-    struct stat st;
-    int rc = 0;
-    if (f->dfd < 0 || fstat(f->dfd, &st) != 0 || st.st_nlink == 0) rc = open_checked(f, err);
-    int fd = rc == 0 ? f->dfd : -1;
-    pthread_mutex_unlock(&f->held_mu);
-    return fd;
-}
-
-/* Opens the directory that holds name's last component, one component at a time without
- * following links (mkdir 0700 on the way when create). Returns its descriptor (the caller
- * closes it) and *leaf, the last component; -1 with errno. */
-static int open_parent(int dfd, const char *name, int create, const char **leaf) {
-    if (!name || !*name || name[0] == '/' || strstr(name, "..")) {
-        errno = EINVAL;
-        return -1;
-    }
-    int cur = dup(dfd);
-    const char *p = name;
-    for (int depth = 0; cur >= 0; depth++) {
-        const char *slash = strchr(p, '/');
-        if (!slash) {
-            *leaf = p;
-            return cur;
-        }
-        char comp[NAME_MAX + 1];
-        size_t n = (size_t)(slash - p);
-        if (!n || n > NAME_MAX || depth >= NAME_DEPTH) {
-            close(cur);
-            errno = EINVAL;
-            return -1;
-        }
-        memcpy(comp, p, n);
-        comp[n] = '\0';
-        if (create && mkdirat(cur, comp, 0700) != 0 && errno != EEXIST) {
-            int e = errno;
-            close(cur);
-            errno = e;
-            return -1;
-        }
-        int next = openat(cur, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        int e = errno;
-        close(cur);
-        errno = e;
-        cur = next;
-        p = slash + 1;
-    }
-    return -1;
-}
-
-/* Opens name for reading: a regular file of ours, never a FIFO, device or link. */
-static int open_entry(int dfd, const char *name, struct stat *st) {
-    const char *leaf;
-    int dir = open_parent(dfd, name, 0, &leaf);
-    if (dir < 0) return -1;
-    int fd = openat(dir, leaf, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    int e = errno;
-    close(dir);
-    if (fd < 0) {
-        errno = e;
-        return -1;
-    }
-    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) || st->st_uid != geteuid()) {
-        close(fd);
-        errno = EPERM;
-        return -2; /* there, but not an entry of ours */
-    }
-    return fd;
-}
-
 static int path_of(const struct fstore *f, const struct store_key *k, char *out, size_t n) {
     if (!k->name || strstr(k->name, "..") || k->name[0] == '/') return -1;
-    int w = snprintf(out, n, "%s/%s", f->dir, k->name);
+    int w = snprintf(out, n, "%s/%s", f->d.dir, k->name);
     return w < 0 || (size_t)w >= n ? -1 : 0;
 }
 
@@ -209,10 +57,10 @@ static int fs_get(struct store *s, const struct store_key *k, long long now, str
     char path[PATH_MAX];
     (void)now; /* expiry is inside the entry; the caller checks it */
     if (path_of(f, k, path, sizeof(path)) != 0) return 0;
-    int dfd = dir_fd(f, err);
+    int dfd = fdir_fd(&f->d, err);
     if (dfd < 0) return -1;
     struct stat st;
-    int fd = open_entry(dfd, k->name, &st);
+    int fd = fdir_open_entry(dfd, k->name, &st);
     if (fd == -1) {
         if (errno == ENOENT || errno == ENOTDIR) return 0;
         if (err) *err = errorf("cannot open", path, errno);
@@ -266,10 +114,10 @@ static int fs_put(struct store *s, const struct store_key *k, const void *data, 
         if (err) *err = strdup("file store: invalid or too long entry name");
         return -1;
     }
-    int dfd = dir_fd(f, err);
+    int dfd = fdir_fd(&f->d, err);
     if (dfd < 0) return -1;
     const char *leaf;
-    int dir = open_parent(dfd, k->name, 1, &leaf);
+    int dir = fdir_parent(dfd, k->name, 1, &leaf);
     if (dir < 0) {
         if (err) *err = errorf("cannot create directory for", path, errno);
         return -1;
@@ -306,12 +154,14 @@ static void forget_locks(void *ud) {
 static void fs_close(struct store *s) {
     struct fstore *f = (struct fstore *)s;
     for (size_t i = 0; i < f->nheld; i++) close(f->held[i].fd);
-    if (f->dfd >= 0) close(f->dfd);
+    if (f->d.dfd >= 0) close(f->d.dfd);
     free(f->held);
     forksafe_forget_child(forget_locks, f);
     forksafe_unregister(&f->held_mu);
     pthread_mutex_destroy(&f->held_mu);
-    free(f->dir);
+    forksafe_unregister(&f->d.mu);
+    pthread_mutex_destroy(&f->d.mu);
+    free(f->d.dir);
     free(f);
 }
 
@@ -399,9 +249,9 @@ static int fs_each(struct store *s, store_each_fn fn, void *ud, char **err) {
         return -1;
     }
     *w = (struct walk){.f = f, .fn = fn, .ud = ud, .err = err};
-    snprintf(w->path, sizeof(w->path), "%s", f->dir);
+    snprintf(w->path, sizeof(w->path), "%s", f->d.dir);
     w->rel = strlen(w->path) + 1;
-    int dfd = dir_fd(f, err);
+    int dfd = fdir_fd(&f->d, err);
     int rc = dfd < 0 ? -1 : walk_dir(w, dfd, 0);
     free(w);
     return rc < 0 ? -1 : 0;
@@ -414,10 +264,10 @@ static int fs_del(struct store *s, const struct store_key *k, char **err) {
         if (err) *err = strdup("file store: invalid or too long entry name");
         return -1;
     }
-    int dfd = dir_fd(f, err);
+    int dfd = fdir_fd(&f->d, err);
     if (dfd < 0) return -1;
     const char *leaf;
-    int dir = open_parent(dfd, k->name, 0, &leaf);
+    int dir = fdir_parent(dfd, k->name, 0, &leaf);
     struct stat st;
     if (dir < 0 || fstatat(dir, leaf, &st, AT_SYMLINK_NOFOLLOW) != 0) {
         int e = errno;
@@ -441,7 +291,7 @@ static int fs_del(struct store *s, const struct store_key *k, char **err) {
 
 /* <dir>/<sub>, created 0700 when missing, opened without following links. */
 static int sub_dir(struct fstore *f, const char *sub, char **err) {
-    int dfd = dir_fd(f, err);
+    int dfd = fdir_fd(&f->d, err);
     if (dfd < 0) return -1;
     if (mkdirat(dfd, sub, 0700) != 0 && errno != EEXIST) {
         if (err) *err = errorf("cannot create", sub, errno);
@@ -449,18 +299,6 @@ static int sub_dir(struct fstore *f, const char *sub, char **err) {
     }
     int fd = openat(dfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 && err) *err = errorf("cannot open", sub, errno);
-    return fd;
-}
-
-/* A regular file in dir, opened never blocking (a FIFO there is refused, not waited on). */
-static int open_regular(int dir, const char *name, int flags) {
-    int fd = openat(dir, name, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
-    struct stat st;
-    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())) {
-        close(fd);
-        errno = EPERM;
-        return -1;
-    }
     return fd;
 }
 
@@ -483,7 +321,7 @@ static int fs_add_stats(struct store *s, const struct stats_row *delta, char **e
         return -1;
     }
     /* O_APPEND and one write() of less than PIPE_BUF: lines of concurrent writers never mix */
-    int fd = open_regular(sd, path, O_WRONLY | O_APPEND | O_CREAT), e = 0;
+    int fd = fdir_open_regular(sd, path, O_WRONLY | O_APPEND | O_CREAT), e = 0;
     close(sd);
     ssize_t w = -1;
     if (fd >= 0) {
@@ -504,8 +342,8 @@ static int fs_add_stats(struct store *s, const struct stats_row *delta, char **e
 static int fs_get_stats(struct store *s, struct stats_table *t, char **err) {
     struct fstore *f = (struct fstore *)s;
     char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/.stats", f->dir);
-    int dfd = dir_fd(f, err);
+    snprintf(path, sizeof(path), "%s/.stats", f->d.dir);
+    int dfd = fdir_fd(&f->d, err);
     if (dfd < 0) return -1;
     int sd = openat(dfd, ".stats", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     DIR *d = sd >= 0 ? fdopendir(sd) : NULL;
@@ -523,7 +361,7 @@ static int fs_get_stats(struct store *s, struct stats_table *t, char **err) {
     struct dirent *de;
     while (rc == 0 && (de = readdir(d))) {
         if (de->d_name[0] == '.' || len + 2 + strlen(de->d_name) > sizeof(path)) continue;
-        int fd = open_regular(dirfd(d), de->d_name, O_RDONLY);
+        int fd = fdir_open_regular(dirfd(d), de->d_name, O_RDONLY);
         FILE *fp = fd < 0 ? NULL : fdopen(fd, "r");
         if (!fp) {
             if (fd >= 0) close(fd);
@@ -568,8 +406,8 @@ static int fs_lock(struct store *s, const struct store_key *k, long long ttl_ms,
     }
     int ld = sub_dir(f, ".locks", err);
     if (ld < 0) return -1;
-    snprintf(path, sizeof(path), "%s/.locks/%s.lock", f->dir, k->hex);
-    int fd = open_regular(ld, strrchr(path, '/') + 1, O_RDWR | O_CREAT);
+    snprintf(path, sizeof(path), "%s/.locks/%s.lock", f->d.dir, k->hex);
+    int fd = fdir_open_regular(ld, strrchr(path, '/') + 1, O_RDWR | O_CREAT);
     close(ld);
     if (fd < 0) {
         if (err) *err = errorf("cannot open", path, errno);
@@ -623,17 +461,20 @@ static const struct store_ops file_ops = {.name = "file", .get = fs_get, .put = 
 
 struct store *store_file_open(const char *dir, char **err) {
     struct fstore *f = calloc(1, sizeof(*f));
-    if (!f || !(f->dir = strdup(dir))) {
+    if (!f || !(f->d.dir = strdup(dir))) {
         free(f);
         if (err) *err = strdup("file store: out of memory");
         return NULL;
     }
-    f->dfd = -1;
-    if (open_checked(f, err) != 0) {
-        free(f->dir);
+    f->d.dfd = -1;
+    pthread_mutex_init(&f->d.mu, NULL);
+    if (fdir_open(&f->d, err) != 0) {
+        pthread_mutex_destroy(&f->d.mu);
+        free(f->d.dir);
         free(f);
         return NULL;
     }
+    forksafe_register(&f->d.mu);
     pthread_mutex_init(&f->held_mu, NULL);
     forksafe_register(&f->held_mu);
     forksafe_on_child(forget_locks, f);

@@ -31,12 +31,14 @@ test_duphandle_while_recording() {
     assert_eq "$(cat b.out)" "$(sed -n 2p out)"
 }
 
-# A stderr nobody reads: llmshim's lines never raise SIGPIPE in the program.
+# A stderr nobody reads: llmshim's lines never raise SIGPIPE in the program (a C program that
+# keeps SIGPIPE's default action; the curl tool ignores it).
 test_stderr_pipe_nobody_reads() {
     (
         exec 2> >(exec true)
         sleep 0.3 # the reader is gone
-        LLMSHIM_LOG=info shim_chat "$(chat_req pipe)" >out
+        touch go # pause_twice asks twice without waiting, and writes nothing to stderr itself
+        LLMSHIM_LOG=info shim "$C/pause_twice" "$(URL)" "$(chat_req pipe)" go >out
         echo $? >rc
     )
     assert_eq "$(cat rc)" 0 "the program was not killed by SIGPIPE"
@@ -46,7 +48,17 @@ test_stderr_pipe_nobody_reads() {
 # A program that closed stderr and opened its own file on descriptor 2: llmshim writes nothing
 # into that file.
 test_closed_stderr_reused_by_the_program() {
-    LLMSHIM_LOG=info shim curl -sS "$(URL)" -d "$(chat_req closed)" -o out.json 2>&- || die
+    /usr/bin/python3 -c 'import pycurl' 2>/dev/null || skip "python3-pycurl is not installed"
+    LLMSHIM_LOG=info shim /usr/bin/python3 -c '
+import os, sys, pycurl
+os.close(2)
+out = open("out.json", "wb")  # descriptor 2 is the program'"'"'s own file now
+c = pycurl.Curl()
+c.setopt(pycurl.URL, sys.argv[1])
+c.setopt(pycurl.POSTFIELDS, sys.argv[2])
+c.setopt(pycurl.WRITEDATA, out)
+c.perform()
+out.close()' "$(URL)" "$(chat_req closed)" || die
     if grep -q 'llmshim' out.json; then die "a log line landed in the program's file: $(cat out.json)"; fi
     /usr/bin/python3 -c 'import json,sys; json.load(open("out.json"))' || die "the answer is no longer JSON"
 }
@@ -109,6 +121,7 @@ make_evil() {
 # served, and nothing is written into that user's directory.
 test_directory_recreated_by_another_user_is_refused() {
     make_evil
+    chmod 755 "$TEST_TMP" # the other user may pass through, not write
     dir=$TEST_TMP/share
     mkdir -m 1777 "$dir" # a sticky directory anyone may create in, like /tmp
     body=$(chat_req capital)

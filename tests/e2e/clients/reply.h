@@ -13,7 +13,7 @@ struct buf {
     int hit;
 };
 
-static size_t on_body(char *p, size_t size, size_t n, void *ud) {
+__attribute__((unused)) static size_t on_body(char *p, size_t size, size_t n, void *ud) {
     struct buf *b = ud;
     size_t len = size * n;
     char *d = realloc(b->data, b->len + len + 1);
@@ -25,7 +25,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
     return len;
 }
 
-static size_t on_header(char *p, size_t size, size_t n, void *ud) {
+__attribute__((unused)) static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     struct buf *b = ud;
     size_t len = size * n;
     if (len >= 20 && strncasecmp(p, "x-llmshim-cache: HIT", 20) == 0) b->hit = 1;
