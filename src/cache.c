@@ -36,6 +36,7 @@ static void config_init(void) {
     /* the environment, then the first config file found ($LLMSHIM_CONFIG, ./.llmshim, ~/.config) */
     if (config_file_error()) log_line("%s; the config file is ignored", config_file_error());
     config_parse(&config, config_getenv);
+    url_redact_params((const char *const *)config.redact_query);
     if (config.error) {
         log_line("%s; caching is off for this process", config.error);
         config.mode = MODE_OFF;

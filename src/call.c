@@ -55,12 +55,15 @@ void key_compute(unsigned char out[32], const char *ns, const char *method, cons
  *   safety_identifier, prompt_cache_retention and the sampling settings: nothing is left out.
  * - Anthropic messages: metadata.user_id is not echoed. Gemini: nothing is left out.
  * - Ollama: keep_alive only says how long the model stays loaded. */
+/* Credentials some gateways take in the body: never in a key, never in a stored body. */
+#define IGNORE_CREDENTIALS "/api_key", "/apiKey", "/access_token", "/password", "/client_secret"
 static const char *const ignore_openai[] = {"/user", "/metadata", "/safety_identifier", "/prompt_cache_key",
-                                            "/prompt_cache_retention", "/store", "/cache_prompt", "/id_slot", NULL};
-static const char *const ignore_openai_responses[] = {"/cache_prompt", "/id_slot", NULL};
-static const char *const ignore_anthropic[] = {"/metadata", NULL};
-static const char *const ignore_gemini[] = {NULL};
-static const char *const ignore_ollama[] = {"/keep_alive", NULL};
+                                            "/prompt_cache_retention", "/store", "/cache_prompt", "/id_slot",
+                                            IGNORE_CREDENTIALS, NULL};
+static const char *const ignore_openai_responses[] = {"/cache_prompt", "/id_slot", IGNORE_CREDENTIALS, NULL};
+static const char *const ignore_anthropic[] = {"/metadata", IGNORE_CREDENTIALS, NULL};
+static const char *const ignore_gemini[] = {IGNORE_CREDENTIALS, NULL};
+static const char *const ignore_ollama[] = {"/keep_alive", IGNORE_CREDENTIALS, NULL};
 
 /* Request headers that change an answer, per shape (lowercase). */
 static const char *const headers_anthropic[] = {"anthropic-version", "anthropic-beta", NULL};

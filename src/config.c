@@ -175,6 +175,7 @@ static void parse_key_settings(struct config *c, config_lookup get) {
                 fail(c, "LLMSHIM_KEY_HEADERS: '%s' carries a credential and is never put in a key "
                         "(use LLMSHIM_KEY_SCOPE=credential to keep tenants apart)", *p);
     }
+    if ((v = get("LLMSHIM_REDACT_QUERY")) && *v) c->redact_query = split_list(c, v, 1);
     if ((v = get("LLMSHIM_NORMALIZE")) && *v) {
         char **items = split_list(c, v, 1);
         for (char **p = items; p && *p; p++) {
@@ -289,6 +290,7 @@ void config_free(struct config *c) {
     free(c->redis_url);
     free_list(c->key_ignore);
     free_list(c->key_headers);
+    free_list(c->redact_query);
     if (c->error != oom_error) free(c->error);
     memset(c, 0, sizeof(*c));
 }

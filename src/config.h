@@ -31,6 +31,7 @@ struct config {
     size_t max_entry_bytes;  /* larger answers pass through uncached */
     char **key_ignore;       /* JSON pointers left out of every key (NULL-terminated) */
     char **key_headers;      /* lowercase request header names put into every key (NULL-terminated) */
+    char **redact_query;     /* more query parameter names that carry credentials (NULL-terminated) */
     unsigned normalize;      /* CANON_NORM_* */
     int key_scope;           /* 1: keys include an HMAC of the request's credential */
     double replay_pace;      /* 0: replay streams at once; 1: at the recorded pace; 0.5: twice as fast */

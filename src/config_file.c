@@ -28,6 +28,7 @@ const char *const config_setting_names[] = {
     "LLMSHIM_KEY_IGNORE",
     "LLMSHIM_KEY_HEADERS",
     "LLMSHIM_KEY_SCOPE",
+    "LLMSHIM_REDACT_QUERY",
     "LLMSHIM_NORMALIZE",
     "LLMSHIM_REPLAY_PACE",
     "LLMSHIM_COALESCE_MS",

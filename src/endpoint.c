@@ -66,14 +66,46 @@ static void lower(char *s) {
         if (*s >= 'A' && *s <= 'Z') *s = (char)(*s - 'A' + 'a');
 }
 
-/* Query parameters that carry credentials: never in a key, never written down. */
+/* Query parameters that carry credentials: never in a key, never written down. Names are
+ * compared percent-decoded and in any case (?%6Bey= is ?key=). Only exact names: a parameter
+ * wrongly taken for a credential would be left out of the key and merge two questions. */
+static const char *const secret_names[] = {
+    "key", "api_key", "api-key", "apikey", "x-api-key", "access_token", "auth", "auth_token", "token",
+    "sig", "signature", "password", "passwd", "secret", "client_secret", "x-amz-signature",
+    "x-amz-credential", "x-amz-security-token", "x-goog-signature", "x-goog-credential", NULL};
+static const char *const *extra_secret_names; /* LLMSHIM_REDACT_QUERY */
+
+void url_redact_params(const char *const *names) {
+    extra_secret_names = names;
+}
+
+static int hexval(char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+static int in_list(const char *const *list, const char *name) {
+    for (const char *const *s = list; s && *s; s++)
+        if (!strcasecmp(*s, name)) return 1;
+    return 0;
+}
+
 static int secret_param(const char *p, size_t n) {
-    static const char *const names[] = {"key", "api_key", "api-key", "apikey", "access_token", NULL};
     const char *eq = memchr(p, '=', n);
     size_t name_len = eq ? (size_t)(eq - p) : n;
-    for (const char *const *s = names; *s; s++)
-        if (strlen(*s) == name_len && strncasecmp(*s, p, name_len) == 0) return 1;
-    return 0;
+    char name[64];
+    size_t k = 0;
+    for (size_t i = 0; i < name_len; i++) {
+        if (k + 1 >= sizeof(name)) return 0; /* no credential has so long a name */
+        int hi, lo;
+        if (p[i] == '%' && i + 2 < name_len && (hi = hexval(p[i + 1])) >= 0 && (lo = hexval(p[i + 2])) >= 0) {
+            name[k++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            name[k++] = p[i] == '+' ? ' ' : p[i];
+        }
+    }
+    name[k] = '\0';
+    return in_list(secret_names, name) || in_list(extra_secret_names, name);
 }
 
 static char *filter_query(const char *q, size_t n) {

@@ -31,6 +31,9 @@ int url_parse(const char *text, struct url *u);
  * ?key=), as a pointer into text and a length; 0 when none. */
 int url_credential(const char *text, const char **cred, size_t *len);
 void url_free(struct url *u);
+/* More query parameter names to treat as credentials (LLMSHIM_REDACT_QUERY), process-wide; the
+ * list must outlive every url_parse. */
+void url_redact_params(const char *const *names);
 /* base + "?" + query: a URL safe to write down (no credentials). Caller frees. */
 char *url_safe(const struct url *u);
 

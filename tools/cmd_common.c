@@ -193,6 +193,7 @@ const struct config *tool_config(void) {
     const char *ferr = config_file_error();
     if (ferr) die(EXIT_FAIL, "%s", ferr);
     config_parse(&the_config, tool_lookup);
+    url_redact_params((const char *const *)the_config.redact_query);
     config_loaded = 1;
     atexit(free_config);
     if (!the_config.error) return &the_config;

@@ -24,7 +24,7 @@ Every counted answer carries X-Mock-Request: n, a Set-Cookie, and headers a real
 differ on every call (X-Request-Id random, X-Ratelimit-Remaining-Requests, Openai-Processing-Ms)
 besides Date. It also carries what this server received, the same on every call:
     X-Mock-Saw: <server port> <METHOD> <path?query> <first 12 hex of sha256(body)> <body length>
-(credential query parameters - key, api_key, access_token - shown as NAME=*, so no secret is
+(credential query parameters - names with key, token, auth, sig, secret, ... - shown as NAME=*, so no secret is
 echoed into an answer a cache keeps).
 A method without a handler here (a lowercase "post", HEAD...) is counted too and answered 501
 (http.server's error page) with X-Mock-Saw.
@@ -103,7 +103,8 @@ def inputs_of(req, raw):
 
 def redacted(path):
     """path?query with the values of credential parameters replaced by *."""
-    return re.sub(r"([?&](?:key|api_key|access_token)=)[^&]*", r"\1*", path, flags=re.I)
+    return re.sub(r"([?&](?:[^=&]*(?:key|token|auth|sig|passw|secret|credential|%6Bey|mytok)[^=&]*)=)[^&]*",
+                  r"\1*", path, flags=re.I)
 
 
 def words(s):

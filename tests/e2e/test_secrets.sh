@@ -16,6 +16,12 @@ creds=(
     "-u|user:sk-test-SECRET-userpwd"
     "--oauth2-bearer|sk-test-SECRET-oauth"
     "query|key=sk-test-SECRET-query"
+    "query|token=sk-test-SECRET-token"
+    "query|auth=sk-test-SECRET-auth"
+    "query|sig=sk-test-SECRET-sig"
+    "query|signature=sk-test-SECRET-signature"
+    "query|%6Bey=sk-test-SECRET-encoded"
+    "query|mytok=sk-test-SECRET-custom"
     "userinfo|u:sk-test-SECRET-userinfo"
 )
 
@@ -43,7 +49,7 @@ every_request() {
 test_no_credential_in_anything_written() {
     redis_start >/dev/null || die "redis"
     trap 'redis_stop' EXIT
-    export LLMSHIM_LOG=debug LLMSHIM_ENDPOINTS="$MOCK_URL/v1,http://u:sk-test-SECRET-userinfo@127.0.0.1:$MOCK_PORT/v1"
+    export LLMSHIM_LOG=debug LLMSHIM_REDACT_QUERY=mytok LLMSHIM_ENDPOINTS="$MOCK_URL/v1,http://u:sk-test-SECRET-userinfo@127.0.0.1:$MOCK_PORT/v1"
     for backend in file memory,file redis memory,redis; do
         for scope in none credential; do
             LLMSHIM_BACKEND=$backend LLMSHIM_KEY_SCOPE=$scope LLMSHIM_REDIS_URL=$REDIS_URL every_request "$backend $scope"
@@ -88,6 +94,20 @@ test_cache_dir_of_another_user_refused() {
         assert_eq "$(grep -c '^llmshim: ' err)" 1 "$dir"
     done
     assert_eq "$(find "$TEST_TMP/theirs" -name '*.json' | wc -l)" 0 "nothing written into another user's dir"
+}
+
+# api_key and the like in a JSON body: neither stored nor keyed (two tenants' keys, one entry).
+test_credential_fields_in_a_json_body() {
+    for k in api_key apiKey access_token password client_secret; do
+        shim_chat '{"model":"m","'$k'":"sk-test-SECRET-a","messages":[{"role":"user","content":"'$k'"}]}' >a.out || die
+        shim_chat '{"model":"m","'$k'":"sk-test-SECRET-b","messages":[{"role":"user","content":"'$k'"}]}' >b.out || die
+        assert_same_file b.out a.out
+    done
+    assert_count 5
+    if grep -rq SECRET "$CACHE"; then die "a body credential was stored: $(grep -rl SECRET "$CACHE")"; fi
+    "$ROOT/build/llmshim" --dir "$CACHE" ls >ls.out 2>&1
+    for e in $(find "$CACHE" -name '*.json'); do "$ROOT/build/llmshim" --dir "$CACHE" show "$e" >>show.out 2>&1; done
+    if grep -q SECRET ls.out show.out; then die "llmshim printed a credential"; fi
 }
 
 run_tests

@@ -18,6 +18,7 @@
 #include <curl/curl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +69,7 @@ static int wait_child(pid_t pid, const char *who) {
     return 1;
 }
 
-static volatile int busy_stop;
+static atomic_int busy_stop; /* read by the busy thread while main sets it */
 static int busy_failures;
 static void *busy(void *arg) {
     (void)arg;
@@ -118,7 +119,7 @@ int main(int argc, char **argv) {
         }
         busy_stop = 1;
         pthread_join(tid, NULL);
-        if (busy_failures) { printf("busy thread: %d failed transfers\n", busy_failures); failed = 1; }
+        if (busy_failures) { printf("busy thread: %d failed transfers\n", busy_failures); failed = 1; } /* joined */
     } else {
         fflush(stdout);
         pid_t pid = fork();
