@@ -111,7 +111,7 @@ static int cmp_str(const void *a, const void *b) {
 }
 
 /* "name:value\n" for every key header present, sorted by name; NULL when none is. */
-static char *key_header_block(const struct call_request *r, const struct config *cfg, enum shape s) {
+static char *key_header_block(const struct call_request *r, const struct config *cfg, enum shape s, int *oom) {
     const char *names[64];
     size_t n = 0;
     if (s == SHAPE_ANTHROPIC)
@@ -126,6 +126,11 @@ static char *key_header_block(const struct call_request *r, const struct config 
         const char *v;
         /* libcurl sends every line: two anthropic-beta lines are both part of the question */
         while ((v = header_next(r, names[i], &from, &len)) != NULL) buf_printf(&b, "%s:%.*s\n", names[i], (int)len, v);
+    }
+    if (b.oom) { /* without them the key would merge questions that differ in them */
+        buf_free(&b);
+        *oom = 1;
+        return NULL;
     }
     return b.len ? buf_take(&b, NULL) : (buf_free(&b), NULL);
 }
@@ -227,8 +232,10 @@ char *call_entry_name(const char *provider, const char *model, const char *hex) 
     return NULL;
 }
 
-/* The model: the body's top-level "model" (taken while canonicalizing), else the path's. */
-static char *model_of(const struct call *c, struct buf *from_body) {
+/* The model: the body's top-level "model" (taken while canonicalizing), else the path's.
+ * *oom when there is one but no memory to copy it (the entry would be filed where no lookup
+ * finds it). */
+static char *model_of(const struct call *c, struct buf *from_body, int *oom) {
     if (from_body->data) return buf_take(from_body, NULL);
     /* Gemini and Azure name the model in the path: .../models/NAME:verb, .../deployments/NAME/ */
     const char *p = strstr(c->url.path, "/models/");
@@ -237,7 +244,9 @@ static char *model_of(const struct call *c, struct buf *from_body) {
     if (!p) return NULL;
     p += skip;
     size_t n = strcspn(p, ":/");
-    return n ? strndup(p, n) : NULL;
+    char *m = n ? strndup(p, n) : NULL;
+    if (n && !m) *oom = 1;
+    return m;
 }
 
 int call_analyze(struct call *c, const struct config *cfg, const char *method, const char *url,
@@ -275,8 +284,10 @@ int call_analyze_request(struct call *c, const struct config *cfg, const struct 
     if (!c->body_json) buf_free(&model);
     if (!c->body_json && body_len) buf_append(&c->body, body, body_len);
     if (c->body.oom || model.oom) { buf_free(&model); goto oom; }
-    c->model = model_of(c, &model);
-    c->key_headers = key_header_block(r, cfg, c->ep.shape);
+    int oom = 0;
+    c->model = model_of(c, &model, &oom);
+    c->key_headers = key_header_block(r, cfg, c->ep.shape, &oom);
+    if (oom) goto oom;
     c->key_options = r->options ? strdup(r->options) : NULL;
     if (r->options && !c->key_options) goto oom;
     char scope[65];

@@ -181,8 +181,18 @@ struct walk {
 };
 
 /* k.hex is the file's stem, only a prefix of the key: whoever needs the key decodes the entry. */
+/* Only names llmshim gives entries: 16 (or, in the old layout, 64) lowercase hex digits and
+ * .json. Whatever else lies in the directory (a package.json where a cache was pointed by
+ * mistake) is never listed, exported or removed. */
+static int entry_name(const char *fname, size_t flen) {
+    if ((flen != 16 + 5 && flen != 64 + 5) || strcmp(fname + flen - 5, ".json") != 0) return 0;
+    for (size_t i = 0; i + 5 < flen; i++)
+        if (!((fname[i] >= '0' && fname[i] <= '9') || (fname[i] >= 'a' && fname[i] <= 'f'))) return 0;
+    return 1;
+}
+
 static int walk_file(struct walk *w, const char *fname, size_t flen) {
-    if (flen <= 5 || strcmp(fname + flen - 5, ".json") != 0) return 0;
+    if (!entry_name(fname, flen)) return 0;
     char hex[256];
     snprintf(hex, sizeof(hex), "%.*s", (int)(flen - 5), fname);
     struct store_key k = {hex, w->path + w->rel};

@@ -186,6 +186,18 @@ static int confirm(size_t n) {
     return line[0] == 'y' || line[0] == 'Y';
 }
 
+/* 1 when a file-store directory holds something besides llmshim's own hidden files: a purge
+ * of it finding no entries means --dir points somewhere else. */
+static int holds_other_files(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int other = 0;
+    struct dirent *de;
+    while (!other && (de = readdir(d))) other = de->d_name[0] != '.';
+    closedir(d);
+    return other;
+}
+
 int cmd_purge(int argc, char **argv) {
     int yes = 0;
     if (wants_help(argc, argv)) return help(usage_purge);
@@ -197,7 +209,16 @@ int cmd_purge(int argc, char **argv) {
     if (!s->ops->del) die(EXIT_FAIL, "the %s backend cannot remove entries", s->ops->name);
     struct recs r;
     recs_load(s, &r, "reading entries:", 0);
-    if (r.n && !yes && !confirm(r.n)) {
+    size_t entries = 0; /* only what decodes as an entry is llmshim's to remove */
+    for (size_t i = 0; i < r.n; i++) entries += !r.v[i].bad;
+    const struct config *cfg = tool_config();
+    if (!entries && cfg->backend == BACKEND_FILE && holds_other_files(cfg->dir)) {
+        recs_free(&r);
+        store_close(s);
+        die(EXIT_FAIL, "%s holds no llmshim entries but other files: refusing to purge it (is --dir or LLMSHIM_DIR right?)",
+            cfg->dir);
+    }
+    if (entries && !yes && !confirm(entries)) {
         if (isatty(0)) note("nothing removed");
         recs_free(&r);
         store_close(s);
@@ -205,10 +226,14 @@ int cmd_purge(int argc, char **argv) {
     }
     size_t removed = 0, failed = 0;
     for (size_t i = 0; i < r.n; i++) {
+        if (r.v[i].bad) continue; /* named like an entry, but not one: not ours */
         if (remove_rec(s, &r.v[i]) == 0) removed++;
         else failed++;
         progress("removed", removed);
     }
+    if (r.n > entries)
+        note("%zu file%s named like entries but not llmshim entries left alone", r.n - entries,
+             r.n - entries == 1 ? "" : "s");
     progress_done();
     size_t tmp = sweep_temp(0);
     printf("removed %zu entr%s", removed, removed == 1 ? "y" : "ies");

@@ -107,6 +107,24 @@ test_fork_child_never_holds_or_waits_on_the_parents_lock() {
     [ "$ms" -lt 2500 ] || die "the child waited ${ms} ms for its parent's fetch"
 }
 
+# ---- data loss ----------------------------------------------------------------------------------
+
+# purge and prune pointed at a project directory by mistake: only llmshim's entries may go.
+test_purge_of_a_project_directory_deletes_nothing_else() {
+    mkdir -p proj/src/config proj/node_modules/x
+    for f in package.json tsconfig.json src/config/settings.json node_modules/x/package.json \
+             node_modules/x/0123456789abcdef.json; do echo '{"keep": true}' >"proj/$f"; done
+    chmod 700 proj
+    "$ROOT/build/llmshim" --dir "$PWD/proj" purge --yes >out 2>&1
+    assert_eq $? 1 "purge of a directory without entries fails"
+    assert_contains "$(cat out)" "holds no llmshim entries but other files: refusing to purge it"
+    "$ROOT/build/llmshim" --dir "$PWD/proj" prune --older-than 0 >>out 2>&1
+    for f in package.json tsconfig.json src/config/settings.json node_modules/x/package.json \
+             node_modules/x/0123456789abcdef.json; do
+        [ -f "proj/$f" ] || die "$f was deleted: $(cat out)"
+    done
+}
+
 # ---- planted answers ----------------------------------------------------------------------------
 
 EVIL=
