@@ -66,7 +66,7 @@ $(BUILD)/llmshim: $(TOOL_SRC) $(wildcard tools/*.h) $(CORE_SRC) $(STORE_SRC) $(w
 DEMO_PKGS := gcc libc6-dev make pkg-config libcurl4-openssl-dev libhiredis-dev libjsmn-dev libbearssl-dev \
              curl python3
 TEST_PKGS := libcmocka-dev faketime redis-server nutcracker openssl \
-             php-cli php-curl php-guzzlehttp-guzzle python3-pycurl r-cran-curl ruby-ethon
+             php-cli php-curl php-guzzlehttp-guzzle python3-pycurl python3-seccomp r-cran-curl ruby-ethon
 DEB_PKGS  := $(DEMO_PKGS) $(TEST_PKGS)
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \

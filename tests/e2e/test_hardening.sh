@@ -107,6 +107,19 @@ test_fork_child_never_holds_or_waits_on_the_parents_lock() {
     [ "$ms" -lt 2500 ] || die "the child waited ${ms} ms for its parent's fetch"
 }
 
+# A sandbox whose filter makes llmshim's file system calls fail (mkdir, flock, getrandom): the
+# program gets its answer, with one line that says what failed, never a wrong blame.
+test_seccomp_filter_that_returns_errors() {
+    /usr/bin/python3 -c 'import seccomp' 2>/dev/null || skip "python3-seccomp is not installed"
+    mkdir -p "$CACHE" && chmod 700 "$CACHE"
+    LLMSHIM_KEY_SCOPE=credential shim /usr/bin/python3 "$ROOT/tests/e2e/clients/seccomp_run.py" ERRNO \
+        mkdir,mkdirat,flock,getrandom -- curl -sS "$(URL)" -d "$(chat_req sandbox)" >out 2>err || die "$(cat err)"
+    assert_contains "$(cat out)" "to: sandbox"
+    assert_not_contains "$(cat err)" "cannot create cache directory"
+    [ "$(grep -c '^llmshim:' err)" -le 2 ] || die "more than a line or two: $(cat err)"
+    assert_contains "$(cat err)" "llmshim: "
+}
+
 # ---- data loss ----------------------------------------------------------------------------------
 
 # purge and prune pointed at a project directory by mistake: only llmshim's entries may go.
