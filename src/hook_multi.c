@@ -45,8 +45,8 @@ struct hk_multi {
      * wish, or sooner when a replay has something due */
     curl_multi_timer_callback timer_cb;
     void *timer_data;
-    long lib_timer;             /* what libcurl asked for last (-1: no timer) */
-    long told;                  /* what the application was told last */
+    long long lib_due;          /* when libcurl wants its timer to fire (monotonic µs; -1: never) */
+    long long told;             /* when the application's timer was set to fire */
 };
 
 static struct hk_multi *table[NBUCKETS];
@@ -77,7 +77,8 @@ static struct hk_multi *multi_get(CURLM *multi, const struct real_api *real, con
     m->multi = multi;
     m->real = real;
     m->msgs_tail = &m->msgs;
-    m->lib_timer = m->told = -1;
+    m->lib_due = -1;
+    m->told = -2;
     pthread_mutex_lock(&table_lock);
     m->next = table[slot(multi)];
     table[slot(multi)] = m;
@@ -195,36 +196,50 @@ static int step_replays(struct hk_multi *m) {
     return going;
 }
 
-/* Milliseconds until a replay has something due (0: now), -1 when none waits on time. */
-static long replay_timeout_ms(struct hk_multi *m) {
+/* When the first replay has something due (monotonic µs), -1 when none waits on time. */
+static long long replay_due_us(struct hk_multi *m) {
     long long due = LLONG_MAX;
     for (struct hk_handle *h = m->handles; h; h = h->mnext)
         if (h->taken && h->x && xfer_due(h->x) < due) due = xfer_due(h->x);
-    if (due == LLONG_MAX) return -1;
+    return due == LLONG_MAX ? -1 : due;
+}
+
+static long ms_until(long long due) {
+    if (due < 0) return -1;
     long long left = (due - cache_monotonic_us() + 999) / 1000;
     return left < 0 ? 0 : left > LONG_MAX ? LONG_MAX : (long)left;
 }
 
-/* The application's timer: told libcurl's wish, or the next replay event when that is sooner. */
-static void tell_timer(struct hk_multi *m, int again) {
+/* Milliseconds until a replay has something due (0: now), -1 when none waits on time. */
+static long replay_timeout_ms(struct hk_multi *m) {
+    return ms_until(replay_due_us(m));
+}
+
+/* The application's timer: libcurl's wish, or the next replay event when that is sooner. lib_ms:
+ * what libcurl just asked for (its timer callback), or -2 after a call of llmshim's own, when,
+ * as libcurl does, the application is told only if the time it should fire at changed. */
+static void tell_timer(struct hk_multi *m, long lib_ms) {
     if (!m->timer_cb) return;
-    long want = m->lib_timer, ours = replay_timeout_ms(m);
-    if (ours >= 0 && (want < 0 || ours < want)) want = ours;
-    if (want == m->told && !again) return;
+    long long now = cache_monotonic_us(), want = m->lib_due;
+    if (lib_ms == -2 && want >= 0 && want <= now) want = -1; /* fired: libcurl says when it wants more */
+    long long ours = replay_due_us(m);
+    int mine = ours >= 0 && (want < 0 || ours < want);
+    if (mine) want = ours;
+    if (lib_ms == -2 && want == m->told) return;
     m->told = want;
-    m->timer_cb(m->multi, want, m->timer_data);
+    m->timer_cb(m->multi, mine || lib_ms == -2 ? ms_until(want) : lib_ms, m->timer_data);
 }
 
 static int on_timer(CURLM *multi, long ms, void *ud) {
     (void)multi;
     struct hk_multi *m = ud;
-    m->lib_timer = ms;
-    tell_timer(m, 1);
+    m->lib_due = ms < 0 ? -1 : cache_monotonic_us() + (long long)ms * 1000;
+    tell_timer(m, ms);
     return 0;
 }
 
 void multi_replay_resumed(struct hk_handle *h) {
-    if (h->multi) tell_timer(h->multi, 0);
+    if (h->multi) tell_timer(h->multi, -2);
 }
 
 static void start_fresh(struct hk_multi *m) {
@@ -310,7 +325,7 @@ HOOK_EXPORT CURLMcode curl_multi_perform(CURLM *multi, int *running) {
     if (m) {
         drain(m);
         if (running) *running += going; /* transfers llmshim is still answering are running */
-        tell_timer(m, 0);
+        tell_timer(m, -2);
     }
     return rc;
 }
@@ -330,7 +345,7 @@ HOOK_EXPORT CURLMcode curl_multi_socket_action(CURLM *multi, curl_socket_t s, in
     if (m) {
         drain(m);
         if (running) *running += going;
-        tell_timer(m, 0);
+        tell_timer(m, -2);
     }
     return rc;
 }

@@ -136,7 +136,18 @@ static void lookup(struct xfer *x, int may_wait) {
     x->kind = XFER_RECORD;
     if (!may_wait) return; /* an event loop must not wait for another process's fetch */
     struct entry fresh;
-    enum fill f = cache_fill_begin(&x->c, &fresh);
+    /* the program's CURLOPT_TIMEOUT counts from the transfer's start, waiting included */
+    long long deadline = x->h->timeout_ms > 0 ? x->t0 + x->h->timeout_ms * 1000 : 0;
+    enum fill f = cache_fill_begin(&x->c, &fresh, deadline);
+    if (f == FILL_TIMEOUT) { /* the fetch it waited for is as slow as its own would have been */
+        if (x->has_e) entry_free(&x->e);
+        x->has_e = 0;
+        x->kind = XFER_REFUSE;
+        x->refuse_rc = CURLE_OPERATION_TIMEDOUT;
+        snprintf(x->why, sizeof(x->why), "Operation timed out after %lld milliseconds with 0 bytes received",
+                 (cache_monotonic_us() - x->t0) / 1000);
+        return;
+    }
     if (f == FILL_HIT) {
         if (x->has_e) entry_free(&x->e);
         x->e = fresh;
