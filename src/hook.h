@@ -256,6 +256,9 @@ struct hk_hdr {
 };
 /* Forgets what the last replayed transfer reported: getinfo goes to libcurl again. */
 void info_clear(struct hk_handle *h);
+/* A transfer llmshim ended without an answer (replay miss, a timeout while waiting): what
+ * libcurl reports for a transfer that never connected, not the previous one's. */
+void info_unanswered(struct hk_handle *h, const char *url, const char *method);
 /* The headers of a replayed header block (status line first), for the header API; pseudo_status:
  * an HTTP/2 or 3 answer's status, given first as ":status" (0: none). 0, or -1 out of memory. */
 int info_headers(struct hk_handle *h, const char *block, size_t len, int pseudo_status);

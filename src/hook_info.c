@@ -23,6 +23,23 @@ void info_clear(struct hk_handle *h) {
     h->replayed = 0;
 }
 
+void info_unanswered(struct hk_handle *h, const char *url, const char *method) {
+    info_clear(h);
+    h->r_url = url ? strdup(url) : NULL;
+    h->r_method = method ? strdup(method) : NULL;
+    if ((url && !h->r_url) || (method && !h->r_method)) {
+        info_clear(h); /* no memory: libcurl answers, as before */
+        return;
+    }
+    h->replayed = 1;
+    h->r_status = 0;
+    h->r_http_version = CURL_HTTP_VERSION_NONE;
+    h->r_scheme = url && !strncasecmp(url, "https:", 6) ? "HTTPS" : "HTTP";
+    h->r_size = h->r_upload = h->r_time_us = h->r_start_us = 0;
+    h->r_length = -1;
+    h->r_header_size = 0;
+}
+
 int info_headers(struct hk_handle *h, const char *block, size_t len, int pseudo_status) {
     size_t n = 1; /* a line per '\n' at most, and ":status" */
     for (size_t i = 0; i < len; i++) n += block[i] == '\n';

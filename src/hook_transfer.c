@@ -346,7 +346,7 @@ CURLcode xfer_answer_start(struct xfer *x, int *more) {
     hold_apply(x->hold, h);
     x->hold = NULL;
     if (x->kind == XFER_REFUSE) {
-        handle_clear_replay(h);
+        info_unanswered(h, x->url ? x->url : h->url, method_word(h));
         if (h->errorbuffer) snprintf(h->errorbuffer, CURL_ERROR_SIZE, "%s", x->why);
         return x->refuse_rc;
     }
