@@ -11,12 +11,12 @@ BASE    := -std=c11 -D_GNU_SOURCE -DJSMN_STRICT -Isrc $(WARN) $(EXTRA_CFLAGS)
 # The shim lives in other people's processes: export only the hooks, keep libc the only NEEDED.
 SHIM_CFLAGS  := $(BASE) $(CFLAGS) -fPIC -fvisibility=hidden
 SHIM_LDFLAGS := -shared -Wl,-z,defs -Wl,--exclude-libs,ALL -Wl,--as-needed
-SHIM_LIBS    := -Wl,-Bstatic -lhiredis -lbearssl -Wl,-Bdynamic
+SHIM_LIBS    := -Wl,-Bstatic -lhiredis -lbearssl -lz -Wl,-Bdynamic
 
 CORE_SRC  := src/buf.c src/json.c src/canon.c src/endpoint.c src/config.c src/call.c src/entry.c src/entry_memo.c src/log.c src/stats.c src/stream.c src/usage.c src/redis_url.c src/forksafe.c
 STORE_SRC := src/store_memory.c src/store_file.c src/store_file_dir.c src/store_redis.c src/store_redis_io.c src/store_tier.c
 CORE_SRC  += src/config_file.c
-HOOK_SRC  := src/cache.c src/hook_real.c src/hook_handle.c src/hook_easy.c src/hook_transfer.c src/hook_options.c src/hook_upload.c src/hook_precall.c src/hook_multi.c src/hook_dlopen.c src/hook_replay.c src/hook_record.c
+HOOK_SRC  := src/cache.c src/hook_real.c src/hook_handle.c src/hook_easy.c src/hook_transfer.c src/hook_options.c src/hook_upload.c src/hook_precall.c src/hook_multi.c src/hook_dlopen.c src/hook_replay.c src/hook_record.c src/hook_info.c src/hook_coding.c
 SHIM_SRC  := $(CORE_SRC) $(STORE_SRC) $(HOOK_SRC)
 SHIM_OBJ  := $(SHIM_SRC:src/%.c=$(BUILD)/obj/%.o)
 
@@ -40,7 +40,7 @@ $(BUILD)/obj $(BUILD)/tests $(BUILD)/examples:
 
 # Unit tests link the pure core and the stores directly (no preload involved), and the parts of
 # the hook layer that only need libcurl's header: the option table and the option mirror.
-UNIT_HOOK := src/hook_options.c src/hook_handle.c
+UNIT_HOOK := src/hook_options.c src/hook_handle.c src/hook_info.c
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_SRC) $(STORE_SRC) $(UNIT_HOOK) $(wildcard src/*.h) | $(BUILD)/tests
 	$(CC) $(BASE) $(CFLAGS) -o $@ $< $(CORE_SRC) $(STORE_SRC) $(UNIT_HOOK) -lcmocka -lhiredis -lbearssl -lpthread
 
@@ -63,10 +63,11 @@ $(BUILD)/llmshim: $(TOOL_SRC) $(wildcard tools/*.h) $(CORE_SRC) $(STORE_SRC) $(w
 # Debian packages, installed only when missing. `make demo` needs the build and the demo's
 # peers (DEMO_PKGS); `make check` adds the test tools and clients (TEST_PKGS). gcc is installed
 # without recommends, so libc6-dev (stdio.h, crt1.o) must be named.
-DEMO_PKGS := gcc libc6-dev make pkg-config libcurl4-openssl-dev libhiredis-dev libjsmn-dev libbearssl-dev \
+DEMO_PKGS := gcc libc6-dev make pkg-config libcurl4-openssl-dev libhiredis-dev libjsmn-dev libbearssl-dev zlib1g-dev \
              curl python3
 TEST_PKGS := libcmocka-dev faketime redis-server nutcracker openssl \
-             php-cli php-curl php-guzzlehttp-guzzle python3-pycurl python3-seccomp r-cran-curl ruby-ethon
+             php-cli php-curl php-guzzlehttp-guzzle python3-pycurl python3-seccomp r-cran-curl ruby-ethon tclcurl \
+             php-symfony-http-client nghttp2-proxy libwww-curl-perl
 DEB_PKGS  := $(DEMO_PKGS) $(TEST_PKGS)
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \

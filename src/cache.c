@@ -216,7 +216,7 @@ static void sleep_ms(long long ms) {
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
 }
 
-enum fill cache_fill_begin(const struct call *c, struct entry *e) {
+enum fill cache_fill_begin(const struct call *c, struct entry *e, long long deadline_us) {
     static atomic_int warned_wait;
     struct store *s = get_store();
     if (!s || !s->ops->lock || config.coalesce_ms <= 0) return FILL_ALONE;
@@ -240,7 +240,10 @@ enum fill cache_fill_begin(const struct call *c, struct entry *e) {
             return FILL_LEADER;
         }
         if (fresh_hit(c, e)) return FILL_HIT;
-        long long left = (deadline - cache_monotonic_us()) / 1000;
+        long long now = cache_monotonic_us();
+        if (deadline_us && now >= deadline_us) return FILL_TIMEOUT; /* the program's timeout */
+        long long left = (deadline - now) / 1000;
+        if (deadline_us && (deadline_us - now + 999) / 1000 < left) left = (deadline_us - now + 999) / 1000;
         if (left <= 0) {
             if (!atomic_exchange(&warned_wait, 1))
                 log_line("gave up waiting %lld ms for another caller's answer to %.12s; using the network",

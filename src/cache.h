@@ -17,12 +17,13 @@ enum lookup { LOOKUP_MISS, LOOKUP_HIT, LOOKUP_STALE };
  * answer a failed call (LLMSHIM_STALE_IF_ERROR). Free e with entry_free in both cases. */
 enum lookup cache_lookup(const struct call *c, struct entry *e);
 
-enum fill { FILL_ALONE, FILL_LEADER, FILL_HIT };
+enum fill { FILL_ALONE, FILL_LEADER, FILL_HIT, FILL_TIMEOUT };
 
 /* Before fetching a missed prompt: if another process or thread is fetching it, wait (up to
  * LLMSHIM_COALESCE_MS) for its answer: FILL_HIT with e filled. FILL_LEADER: this caller holds
- * the prompt's fill lock and must call cache_fill_end after storing. FILL_ALONE: fetch without. */
-enum fill cache_fill_begin(const struct call *c, struct entry *e);
+ * the prompt's fill lock and must call cache_fill_end after storing. FILL_ALONE: fetch without.
+ * deadline_us (monotonic, 0: none): the caller's own timeout; FILL_TIMEOUT when it came first. */
+enum fill cache_fill_begin(const struct call *c, struct entry *e, long long deadline_us);
 void cache_fill_end(const struct call *c);
 
 enum outcome { OUTCOME_HIT, OUTCOME_STALE, OUTCOME_MISS, OUTCOME_STORE, OUTCOME_ERROR };

@@ -31,6 +31,9 @@
     X(curl_easy_reset, void, (CURL *))                                  \
     X(curl_easy_duphandle, CURL *, (CURL *))                            \
     X(curl_easy_cleanup, void, (CURL *))                                \
+    X(curl_easy_pause, CURLcode, (CURL *, int))                         \
+    X(curl_easy_header, CURLHcode, (CURL *, const char *, size_t, unsigned int, int, struct curl_header **)) \
+    X(curl_easy_nextheader, struct curl_header *, (CURL *, unsigned int, int, struct curl_header *)) \
     X(curl_multi_add_handle, CURLMcode, (CURLM *, CURL *))              \
     X(curl_multi_remove_handle, CURLMcode, (CURLM *, CURL *))           \
     X(curl_multi_perform, CURLMcode, (CURLM *, int *))                  \
@@ -161,21 +164,34 @@ struct hk_handle {
     curl_progress_callback progress_cb;
     void *progress_data;                      /* XFERINFODATA = PROGRESSDATA */
     int decodes_content;       /* ACCEPT_ENCODING set and HTTP_CONTENT_DECODING on */
-    int accept_encoding;
+    char *accept_encoding;     /* CURLOPT_ACCEPT_ENCODING ("": all libcurl decodes); NULL: unset */
     long content_decoding;
+    long verbose;              /* CURLOPT_VERBOSE: the debug callback, or stderr lines */
+    curl_debug_callback debug_cb;
+    void *debug_data;
+    FILE *stderr_fp;           /* CURLOPT_STDERR; NULL: stderr */
+    long long timeout_ms;      /* CURLOPT_TIMEOUT(_MS); 0: none */
 
-    /* answers for curl_easy_getinfo after a transfer served from the cache */
+    /* answers for curl_easy_getinfo and the header API after a transfer served from the cache
+     * (hook_info.c) */
     int replayed;
     long r_status;
     long r_http_version;
     char *r_content_type;
     char *r_url;
-    curl_off_t r_size;
+    char *r_method;
+    curl_off_t r_size;         /* the bytes the network would have carried so far */
+    curl_off_t r_length;       /* the Content-Length shown */
     curl_off_t r_upload;
     long r_header_size;
-    long r_request_size;
     curl_off_t r_time_us;
+    curl_off_t r_start_us;
     const char *r_scheme;
+    struct hk_hdr *r_hdrs;     /* the replayed headers, for curl_easy_header */
+    size_t r_nhdrs, r_hvisible; /* all of them; those delivered so far */
+    char *r_hdrbuf;
+    struct curl_header r_hout;
+    struct replay *rp;         /* the hit being delivered (paused or paced) */
 
     /* the transfer in progress */
     struct xfer *x;            /* from the start of a recorded (or held-option) transfer to its end */
@@ -215,15 +231,66 @@ int handle_progress(struct hk_handle *h, curl_off_t dltotal, curl_off_t dlnow, c
 size_t hk_write_body(struct hk_handle *h, char *p, size_t n);
 size_t hk_write_header(struct hk_handle *h, char *p, size_t n);
 
-/* ---- hook_replay.c ---- */
-/* Serves a cached entry; returns what curl_easy_perform returns. pace: see LLMSHIM_REPLAY_PACE;
- * status: the X-LLMShim-Cache value ("HIT", "STALE"); sent: the request body's length (what the
- * progress callback and getinfo report as uploaded); url: the URL asked (the effective URL). CURLE_OUT_OF_MEMORY means nothing reached
- * the application, so the caller can still fetch the answer from the network. */
-CURLcode replay_entry(struct hk_handle *h, const struct entry *e, long long elapsed_us, double pace,
-                      const char *status, curl_off_t sent, const char *url);
+/* ---- hook_coding.c: content codings llmshim undoes and redoes (zlib) ---- */
+enum hk_coding { CODING_NONE, CODING_GZIP, CODING_DEFLATE, CODING_OTHER };
+/* A Content-Encoding value: identity (or empty), gzip (x-gzip), deflate, or anything else. */
+enum hk_coding coding_of(const char *value, size_t len);
+/* 1 when an Accept-Encoding value (NULL: none sent) accepts gzip or deflate c. */
+int coding_accepted(const char *accept, enum hk_coding c);
+/* Decodes a gzip or zlib stream piece by piece (NULL: out of memory). feed: -1 on corrupt data,
+ * data after the end, or no memory. */
+struct inflater;
+struct inflater *inflater_new(void);
+int inflater_feed(struct inflater *f, const char *p, size_t n, struct buf *out);
+int inflater_done(const struct inflater *f);
+void inflater_free(struct inflater *f);
+/* Encodes body[0, seg_end[nseg-1]) into out, flushing at each seg_end so every segment (a
+ * stream's event) decodes as it arrives; wire_end[i]: where segment i ends in out. 0 or -1. */
+int coding_encode(enum hk_coding c, const char *body, const size_t *seg_end, size_t nseg, struct buf *out,
+                  size_t *wire_end);
+
+/* ---- hook_info.c: getinfo and the header API for a transfer served from the cache ---- */
+struct hk_hdr {
+    char *name, *value;
+    unsigned int type;  /* CURLH_HEADER, CURLH_PSEUDO */
+};
+/* Forgets what the last replayed transfer reported: getinfo goes to libcurl again. */
+void info_clear(struct hk_handle *h);
+/* A transfer llmshim ended without an answer (replay miss, a timeout while waiting): what
+ * libcurl reports for a transfer that never connected, not the previous one's. */
+void info_unanswered(struct hk_handle *h, const char *url, const char *method);
+/* The headers of a replayed header block (status line first), for the header API; pseudo_status:
+ * an HTTP/2 or 3 answer's status, given first as ":status" (0: none). 0, or -1 out of memory. */
+int info_headers(struct hk_handle *h, const char *block, size_t len, int pseudo_status);
 /* Answers getinfo for a replayed transfer: 1 answered, 0 pass to libcurl. */
 int replay_getinfo(struct hk_handle *h, CURLINFO info, void *arg);
+/* curl_easy_header and curl_easy_nextheader (lib/headers.c) over the replayed headers. */
+CURLHcode info_header(struct hk_handle *h, const char *name, size_t nameindex, unsigned int type, int request,
+                      struct curl_header **hout);
+struct curl_header *info_nextheader(struct hk_handle *h, unsigned int type, int request, struct curl_header *prev);
+
+/* ---- hook_replay.c: a hit delivered through the application's callbacks ---- */
+struct replay_opts {
+    double pace;         /* LLMSHIM_REPLAY_PACE */
+    const char *status;  /* the X-LLMShim-Cache value: "HIT", "STALE" */
+    curl_off_t sent;     /* the request body's length (reported as uploaded) */
+    const char *url;     /* the URL asked (the effective URL) */
+    const char *method;  /* the method word sent */
+    long long t0_us;     /* when the transfer started (monotonic) */
+};
+struct replay;
+/* Prepares the answer e (which must outlive the replay) for h; sets what getinfo reports. NULL:
+ * out of memory, nothing reached the application, the network can still answer. */
+struct replay *replay_new(struct hk_handle *h, const struct entry *e, const struct replay_opts *o);
+/* Delivers what is due now: CURLE_OK done, CURLE_AGAIN more at replay_due(), else what ended it. */
+CURLcode replay_step(struct replay *r);
+/* When replay_step has something to do (monotonic µs): 0 now, LLONG_MAX not until resumed. */
+long long replay_due(const struct replay *r);
+/* Waits for replay_due, calling the progress callback while paused, as curl_easy_perform does. */
+CURLcode replay_wait(struct replay *r);
+/* curl_easy_pause on the handle being replayed. */
+CURLcode replay_pause(struct replay *r, int bitmask);
+void replay_free(struct replay *r);
 
 /* ---- hook_record.c ---- */
 struct record_opts {
@@ -240,6 +307,7 @@ struct record_result {
     int held;           /* an error answer was kept from the app (hold_errors) */
     int delivered;      /* some of the answer reached the app */
     long status;
+    const char *why;    /* a complete answer that cannot be stored: why */
 };
 
 /* Wraps the handle's delivery callbacks with llmshim's tee (NULL: could not; the handle is
@@ -293,10 +361,16 @@ enum xfer_kind {
  * xfer_record_begin/xfer_record_end, then xfer_free. */
 struct xfer *xfer_start(struct hk_handle *h, int may_wait);
 enum xfer_kind xfer_kind(const struct xfer *x);
-/* HIT or REFUSE: delivers through the application's callbacks; returns the transfer's result.
- * For a hit that ran out of memory before anything was delivered, the transfer becomes a
- * RECORD and CURLE_AGAIN is returned: record it instead. Frees nothing. */
+/* HIT or REFUSE: delivers through the application's callbacks, waiting where the answer must
+ * (paced, paused); returns the transfer's result. For a hit that ran out of memory before
+ * anything was delivered, the transfer becomes a RECORD and CURLE_AGAIN is returned: record it
+ * instead. Frees nothing. */
 CURLcode xfer_answer(struct xfer *x);
+/* The same without waiting (the multi API): delivers what is due now; *more: the answer goes on
+ * at xfer_due() (monotonic µs; LLONG_MAX: once resumed) through xfer_answer_step. */
+CURLcode xfer_answer_start(struct xfer *x, int *more);
+CURLcode xfer_answer_step(struct xfer *x, int *more);
+long long xfer_due(const struct xfer *x);
 /* RECORD: puts llmshim's recorder and a private copy of the keyed body in place. -1: could not
  * (the handle is as the application left it; pass the transfer through). */
 int xfer_record_begin(struct xfer *x);
@@ -319,5 +393,7 @@ void xfer_fix_duplicate(const struct xfer *x, struct hk_handle *dup);
 
 /* hook_multi.c: a handle that is cleaned up while still in a multi leaves it. */
 void multi_forget(struct hk_handle *h);
+/* A replay in a multi was resumed (curl_easy_pause): the application's timer must know. */
+void multi_replay_resumed(struct hk_handle *h);
 
 #endif

@@ -71,6 +71,41 @@ HOOK_EXPORT CURLcode curl_easy_getinfo(CURL *curl, CURLINFO info, ...) {
     return r->curl_easy_getinfo(curl, info, arg);
 }
 
+/* The header API reads the last transfer's headers: a replayed one's are llmshim's. */
+HOOK_EXPORT CURLHcode curl_easy_header(CURL *curl, const char *name, size_t index, unsigned int origin, int request,
+                                       struct curl_header **hout) {
+    const void *caller = HOOK_CALLER();
+    struct hk_handle *h = program_handle(curl, caller);
+    if (h && h->replayed) return info_header(h, name, index, origin, request, hout);
+    const struct real_api *r = api_for(h, caller);
+    REAL_OR(r, curl_easy_header, CURLHE_NOT_BUILT_IN);
+    return r->curl_easy_header(curl, name, index, origin, request, hout);
+}
+
+HOOK_EXPORT struct curl_header *curl_easy_nextheader(CURL *curl, unsigned int origin, int request,
+                                                     struct curl_header *prev) {
+    const void *caller = HOOK_CALLER();
+    struct hk_handle *h = program_handle(curl, caller);
+    if (h && h->replayed) return info_nextheader(h, origin, request, prev);
+    const struct real_api *r = api_for(h, caller);
+    REAL_OR(r, curl_easy_nextheader, NULL);
+    return r->curl_easy_nextheader(curl, origin, request, prev);
+}
+
+/* A write callback that returned CURL_WRITEFUNC_PAUSE on a hit resumes it here. */
+HOOK_EXPORT CURLcode curl_easy_pause(CURL *curl, int bitmask) {
+    const void *caller = HOOK_CALLER();
+    struct hk_handle *h = program_handle(curl, caller);
+    if (h && h->rp) {
+        CURLcode rc = replay_pause(h->rp, bitmask);
+        multi_replay_resumed(h);
+        return rc;
+    }
+    const struct real_api *r = api_for(h, caller);
+    REAL_OR(r, curl_easy_pause, CURLE_FAILED_INIT);
+    return r->curl_easy_pause(curl, bitmask);
+}
+
 HOOK_EXPORT void curl_easy_reset(CURL *curl) {
     const void *caller = HOOK_CALLER();
     struct hk_handle *h = program_handle(curl, caller);

@@ -23,10 +23,7 @@ static size_t slot(const CURL *curl) {
 }
 
 void handle_clear_replay(struct hk_handle *h) {
-    free(h->r_content_type);
-    free(h->r_url);
-    h->r_content_type = h->r_url = NULL;
-    h->replayed = 0;
+    info_clear(h);
 }
 
 static void set_defaults(struct hk_handle *h) {
@@ -57,9 +54,12 @@ void handle_reset(struct hk_handle *h) {
     free(h->url);
     free(h->copy);
     free(h->customrequest);
+    free(h->accept_encoding);
     for (int i = 0; i < HK_NCREDS; i++) free(h->creds[i]);
     free_opts(h);
+    struct replay *rp = h->rp;
     memset(h, 0, sizeof(*h));
+    h->rp = rp; /* a hit being delivered goes on, like a transfer under way */
     h->curl = curl;
     h->real = real;
     h->next = next;
@@ -138,10 +138,14 @@ int handle_copy(struct hk_handle *dst, const struct hk_handle *src) {
     dst->mnext = NULL;
     dst->fresh = dst->taken = 0;
     dst->replayed = 0;
-    dst->r_content_type = dst->r_url = NULL;
+    dst->r_content_type = dst->r_url = dst->r_method = dst->r_hdrbuf = NULL;
+    dst->r_hdrs = NULL;
+    dst->r_nhdrs = dst->r_hvisible = 0;
+    dst->rp = NULL;
     dst->url = dup_or_null(src->url);
     dst->customrequest = dup_or_null(src->customrequest);
-    int failed = 0;
+    dst->accept_encoding = dup_or_null(src->accept_encoding);
+    int failed = (src->accept_encoding && !dst->accept_encoding);
     for (int i = 0; i < HK_NCREDS; i++) {
         dst->creds[i] = dup_or_null(src->creds[i]);
         if (src->creds[i] && !dst->creds[i]) failed = 1;
@@ -394,7 +398,28 @@ void handle_note_option(struct hk_handle *h, CURLoption opt, struct hk_arg a) {
         h->progress_data = (void *)ptr;
         break;
     case CURLOPT_ACCEPT_ENCODING:
-        h->accept_encoding = ptr != NULL;
+        free(h->accept_encoding);
+        h->accept_encoding = dup_or_null(ptr);
+        if (ptr && !h->accept_encoding) mark_unreadable(h);
+        break;
+    /* what a hit shows the debug callback, and how long it may take */
+    case CURLOPT_VERBOSE:
+        h->verbose = l;
+        break;
+    case CURLOPT_DEBUGFUNCTION:
+        h->debug_cb = (curl_debug_callback)ptr;
+        break;
+    case CURLOPT_DEBUGDATA:
+        h->debug_data = (void *)ptr;
+        break;
+    case CURLOPT_STDERR:
+        h->stderr_fp = (FILE *)ptr;
+        break;
+    case CURLOPT_TIMEOUT:
+        h->timeout_ms = (long long)l * 1000;
+        break;
+    case CURLOPT_TIMEOUT_MS:
+        h->timeout_ms = l;
         break;
     case CURLOPT_HTTP_CONTENT_DECODING:
         h->content_decoding = l;
@@ -405,7 +430,7 @@ void handle_note_option(struct hk_handle *h, CURLoption opt, struct hk_arg a) {
         break;
     }
     }
-    h->decodes_content = h->accept_encoding && h->content_decoding;
+    h->decodes_content = h->accept_encoding != NULL && h->content_decoding;
 }
 
 int handle_progress(struct hk_handle *h, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,

@@ -4,14 +4,18 @@
  * libcurl reads a handle's options when its transfer starts, at the first perform (or
  * socket_action) after curl_multi_add_handle, so that is when llmshim judges it too: a handle is
  * added to libcurl's multi at once, and at the next perform each newly added handle is decided
- * from the options in force. A hit is answered there and then (its callbacks run inside that
- * perform, as a transfer that completes at once would) and taken out of libcurl's multi before
- * libcurl starts it; a CURLMSG_DONE follows in llmshim's queue. A miss goes through libcurl with
+ * from the options in force. A hit is answered there (its callbacks run inside that perform, as
+ * a transfer that completes at once would) and taken out of libcurl's multi before libcurl
+ * starts it; a CURLMSG_DONE follows in llmshim's queue. A hit replayed at the recorded pace, or
+ * paused by the application, goes on across calls: each perform delivers what is due, counts it
+ * as running, and curl_multi_timeout, the timer callback and curl_multi_wait/poll see when its
+ * next event is due. A miss goes through libcurl with
  * the answer recorded as it passes. After every real perform the DONE messages are moved into
  * llmshim's queue, so a recording is finished (and stored) even when the application never reads
  * its messages. Misses are not coalesced here: waiting for another process would stall the
  * application's event loop. Inside a callback of an answer llmshim delivers, the multi API
  * refuses re-entry with CURLM_RECURSIVE_API_CALL, as libcurl does inside its own callbacks. */
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -37,6 +41,12 @@ struct hk_multi {
     struct hk_msg *msgs, **msgs_tail;
     CURLMsg out;                /* what curl_multi_info_read returned last */
     int busy;                   /* delivering an answer: the application's callbacks run */
+    /* the application's timer callback (CURLMOPT_TIMERFUNCTION), behind llmshim's: libcurl's
+     * wish, or sooner when a replay has something due */
+    curl_multi_timer_callback timer_cb;
+    void *timer_data;
+    long long lib_due;          /* when libcurl wants its timer to fire (monotonic µs; -1: never) */
+    long long told;             /* when the application's timer was set to fire */
 };
 
 static struct hk_multi *table[NBUCKETS];
@@ -67,6 +77,8 @@ static struct hk_multi *multi_get(CURLM *multi, const struct real_api *real, con
     m->multi = multi;
     m->real = real;
     m->msgs_tail = &m->msgs;
+    m->lib_due = -1;
+    m->told = -2;
     pthread_mutex_lock(&table_lock);
     m->next = table[slot(multi)];
     table[slot(multi)] = m;
@@ -131,22 +143,103 @@ static void start(struct hk_multi *m, struct hk_handle *h) {
     m->busy++; /* the application's progress callback may run: it is inside this multi's transfer */
     struct xfer *x = xfer_start(h, 0);
     CURLcode rc = CURLE_AGAIN;
-    if (x && (xfer_kind(x) == XFER_HIT || xfer_kind(x) == XFER_REFUSE)) rc = xfer_answer(x);
+    int more = 0;
+    if (x && (xfer_kind(x) == XFER_HIT || xfer_kind(x) == XFER_REFUSE)) rc = xfer_answer_start(x, &more);
     m->busy--;
     if (!x) return;
     if (xfer_kind(x) == XFER_PASS) { /* libcurl's; finished when its DONE comes */
         h->x = x;
         return;
     }
-    if (rc == CURLE_AGAIN) { /* a miss: libcurl runs it, llmshim records it */
+    if (rc == CURLE_AGAIN && !more) { /* a miss: libcurl runs it, llmshim records it */
         if (xfer_record_begin(x) != 0) xfer_free(x);
         return;
     }
-    xfer_free(x);
-    /* answered: libcurl never starts it (it is still waiting to, so no connection is made) */
+    /* answered, or being answered: libcurl never starts it (it is still waiting to, so no
+     * connection is made) */
     if (m->real->curl_multi_remove_handle) m->real->curl_multi_remove_handle(m->multi, h->curl);
     h->taken = 1;
+    if (more) { /* paced or paused: delivered by the performs to come */
+        h->x = x;
+        return;
+    }
+    xfer_free(x);
     queue_done(m, h->curl, rc);
+}
+
+/* The hits still being delivered: each gets what is due now. Returns how many go on. */
+static int step_replays(struct hk_multi *m) {
+    int going = 0;
+    long long now = cache_monotonic_us();
+    struct hk_handle *h = m->handles;
+    while (h) {
+        struct hk_handle *next = h->mnext;
+        if (h->taken && h->x) {
+            struct xfer *x = h->x;
+            int more = 1;
+            CURLcode rc = CURLE_AGAIN;
+            if (xfer_due(x) <= now) {
+                m->busy++;
+                rc = xfer_answer_step(x, &more);
+                m->busy--;
+            }
+            if (more) {
+                going++;
+            } else {
+                h->x = NULL;
+                xfer_free(x);
+                queue_done(m, h->curl, rc);
+            }
+        }
+        h = next;
+    }
+    return going;
+}
+
+/* When the first replay has something due (monotonic µs), -1 when none waits on time. */
+static long long replay_due_us(struct hk_multi *m) {
+    long long due = LLONG_MAX;
+    for (struct hk_handle *h = m->handles; h; h = h->mnext)
+        if (h->taken && h->x && xfer_due(h->x) < due) due = xfer_due(h->x);
+    return due == LLONG_MAX ? -1 : due;
+}
+
+static long ms_until(long long due) {
+    if (due < 0) return -1;
+    long long left = (due - cache_monotonic_us() + 999) / 1000;
+    return left < 0 ? 0 : left > LONG_MAX ? LONG_MAX : (long)left;
+}
+
+/* Milliseconds until a replay has something due (0: now), -1 when none waits on time. */
+static long replay_timeout_ms(struct hk_multi *m) {
+    return ms_until(replay_due_us(m));
+}
+
+/* The application's timer: libcurl's wish, or the next replay event when that is sooner. lib_ms:
+ * what libcurl just asked for (its timer callback), or -2 after a call of llmshim's own, when,
+ * as libcurl does, the application is told only if the time it should fire at changed. */
+static void tell_timer(struct hk_multi *m, long lib_ms) {
+    if (!m->timer_cb) return;
+    long long now = cache_monotonic_us(), want = m->lib_due;
+    if (lib_ms == -2 && want >= 0 && want <= now) want = -1; /* fired: libcurl says when it wants more */
+    long long ours = replay_due_us(m);
+    int mine = ours >= 0 && (want < 0 || ours < want);
+    if (mine) want = ours;
+    if (lib_ms == -2 && want == m->told) return;
+    m->told = want;
+    m->timer_cb(m->multi, mine || lib_ms == -2 ? ms_until(want) : lib_ms, m->timer_data);
+}
+
+static int on_timer(CURLM *multi, long ms, void *ud) {
+    (void)multi;
+    struct hk_multi *m = ud;
+    m->lib_due = ms < 0 ? -1 : cache_monotonic_us() + (long long)ms * 1000;
+    tell_timer(m, ms);
+    return 0;
+}
+
+void multi_replay_resumed(struct hk_handle *h) {
+    if (h->multi) tell_timer(h->multi, -2);
 }
 
 static void start_fresh(struct hk_multi *m) {
@@ -223,9 +316,17 @@ HOOK_EXPORT CURLMcode curl_multi_perform(CURLM *multi, int *running) {
     const struct real_api *r = api_of(m, caller);
     if (!r->curl_multi_perform) return CURLM_INTERNAL_ERROR;
     if (m && m->busy) return CURLM_RECURSIVE_API_CALL;
-    if (m) start_fresh(m);
+    int going = 0;
+    if (m) {
+        start_fresh(m);
+        going = step_replays(m);
+    }
     CURLMcode rc = r->curl_multi_perform(multi, running);
-    if (m) drain(m);
+    if (m) {
+        drain(m);
+        if (running) *running += going; /* transfers llmshim is still answering are running */
+        tell_timer(m, -2);
+    }
     return rc;
 }
 
@@ -235,9 +336,17 @@ HOOK_EXPORT CURLMcode curl_multi_socket_action(CURLM *multi, curl_socket_t s, in
     const struct real_api *r = api_of(m, caller);
     if (!r->curl_multi_socket_action) return CURLM_INTERNAL_ERROR;
     if (m && m->busy) return CURLM_RECURSIVE_API_CALL;
-    if (m) start_fresh(m);
+    int going = 0;
+    if (m) {
+        start_fresh(m);
+        going = step_replays(m);
+    }
     CURLMcode rc = r->curl_multi_socket_action(multi, s, ev, running);
-    if (m) drain(m);
+    if (m) {
+        drain(m);
+        if (running) *running += going;
+        tell_timer(m, -2);
+    }
     return rc;
 }
 
@@ -264,6 +373,12 @@ HOOK_EXPORT CURLMsg *curl_multi_info_read(CURLM *multi, int *left) {
     return &m->out;
 }
 
+/* A wait on the multi must not sleep past a replay's next event. */
+static int sooner(struct hk_multi *m, int timeout_ms) {
+    long ours = replay_timeout_ms(m);
+    return ours >= 0 && ours < timeout_ms ? (int)ours : timeout_ms;
+}
+
 HOOK_EXPORT CURLMcode curl_multi_wait(CURLM *multi, struct curl_waitfd *extra, unsigned int n, int timeout_ms,
                                       int *numfds) {
     const void *caller = HOOK_CALLER();
@@ -271,7 +386,7 @@ HOOK_EXPORT CURLMcode curl_multi_wait(CURLM *multi, struct curl_waitfd *extra, u
     const struct real_api *r = api_of(m, caller);
     if (!r->curl_multi_wait) return CURLM_INTERNAL_ERROR;
     if (m && m->busy) return CURLM_RECURSIVE_API_CALL;
-    return r->curl_multi_wait(multi, extra, n, timeout_ms, numfds);
+    return r->curl_multi_wait(multi, extra, n, m ? sooner(m, timeout_ms) : timeout_ms, numfds);
 }
 
 HOOK_EXPORT CURLMcode curl_multi_poll(CURLM *multi, struct curl_waitfd *extra, unsigned int n, int timeout_ms,
@@ -281,7 +396,7 @@ HOOK_EXPORT CURLMcode curl_multi_poll(CURLM *multi, struct curl_waitfd *extra, u
     const struct real_api *r = api_of(m, caller);
     if (!r->curl_multi_poll) return CURLM_INTERNAL_ERROR;
     if (m && m->busy) return CURLM_RECURSIVE_API_CALL;
-    return r->curl_multi_poll(multi, extra, n, timeout_ms, numfds);
+    return r->curl_multi_poll(multi, extra, n, m ? sooner(m, timeout_ms) : timeout_ms, numfds);
 }
 
 HOOK_EXPORT CURLMcode curl_multi_timeout(CURLM *multi, long *ms) {
@@ -290,7 +405,10 @@ HOOK_EXPORT CURLMcode curl_multi_timeout(CURLM *multi, long *ms) {
     const struct real_api *r = api_of(m, caller);
     if (!r->curl_multi_timeout) return CURLM_INTERNAL_ERROR;
     if (m && m->busy) return CURLM_RECURSIVE_API_CALL;
-    return r->curl_multi_timeout(multi, ms);
+    CURLMcode rc = r->curl_multi_timeout(multi, ms);
+    long ours = m && rc == CURLM_OK && ms ? replay_timeout_ms(m) : -1;
+    if (ours >= 0 && (*ms < 0 || ours < *ms)) *ms = ours;
+    return rc;
 }
 
 HOOK_EXPORT CURLMcode curl_multi_setopt(CURLM *multi, CURLMoption opt, ...) {
@@ -303,6 +421,19 @@ HOOK_EXPORT CURLMcode curl_multi_setopt(CURLM *multi, CURLMoption opt, ...) {
     const struct real_api *r = api_of(m, caller);
     if (!r->curl_multi_setopt) return CURLM_INTERNAL_ERROR;
     if (m && m->busy) return CURLM_RECURSIVE_API_CALL;
+    if ((opt == CURLMOPT_TIMERFUNCTION || opt == CURLMOPT_TIMERDATA) && !hook_from_libcurl(caller) &&
+        (m || (m = multi_get(multi, r, caller)))) {
+        /* llmshim's callback in front of the application's: replays need the timer too */
+        if (opt == CURLMOPT_TIMERDATA) {
+            m->timer_data = a.ptr;
+            return CURLM_OK;
+        }
+        CURLMcode rc = a.ptr ? r->curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, on_timer)
+                             : r->curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, (void *)NULL);
+        if (rc == CURLM_OK) rc = r->curl_multi_setopt(multi, CURLMOPT_TIMERDATA, a.ptr ? (void *)m : NULL);
+        if (rc == CURLM_OK) m->timer_cb = (curl_multi_timer_callback)a.ptr;
+        return rc;
+    }
     return HK_SETOPT(r->curl_multi_setopt, multi, opt, a);
 }
 

@@ -22,7 +22,8 @@ struct recorder {
     int kind_known;
     size_t scanned;   /* body offset up to which event boundaries were looked for */
     int broken;       /* something makes this answer unstorable */
-    int encoded;      /* Content-Encoding that libcurl did not undo */
+    int encoded;      /* a Content-Encoding that neither libcurl nor llmshim undoes */
+    struct inflater *inflate; /* gzip or deflate that libcurl does not undo: llmshim does */
 };
 
 static long long now_us(void) {
@@ -49,6 +50,10 @@ static void note_header(struct recorder *r, const char *p, size_t n) {
         free(r->e->status_line);
         r->e->status_line = strndup(p, n);
         r->encoded = 0;
+        inflater_free(r->inflate);
+        r->inflate = NULL;
+        buf_free(&r->body); /* a redirect's or 1xx's body is not the answer's */
+        r->scanned = 0;
         r->kind_known = 0;
         if (!r->e->status_line) r->broken = 1;
         int code = n >= 12 ? atoi(p + 9) : 0; /* "HTTP/1.1 503 ..." and "HTTP/2 503" */
@@ -64,7 +69,18 @@ static void note_header(struct recorder *r, const char *p, size_t n) {
     const char *v = colon + 1;
     while (v < p + n && (*v == ' ' || *v == '\t')) v++;
     size_t vlen = (size_t)(p + n - v);
-    if (nlen == 16 && !strncasecmp(p, "content-encoding", 16) && !r->h->decodes_content) r->encoded = 1;
+    if (nlen == 16 && !strncasecmp(p, "content-encoding", 16)) {
+        /* the entry keeps the body decoded and the coding's name, to encode it again on a hit
+         * for a program that asked for it */
+        enum hk_coding c = coding_of(v, vlen);
+        if (c == CODING_GZIP || c == CODING_DEFLATE) {
+            if (entry_add_header(r->e, p, nlen, v, vlen) != 0) r->broken = 1;
+            if (!r->h->decodes_content && !r->inflate && !(r->inflate = inflater_new())) r->broken = 1;
+        } else if (c == CODING_OTHER && !r->h->decodes_content) {
+            r->encoded = 1;
+        }
+        return;
+    }
     if (entry_keep_header(p, nlen) && entry_add_header(r->e, p, nlen, v, vlen) != 0) r->broken = 1;
 }
 
@@ -106,7 +122,14 @@ static size_t tee_body(char *p, size_t size, size_t nmemb, void *userdata) {
         r->broken = 1;
         return w;
     }
-    if (!r->broken) {
+    if (!r->broken && r->inflate) { /* the decoded bytes are kept */
+        if (inflater_feed(r->inflate, p, n, &r->body) != 0 || r->body.len > r->o.max_bytes) {
+            r->broken = 1;
+            buf_free(&r->body);
+        } else {
+            note_events(r);
+        }
+    } else if (!r->broken) {
         if (r->body.len + n > r->o.max_bytes || buf_append(&r->body, p, n) != 0) {
             r->broken = 1; /* too large to cache, or no memory: let it pass, keep no copy */
             buf_free(&r->body);
@@ -168,6 +191,9 @@ void record_end(struct recorder *r, CURLcode rc) {
     long status = 0;
     h->real->curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
     res->status = status;
+    if (r->encoded && rc == CURLE_OK && status >= 200 && status < 300)
+        res->why = "its Content-Encoding is not gzip or deflate, and libcurl did not decode it";
+    if (r->inflate && !inflater_done(r->inflate)) r->broken = 1; /* cut inside the coded data */
     if (rc == CURLE_OK && !r->broken && !r->encoded && status >= 200 && status < 300 && e->status_line &&
         !r->body.oom && events_whole(r) &&
         (r->kind == STREAM_NONE || stream_complete((enum shape)r->o.shape, r->kind, r->body.data, r->body.len))) {
@@ -181,5 +207,6 @@ void record_end(struct recorder *r, CURLcode rc) {
         }
     }
     buf_free(&r->body);
+    inflater_free(r->inflate);
     free(r);
 }

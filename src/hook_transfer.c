@@ -1,6 +1,7 @@
 /* One transfer's life, whichever libcurl API drives it (hook.h shows the whole path):
  * decided from the options in force when it starts, answered from the cache or recorded, then
  * checked and stored. hook_easy.c and hook_multi.c only say when a transfer starts and ends. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@ struct xfer {
     long long t0;
     struct entry e;       /* HIT: the answer. RECORD: an expired entry that may stand in */
     int has_e;
+    struct replay *rp;    /* the answer being delivered */
     int leader;           /* holds the prompt's fill lock */
     char why[CURL_ERROR_SIZE]; /* REFUSE: the error the transfer ends with ... */
     CURLcode refuse_rc;        /* ... and its code */
@@ -134,7 +136,18 @@ static void lookup(struct xfer *x, int may_wait) {
     x->kind = XFER_RECORD;
     if (!may_wait) return; /* an event loop must not wait for another process's fetch */
     struct entry fresh;
-    enum fill f = cache_fill_begin(&x->c, &fresh);
+    /* the program's CURLOPT_TIMEOUT counts from the transfer's start, waiting included */
+    long long deadline = x->h->timeout_ms > 0 ? x->t0 + x->h->timeout_ms * 1000 : 0;
+    enum fill f = cache_fill_begin(&x->c, &fresh, deadline);
+    if (f == FILL_TIMEOUT) { /* the fetch it waited for is as slow as its own would have been */
+        if (x->has_e) entry_free(&x->e);
+        x->has_e = 0;
+        x->kind = XFER_REFUSE;
+        x->refuse_rc = CURLE_OPERATION_TIMEDOUT;
+        snprintf(x->why, sizeof(x->why), "Operation timed out after %lld milliseconds with 0 bytes received",
+                 (cache_monotonic_us() - x->t0) / 1000);
+        return;
+    }
     if (f == FILL_HIT) {
         if (x->has_e) entry_free(&x->e);
         x->e = fresh;
@@ -304,32 +317,67 @@ static void log_event(const struct xfer *x, const char *what, long long us) {
                  c->key_options ? " +options " : "", c->key_options ? c->key_options : "");
 }
 
-CURLcode xfer_answer(struct xfer *x) {
+/* Starts delivering x->e: 0, or -1 when out of memory before anything reached the program. */
+static int replay_begin(struct xfer *x, const char *status, double pace) {
+    struct replay_opts o = {.pace = pace, .status = status, .sent = (curl_off_t)x->sent_len, .url = x->url,
+                            .method = method_word(x->h), .t0_us = x->t0};
+    x->rp = replay_new(x->h, &x->e, &o);
+    return x->rp ? 0 : -1;
+}
+
+/* The replay ended with rc: logged, counted, let go. */
+static CURLcode replay_done(struct xfer *x, CURLcode rc) {
+    replay_free(x->rp);
+    x->rp = NULL;
+    long long us = cache_monotonic_us() - x->t0;
+    log_event(x, "HIT", us);
+    cache_count(&x->c, OUTCOME_HIT, &x->e, us);
+    entry_free(&x->e);
+    x->has_e = 0;
+    return rc;
+}
+
+CURLcode xfer_answer_start(struct xfer *x, int *more) {
     struct hk_handle *h = x->h;
+    *more = 0;
     if (x->kind != XFER_HIT && x->kind != XFER_REFUSE) return CURLE_AGAIN;
     /* libcurl would have started this transfer by now: what the progress callback set for the
      * next one is in force from here on (the answer's callbacks may set more) */
     hold_apply(x->hold, h);
     x->hold = NULL;
     if (x->kind == XFER_REFUSE) {
-        handle_clear_replay(h);
+        info_unanswered(h, x->url ? x->url : h->url, method_word(h));
         if (h->errorbuffer) snprintf(h->errorbuffer, CURL_ERROR_SIZE, "%s", x->why);
         return x->refuse_rc;
     }
-    CURLcode rc = replay_entry(h, &x->e, cache_monotonic_us() - x->t0, x->cfg->replay_pace, "HIT",
-                               (curl_off_t)x->sent_len, x->url);
-    if (rc == CURLE_OUT_OF_MEMORY && x->cfg->mode != MODE_REPLAY) {
+    if (replay_begin(x, "HIT", x->cfg->replay_pace) != 0) {
+        if (x->cfg->mode == MODE_REPLAY) return CURLE_OUT_OF_MEMORY;
         /* nothing reached the application yet: ask the API instead */
         entry_free(&x->e);
         x->has_e = 0;
         x->kind = XFER_RECORD;
         return CURLE_AGAIN;
     }
-    long long us = cache_monotonic_us() - x->t0;
-    log_event(x, "HIT", us);
-    cache_count(&x->c, OUTCOME_HIT, &x->e, us);
-    entry_free(&x->e);
-    x->has_e = 0;
+    return xfer_answer_step(x, more);
+}
+
+CURLcode xfer_answer_step(struct xfer *x, int *more) {
+    CURLcode rc = replay_step(x->rp);
+    *more = rc == CURLE_AGAIN;
+    return *more ? rc : replay_done(x, rc);
+}
+
+long long xfer_due(const struct xfer *x) {
+    return x->rp ? replay_due(x->rp) : LLONG_MAX;
+}
+
+CURLcode xfer_answer(struct xfer *x) {
+    int more;
+    CURLcode rc = xfer_answer_start(x, &more);
+    while (more) { /* paced or paused: curl_easy_perform waits, as libcurl's loop would */
+        if ((rc = replay_wait(x->rp)) != CURLE_OK) return replay_done(x, rc);
+        rc = xfer_answer_step(x, &more);
+    }
     return rc;
 }
 
@@ -430,7 +478,6 @@ static const char *sent_other(const struct xfer *x) {
 }
 
 CURLcode xfer_record_end(struct xfer *x, CURLcode rc) {
-    struct hk_handle *h = x->h;
     give_back(x, rc);
     if (x->relay) return rc;
     long long us = cache_monotonic_us() - x->t0;
@@ -440,6 +487,7 @@ CURLcode xfer_record_end(struct xfer *x, CURLcode rc) {
         snprintf(changed, sizeof(changed), "the program changed option %d while the transfer ran", (int)x->changed);
         other = changed;
     }
+    if (!x->res.storable && x->res.why) other = x->res.why;
     if (other) {
         log_line("not stored: %s (key %.12s, %s)", other, x->c.hex, x->c.safe_url);
         x->res.storable = 0;
@@ -450,7 +498,14 @@ CURLcode xfer_record_end(struct xfer *x, CURLcode rc) {
         cache_count(&x->c, stored ? OUTCOME_STORE : OUTCOME_MISS, stored ? &x->rec : NULL, us);
     } else if (x->has_e && (x->res.held || (rc != CURLE_OK && !x->res.delivered))) {
         /* the API failed (429, 5xx, no connection) and nothing reached the app yet */
-        rc = replay_entry(h, &x->e, us, 0, "STALE", (curl_off_t)x->sent_len, x->url);
+        if (replay_begin(x, "STALE", 0) == 0) {
+            while ((rc = replay_step(x->rp)) == CURLE_AGAIN)
+                if ((rc = replay_wait(x->rp)) != CURLE_OK) break;
+            replay_free(x->rp);
+            x->rp = NULL;
+        } else {
+            rc = CURLE_OUT_OF_MEMORY;
+        }
         log_event(x, "STALE", cache_monotonic_us() - x->t0);
         cache_count(&x->c, OUTCOME_STALE, &x->e, us);
     } else {
@@ -478,6 +533,7 @@ void xfer_free(struct xfer *x) {
     if (!x) return;
     if (x->r || (x->relay && x->h->x == x)) give_back(x, CURLE_ABORTED_BY_CALLBACK); /* never finished: nothing stored */
     if (x->leader) cache_fill_end(&x->c);
+    replay_free(x->rp); /* a hit cut short: removed from its multi, or its handle cleaned up */
     if (x->has_e) entry_free(&x->e);
     entry_free(&x->rec);
     call_free(&x->c);

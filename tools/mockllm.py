@@ -30,7 +30,7 @@ A method without a handler here (a lowercase "post", HEAD...) is counted too and
 (http.server's error page) with X-Mock-Saw.
 
 Request headers steering the answer:
-    X-Mock-Status: CODE         error status with {"error": {...}} body
+    X-Mock-Status: CODE         error status with {"error": {...}} body (429 and 503 with Retry-After: 7)
     X-Mock-Delay-Ms: N          sleep before answering
     X-Mock-Event-Delay-Ms: N    sleep between stream events
     X-Mock-Body-Bytes: N        pad the answer so the body is >= N bytes
@@ -409,7 +409,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         status = self.hdr_int("X-Mock-Status")
         if 200 < status <= 599:
             err = {"error": {"message": "mock error", "code": status}}
-            return self.send_full(status, "application/json", js(err).encode())
+            retry = [("Retry-After", "7")] if status in (429, 503) else []
+            return self.send_full(status, "application/json", js(err).encode(), retry)
         if self.command != "POST":
             return self.send_full(200, "text/plain", b"mock ok %d\n" % n)
         try:

@@ -119,6 +119,36 @@ test_key_scope_and_key_settings() {
 
 # Allocation failure with leak detection: every N along a miss and a hit, as in
 # tests/e2e/test_alloc_failure.sh, but every failure path must also free what it took.
+test_gzip_answer_stored_decoded_and_encoded_again() {
+    client a -d "$(chat_req zipped)" -H 'Accept-Encoding: gzip' -H 'X-Mock-Gzip: 1' -o a.gz "$(URL)" || die "$(cat a.err)"
+    client b -d "$(chat_req zipped)" -H 'Accept-Encoding: gzip' -H 'X-Mock-Gzip: 1' -o b.gz "$(URL)" || die "$(cat b.err)"
+    assert_count 1
+    assert_eq "$(gunzip -c b.gz)" "$(gunzip -c a.gz)"
+    client c -d "$(chat_req zipped)" -o c.body "$(URL)" || die "$(cat c.err)"
+    assert_eq "$(cat c.body)" "$(gunzip -c a.gz)"
+}
+
+# The fidelity clients (getinfo table, pause, debug callback, a paced replay cut by its timeout
+# on the multi API), sanitized, under the sanitized shim.
+test_fidelity_clients_info_pause_verbose_paced_timeout() {
+    local slow='{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"a b c d e f"}]}' m
+    shim "${T[@]}" "$B/info" "$(URL)" --after-429 >info.out 2>info.err || die "$(grep -v '^ok' info.out) $(cat info.err)"
+    clean info.err
+    for m in pause nul verbose; do
+        for run in miss hit; do
+            shim "${T[@]}" "$B/fidelity" $m "$(URL)" "$(chat_req "$m")" --multi >$m.$run 2>$m.$run.err || die "$(cat $m.$run.err)"
+            clean $m.$run.err
+        done
+        [ $m = verbose ] || assert_same_file $m.hit $m.miss
+    done
+    assert_contains "$(cat verbose.hit)" "first text: llmshim: answered from the cache"
+    assert_eq "$(sed 2d verbose.hit)" "$(sed 2d verbose.miss)"
+    shim "${T[@]}" "$B/client" -H 'X-Mock-Event-Delay-Ms: 100' -d "$slow" "$(URL)" >slow.out 2>slow.err || die "$(cat slow.err)"
+    LLMSHIM_REPLAY_PACE=1 shim "${T[@]}" "$B/fidelity" loop "$(URL)" "$slow" --timeout-ms 300 >cut.out 2>cut.err || die
+    clean cut.err
+    assert_contains "$(cat cut.out)" "rc 28"
+}
+
 test_every_allocation_fails_once_without_a_leak() {
     client ref -d "$(chat_req leak)" -o expected "$(URL)" || die
     for path in miss hit; do

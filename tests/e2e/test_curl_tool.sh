@@ -141,7 +141,8 @@ test_compressed_answer_stored_decoded() {
     shim_chat "$(chat_req zip)" --compressed -H 'X-Mock-Gzip: 1' -D hit.h -o hit.out || die
     assert_count 1
     assert_same_file hit.out miss.out
-    assert_not_contains "$(cat hit.h)" 'Content-Encoding' "the stored body is decoded"
+    assert_contains "$(cat hit.h)" 'Content-Encoding: gzip' "shown as libcurl shows it to a decoding client"
+    assert_contains "$(cat "$(find "$CACHE" -name '*.json')")" 'answer #1 to: zip' "the stored body is decoded"
 }
 
 test_write_failure_on_hit() {

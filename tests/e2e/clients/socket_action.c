@@ -1,7 +1,8 @@
 /* socket_action: an event-driven libcurl client (curl_multi_socket_action with socket and timer
  * callbacks, the way libuv/libevent programs drive libcurl). Asks each prompt given on the command
  * line in parallel and prints the answers in order, one per line; exit 0 when every transfer
- * ended with CURLE_OK and the loop finished on its own.
+ * ended with CURLE_OK and the loop finished on its own. A prompt starting with '~' is streamed
+ * ("stream": true), and the mock then waits X-Mock-Event-Delay-Ms=100 between events.
  *
  *   socket_action URL PROMPT...   */
 #include <curl/curl.h>
@@ -60,10 +61,14 @@ int main(int argc, char **argv) {
     CURL **easy = calloc((size_t)n, sizeof(*easy));
     struct answer *ans = calloc((size_t)n, sizeof(*ans));
     char **body = calloc((size_t)n, sizeof(*body));
+    struct curl_slist *slow = curl_slist_append(NULL, "X-Mock-Event-Delay-Ms: 100");
     for (int i = 0; i < n; i++) {
+        int stream = argv[i + 2][0] == '~';
         body[i] = malloc(strlen(argv[i + 2]) + 128);
-        sprintf(body[i], "{\"model\":\"ev\",\"messages\":[{\"role\":\"user\",\"content\":\"%s\"}]}", argv[i + 2]);
+        sprintf(body[i], "{\"model\":\"ev\",%s\"messages\":[{\"role\":\"user\",\"content\":\"%s\"}]}",
+                stream ? "\"stream\":true," : "", argv[i + 2] + stream);
         easy[i] = curl_easy_init();
+        if (stream) curl_easy_setopt(easy[i], CURLOPT_HTTPHEADER, slow);
         curl_easy_setopt(easy[i], CURLOPT_URL, argv[1]);
         curl_easy_setopt(easy[i], CURLOPT_POSTFIELDS, body[i]);
         curl_easy_setopt(easy[i], CURLOPT_WRITEFUNCTION, on_body);
@@ -106,6 +111,7 @@ int main(int argc, char **argv) {
         free(body[i]);
     }
     curl_multi_cleanup(m);
+    curl_slist_free_all(slow);
     free(easy); free(ans); free(body);
     fprintf(stderr, "done=%d failed=%d\n", done, failed);
     return done == n && !failed ? 0 : 1;
