@@ -106,6 +106,7 @@ enum opt_class {
 };
 enum opt_class opt_class(CURLoption opt);
 long opt_default_long(CURLoption opt);
+const char *opt_pass_name(CURLoption opt); /* "CURLOPT_RANGE", ...; NULL for others */
 
 /* ---- hook_handle.c: what the program set on each easy handle ---- */
 

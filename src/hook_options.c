@@ -145,3 +145,15 @@ long opt_default_long(CURLoption opt) {
     default: return 0;
     }
 }
+
+/* The name of an OPT_PASS option, for the line that says why a transfer was not cached. */
+const char *opt_pass_name(CURLoption opt) {
+    switch (opt) {
+#define NAME(o) case CURLOPT_##o: return "CURLOPT_" #o;
+    NAME(RANGE) NAME(RESUME_FROM) NAME(RESUME_FROM_LARGE) NAME(TIMECONDITION) NAME(CONNECT_ONLY)
+    NAME(REQUEST_TARGET) NAME(HTTP_TRANSFER_DECODING) NAME(CRLF) NAME(AWS_SIGV4) NAME(PREREQFUNCTION)
+    NAME(TRAILERFUNCTION) NAME(RTSP_REQUEST) NAME(WILDCARDMATCH)
+#undef NAME
+    default: return NULL;
+    }
+}

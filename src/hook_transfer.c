@@ -77,7 +77,9 @@ static const char *unkeyable(const struct hk_handle *h, const struct config *cfg
     if (!*via_read) handle_body(h, &len);
     if (cfg->max_entry_bytes && len > cfg->max_entry_bytes) return "the body is larger than LLMSHIM_MAX_ENTRY_BYTES";
     if (pass) {
-        snprintf(buf, size, "option %d is set", (int)pass);
+        const char *name = opt_pass_name(pass);
+        if (name) snprintf(buf, size, "%s is set", name);
+        else snprintf(buf, size, "option %d, newer than llmshim, is set", (int)pass);
         return buf;
     }
     return NULL;

@@ -186,6 +186,10 @@ def openai_responses(n, req, model, answer, prompt, stream):
             "output": [{"type": "message", "id": mid, "status": "completed", "role": "assistant",
                         "content": [{"type": "output_text", "text": answer, "annotations": []}]}],
             "usage": {"input_tokens": P, "output_tokens": C, "total_tokens": P + C}}
+    # like the real Responses API, the answer echoes these request fields
+    for k in ("user", "metadata", "store", "prompt_cache_key", "safety_identifier", "prompt_cache_retention"):
+        if isinstance(req, dict) and k in req:
+            full[k] = req[k]
     if not stream:
         return "full", "application/json", js(full).encode()
     start = dict(full, status="in_progress", output=[], usage=None)

@@ -67,6 +67,10 @@ test_responses_user_and_metadata_are_part_of_the_question() {
     shim curl -sS "$MOCK_URL/v1/responses" -d "$ra" >a2.out || die
     assert_count 2 "bob is not served alice's answer"
     assert_same_file a2.out a.out
+    assert_contains "$(cat a.out)" '"user":"alice"'
+    assert_contains "$(cat b.out)" '"user":"bob"'
+    assert_contains "$(cat b.out)" '"metadata":{"team":"b"}'
+    assert_not_contains "$(cat b.out)" alice
     shim_chat '{"model":"m","user":"alice","messages":[{"role":"user","content":"u"}]}' >c1.out || die
     shim_chat '{"model":"m","user":"bob","messages":[{"role":"user","content":"u"}]}' >c2.out || die
     assert_count 3 "chat/completions: user never changes nor appears in the answer"
@@ -121,6 +125,8 @@ test_replay_refuses_what_it_cannot_key() {
 the method is "post", not POST|-X post $MOCK_URL/v1/chat/completions -d {}
 a multipart body (CURLOPT_MIMEPOST)|-F file=@f.bin $MOCK_URL/v1/chat/completions
 the body is larger than LLMSHIM_MAX_ENTRY_BYTES|$MOCK_URL/v1/chat/completions -d {"x":"$big"}
+CURLOPT_RANGE is set|-r 0-10 $MOCK_URL/v1/chat/completions -d {}
+CURLOPT_REQUEST_TARGET is set|--request-target /v1/chat/completions $MOCK_URL/v1/chat/completions -d {}
 EOF
     assert_count 0 "nothing reached the API"
     # other URLs are untouched
