@@ -361,7 +361,7 @@ int cache_store(const struct call *c, struct entry *e, long long latency_us) {
     if (!s || e->status < 200 || e->status > 299 || !e->status_line || !e->body) return -1;
     memcpy(e->key, c->hex, 65);
     e->created = cache_now();
-    e->ttl = config.ttl;
+    e->ttl = c->ttl >= 0 ? c->ttl : config.ttl;
     e->latency_us = latency_us;
     e->method = strdup("POST");
     e->url = strdup(c->safe_url);

@@ -257,6 +257,7 @@ int call_analyze(struct call *c, const struct config *cfg, const char *method, c
 
 int call_analyze_request(struct call *c, const struct config *cfg, const struct call_request *r) {
     memset(c, 0, sizeof(*c));
+    c->ttl = -1;
     buf_init(&c->body);
     const char *body = r->body;
     size_t body_len = r->body_len;

@@ -338,6 +338,19 @@ int upload_install(struct upload *u);
 void upload_restore(struct hk_handle *h);
 void upload_free(struct upload *u);
 
+/* ---- hook_control.c: X-LLMShim-Cache-Control, the program's per-request say ---- */
+struct control {
+    int no_lookup;   /* no-cache, refresh, no-store: ask the API */
+    int no_store;    /* no-store */
+    int only_cached; /* only-if-cached: never the network */
+    long long ttl;   /* ttl=SECONDS; -1: LLMSHIM_TTL */
+};
+/* Reads the control header lines among headers into c; returns how many there were. */
+int control_read(const struct curl_slist *headers, struct control *c);
+/* headers without the control lines, as nodes pointing at the program's strings (free() the
+ * result; *count nodes, 0 when none is left). NULL when out of memory. */
+struct curl_slist *control_strip(const struct curl_slist *headers, size_t *count);
+
 /* ---- hook_precall.c: the progress callback asked before deciding ---- */
 /* Calls h's progress callback as libcurl first would (NOPROGRESS off). Returns non-zero when it
  * asked to abort. *hold: the options it set that libcurl would only have seen at the next

@@ -31,6 +31,9 @@ struct xfer {
     struct recorder *r;
     struct hold *hold;    /* options the progress callback set for the next transfer (precall) */
     char *url;            /* the URL judged */
+    struct control ctl;   /* what X-LLMShim-Cache-Control asked */
+    struct curl_slist *hdrs; /* the program's headers without it, sent in their place */
+    size_t nhdrs;
     CURLoption changed;   /* the program changed the request while it ran: never stored */
     int body_given_back;  /* ... and libcurl has the program's own body again */
 };
@@ -116,7 +119,9 @@ static struct xfer *refuse(struct xfer *x, const char *fmt, const char *what, co
 
 static void lookup(struct xfer *x, int may_wait) {
     const struct config *cfg = x->cfg;
-    if (cfg->mode == MODE_RECORD) {
+    x->c.ttl = x->ctl.ttl;
+    /* replay stays sealed whatever the header asks; only-if-cached seals this one request */
+    if ((cfg->mode == MODE_RECORD || x->ctl.no_lookup) && cfg->mode != MODE_REPLAY && !x->ctl.only_cached) {
         x->kind = XFER_RECORD;
         return;
     }
@@ -127,7 +132,7 @@ static void lookup(struct xfer *x, int may_wait) {
         return;
     }
     if (l == LOOKUP_STALE) x->has_e = 1;
-    if (cfg->mode == MODE_REPLAY) {
+    if (cfg->mode == MODE_REPLAY || x->ctl.only_cached) {
         if (x->has_e) entry_free(&x->e);
         x->has_e = 0;
         x->kind = XFER_REFUSE;
@@ -188,12 +193,15 @@ struct xfer *xfer_start(struct hk_handle *h, int may_wait) {
             return x;
         }
     }
+    /* llmshim's own header is read here and never leaves the machine */
+    if (control_read(h->headers, &x->ctl) && (x->hdrs = control_strip(h->headers, &x->nhdrs)) != NULL)
+        SET(h, CURLOPT_HTTPHEADER, x->nhdrs ? x->hdrs : NULL);
     char *own;
     const char *url = url_of(h, &own);
     struct xfer *decided = url ? start(x, url, may_wait) : NULL;
     if (own) h->real->curl_free(own);
     if (decided) return decided;
-    if (x->hold) { /* libcurl passes it, and gets the held options after */
+    if (x->hold || x->hdrs) { /* libcurl passes it, and gets the program's options back after */
         x->kind = XFER_PASS;
         return x;
     }
@@ -257,11 +265,12 @@ static struct xfer *start(struct xfer *x, const char *url, int may_wait) {
         body = handle_body(h, &len);
     }
 
+    const struct curl_slist *sent_headers = x->hdrs ? (x->nhdrs ? x->hdrs : NULL) : h->headers;
     size_t nlines = 0; /* every header line counts, however many */
-    for (const struct curl_slist *l = h->headers; l; l = l->next) nlines++;
+    for (const struct curl_slist *l = sent_headers; l; l = l->next) nlines++;
     const char **lines = malloc((nlines ? nlines : 1) * sizeof(*lines));
     nlines = 0;
-    for (const struct curl_slist *l = h->headers; l && lines; l = l->next) lines[nlines++] = l->data;
+    for (const struct curl_slist *l = sent_headers; l && lines; l = l->next) lines[nlines++] = l->data;
     struct call_request req = {
         .method = method_word(h),
         .url = url,
@@ -485,6 +494,10 @@ CURLcode xfer_record_end(struct xfer *x, CURLcode rc) {
     long long us = cache_monotonic_us() - x->t0;
     const char *other = x->res.storable ? sent_other(x) : NULL;
     char changed[96];
+    if (x->res.storable && x->ctl.no_store) {
+        x->res.storable = 0; /* as asked: X-LLMShim-Cache-Control: no-store */
+        other = NULL;
+    }
     if (x->res.storable && x->changed) {
         snprintf(changed, sizeof(changed), "the program changed option %d while the transfer ran", (int)x->changed);
         other = changed;
@@ -523,6 +536,7 @@ void xfer_fix_duplicate(const struct xfer *x, struct hk_handle *dup) {
     record_restore_delivery(dup);
     if (x->up) upload_restore(dup);
     else restore_body(dup);
+    if (x->hdrs) SET(dup, CURLOPT_HTTPHEADER, dup->headers);
 }
 
 CURLcode xfer_end(struct xfer *x, CURLcode rc) {
@@ -541,6 +555,10 @@ void xfer_free(struct xfer *x) {
     call_free(&x->c);
     free(x->sent);
     upload_free(x->up);
+    if (x->hdrs) { /* the program's own header list back in libcurl */
+        SET(x->h, CURLOPT_HTTPHEADER, x->h->headers);
+        free(x->hdrs);
+    }
     hold_apply(x->hold, x->h);
     free(x->url);
     free(x);
