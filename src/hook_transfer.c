@@ -185,7 +185,7 @@ struct xfer *xfer_start(struct hk_handle *h, int may_wait) {
     x->t0 = cache_monotonic_us();
     /* libcurl asks the progress callback before it sends the request: so does llmshim, before
      * it reads the options (hook_precall.c) */
-    if (!h->noprogress) {
+    if (!h->noprogress && (h->url || h->curlu)) { /* without a URL libcurl fails before asking */
         if (precall_progress(h, &x->hold)) {
             x->kind = XFER_REFUSE;
             x->refuse_rc = CURLE_ABORTED_BY_CALLBACK;
