@@ -26,7 +26,7 @@ EXAMPLES  := $(BUILD)/examples/chat
 # C clients for the e2e tests (tests/e2e/clients/*.c): threads, fork.
 CLIENTS   := $(patsubst tests/e2e/clients/%.c,$(BUILD)/clients/%,$(wildcard tests/e2e/clients/*.c))
 
-.PHONY: all deps demo-deps check check-unit check-e2e demo clean install bench bench-smoke bench-deps
+.PHONY: all deps demo-deps check check-unit check-e2e check-fresh demo clean install uninstall bench bench-smoke bench-deps
 all: $(BUILD)/libllmshim.so
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/obj
@@ -65,7 +65,7 @@ $(BUILD)/llmshim: $(TOOL_SRC) $(wildcard tools/*.h) $(CORE_SRC) $(STORE_SRC) $(w
 # without recommends, so libc6-dev (stdio.h, crt1.o) must be named.
 DEMO_PKGS := gcc libc6-dev make pkg-config libcurl4-openssl-dev libhiredis-dev libjsmn-dev libbearssl-dev \
              curl python3
-TEST_PKGS := libcmocka-dev faketime redis-server nutcracker openssl \
+TEST_PKGS := libcmocka-dev faketime redis-server nutcracker openssl procps \
              php-cli php-curl php-guzzlehttp-guzzle python3-pycurl r-cran-curl ruby-ethon
 DEB_PKGS  := $(DEMO_PKGS) $(TEST_PKGS)
 deps:
@@ -187,6 +187,14 @@ $(ASAN_BUILD)/clients/%: tests/e2e/clients/%.c $(wildcard tests/e2e/clients/*.h)
 check-asan: deps
 	$(MAKE) all $(ASAN_BUILD)/libllmshim.so $(ASAN_UNIT) $(ASAN_CLIENTS)
 	@tests/asan/run.sh $(ASAN_UNIT)
+
+# The README's two commands on a fresh Debian 12 root made by debootstrap (tests/fresh/run.sh):
+# root needed; the root is cached in build/fresh/, the installs and the clone are fresh each run.
+FRESH_PKGS := debootstrap
+.PHONY: check-fresh
+check-fresh:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(FRESH_PKGS)"
+	@tests/fresh/run.sh
 
 # The real curl tool under the normal shim through valgrind memcheck (tests/valgrind/).
 check-valgrind: deps
