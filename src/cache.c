@@ -17,6 +17,7 @@
 #include "entry_memo.h"
 #include "forksafe.h"
 #include "log.h"
+#include "replay_miss.h"
 #include "store.h"
 
 static struct config config;
@@ -40,6 +41,12 @@ static void config_init(void) {
         log_line("%s; caching is off for this process", config.error);
         config.mode = MODE_OFF;
     }
+    if (config.mode == MODE_ONCE) { /* decided once per process (llmshim run decides once per run) */
+        int has = store_file_has_entries(config.dir);
+        config.mode = has > 0 ? MODE_REPLAY : MODE_RECORD;
+        if (config.log >= LOG_INFO)
+            log_line("once: %s holds %s: %s", config.dir, has > 0 ? "entries" : "none", mode_name(config.mode));
+    }
 }
 
 const struct config *cache_config(void) {
@@ -47,8 +54,22 @@ const struct config *cache_config(void) {
     return &config;
 }
 
+/* Replay from a directory that is not there: a misspelt --dir, a cassette never committed.
+ * Said once, here; the misses that follow add nothing to it. */
+static int replay_without_dir;
+
+static int replay_dir_missing(void) {
+    struct stat st;
+    if (config.mode != MODE_REPLAY || config.backend != BACKEND_FILE || !config.dir) return 0;
+    if (stat(config.dir, &st) == 0 && S_ISDIR(st.st_mode)) return 0;
+    log_line("replay: cassette directory %s does not exist (LLMSHIM_DIR from %s); every LLM request fails",
+             config.dir, config_source("LLMSHIM_DIR"));
+    return replay_without_dir = 1;
+}
+
 static void store_init(void) {
     char *err = NULL;
+    if (replay_dir_missing()) return;
     if (config.backend == BACKEND_MEMORY) {
         store = store_memory_open(config.mem_max_entries, config.mem_max_bytes);
         if (!store) err = strdup("memory store: out of memory");
@@ -96,6 +117,10 @@ static void secret_init(void) {
     char path[4096], tmp[4200];
     snprintf(path, sizeof(path), "%s/.secret", config.dir);
     if (read_secret(path) == 0) { secret_ok = 1; return; }
+    if (config.mode == MODE_REPLAY) { /* replay writes nothing: no secret means no key */
+        log_line("no %s for LLMSHIM_KEY_SCOPE: replay cannot make keys; LLM requests fail", path);
+        return;
+    }
     /* first use: write a fresh secret; link() makes the first writer win any race */
     mkdir(config.dir, 0700);
     snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid());
@@ -116,10 +141,9 @@ const unsigned char *cache_scope_secret(void) {
 }
 
 void cache_replay_miss(const struct call *c, char *msg, size_t size) {
-    /* CI logs are all a reader has: say how to find the nearest recorded request */
-    log_line("replay miss: POST %s key %s; to see why: llmshim key --explain --url '%s' < request.json",
-             c->safe_url, c->hex, c->safe_url);
     snprintf(msg, size, "llmshim: replay miss: POST %s key %.12s", c->safe_url, c->hex);
+    if (replay_without_dir) return; /* said once already, with the reason */
+    replay_miss_report(&config, c);
 }
 
 long long cache_now(void) {
@@ -193,7 +217,8 @@ enum lookup cache_lookup(const struct call *c, struct entry *e) {
         entry_free(e);
         return 0;
     }
-    if (entry_fresh(e, now)) return LOOKUP_HIT;
+    /* a cassette must not rot: replay serves what was recorded, however old */
+    if (config.mode == MODE_REPLAY || entry_fresh(e, now)) return LOOKUP_HIT;
     if (config.stale_if_error && now < e->created + e->ttl + config.stale_if_error) return LOOKUP_STALE;
     entry_free(e);
     return LOOKUP_MISS;

@@ -69,7 +69,11 @@ struct store *store_tier_open(struct store *front, struct store *back);
 /* url: redis://[user:pass@]host:port/db or unix:///path?db=N; ns goes into every key. */
 struct store *store_redis_open(const char *url, const char *ns, int connect_timeout_ms,
                                int command_timeout_ms, char **err);
-/* Creates dir (0700) if needed. NULL with *err set when it cannot be used. */
+/* Creates dir (0700) if needed, with a .gitignore for everything but the entries. NULL with
+ * *err set when it cannot be used. */
 struct store *store_file_open(const char *dir, char **err);
+/* 1 when dir holds at least one entry (*.json; hidden names skipped), 0 when it holds none or
+ * does not exist, -1 when it cannot be read. For LLMSHIM_MODE=once. */
+int store_file_has_entries(const char *dir);
 
 #endif

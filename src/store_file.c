@@ -408,6 +408,52 @@ static const struct store_ops file_ops = {.name = "file", .get = fs_get, .put = 
                                           .each = fs_each, .del = fs_del, .add_stats = fs_add_stats,
                                           .get_stats = fs_get_stats, .lock = fs_lock, .unlock = fs_unlock};
 
+/* A cassette directory is committed: what is only this machine's must not be. Written once,
+ * when llmshim makes the directory; a person's own .gitignore is never touched. */
+static const char gitignore[] =
+    "# Written by llmshim when it made this directory. The entries (*.json) are the cassette; the\n"
+    "# hidden files beside them belong to this machine: counters (.stats/), fill locks (.locks/),\n"
+    "# usage marks (.used/), saved replay misses (.misses/), the key-scope secret (.secret) and\n"
+    "# temporary files.\n"
+    ".*\n"
+    "!.gitignore\n";
+
+static void write_gitignore(const char *dir) {
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof(path), "%s/.gitignore", dir) >= (int)sizeof(path)) return;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return; /* there already, or not writable: the store works without it */
+    if (write_all(fd, gitignore, sizeof(gitignore) - 1) != 0) unlink(path);
+    close(fd);
+}
+
+static int has_entries(char *path, size_t cap, int depth) {
+    DIR *d = opendir(path);
+    if (!d) return depth || errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+    size_t len = strlen(path);
+    int found = 0;
+    struct dirent *de;
+    while (!found && (de = readdir(d))) {
+        size_t n = strlen(de->d_name);
+        if (de->d_name[0] == '.' || len + 2 + n > cap) continue;
+        snprintf(path + len, cap - len, "/%s", de->d_name);
+        struct stat st;
+        if (lstat(path, &st) == 0) {
+            if (S_ISREG(st.st_mode)) found = n > 5 && !strcmp(de->d_name + n - 5, ".json");
+            else if (S_ISDIR(st.st_mode) && depth < 4) found = has_entries(path, cap, depth + 1) > 0;
+        }
+        path[len] = '\0';
+    }
+    closedir(d);
+    return found;
+}
+
+int store_file_has_entries(const char *dir) {
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path)) return -1;
+    return has_entries(path, sizeof(path), 0);
+}
+
 struct store *store_file_open(const char *dir, char **err) {
     char path[PATH_MAX];
     if (snprintf(path, sizeof(path), "%s/", dir) >= (int)sizeof(path)) {
@@ -415,6 +461,7 @@ struct store *store_file_open(const char *dir, char **err) {
         return NULL;
     }
     struct stat st;
+    int existed = stat(dir, &st) == 0;
     if (make_parents(path) != 0 || stat(dir, &st) != 0) {
         if (err) *err = errorf("cannot create cache directory", dir, errno);
         return NULL;
@@ -442,5 +489,6 @@ struct store *store_file_open(const char *dir, char **err) {
     pthread_mutex_init(&f->held_mu, NULL);
     forksafe_register(&f->held_mu);
     f->base.ops = &file_ops;
+    if (!existed) write_gitignore(dir);
     return &f->base;
 }

@@ -207,6 +207,13 @@ const struct config *tool_config(void) {
         cmdline || !strcmp(src, "environment") ? "the " : "", src);
 }
 
+enum mode tool_mode(int *once) {
+    const struct config *cfg = tool_config();
+    if (once) *once = cfg->mode == MODE_ONCE;
+    if (cfg->mode != MODE_ONCE) return cfg->mode;
+    return store_file_has_entries(cfg->dir) > 0 ? MODE_REPLAY : MODE_RECORD;
+}
+
 long long tool_now(void) {
     return (long long)time(NULL);
 }

@@ -32,8 +32,9 @@ static const char usage_purge[] =
 static const char usage_verify[] =
     "usage: llmshim verify\n"
     "\n"
-    "Reads and decodes every entry and names each corrupt one with the reason.\n"
-    "Exit status 1 when any is corrupt.\n";
+    "Reads and decodes every entry and names each corrupt one with the reason, and each\n"
+    "expired one (a warning: replay still serves it). Exit status 1 when any is corrupt,\n"
+    "or when the cache holds no entry at all or does not exist.\n";
 
 /* ---- stale temporary files (file backend) ------------------------------------------------- */
 
@@ -227,16 +228,33 @@ int cmd_verify(int argc, char **argv) {
     recs_load(s, &r, "verifying entries:", 0);
     store_close(s);
     const struct config *cfg = tool_config();
-    size_t bad = 0;
+    int file = cfg->backend == BACKEND_FILE;
+    long long now = tool_now();
+    size_t bad = 0, expired = 0;
     for (size_t i = 0; i < r.n; i++) {
-        if (!r.v[i].bad) continue;
-        bad++;
-        if (cfg->backend == BACKEND_FILE && r.v[i].name) printf("CORRUPT %s/%s: %s\n", cfg->dir, r.v[i].name, r.v[i].bad);
-        else printf("CORRUPT %s: %s\n", rec_label(&r.v[i]), r.v[i].bad);
+        const struct rec *x = &r.v[i];
+        const char *dir = file && x->name ? cfg->dir : NULL;
+        if (x->bad) {
+            bad++;
+            printf("CORRUPT %s%s%s: %s\n", dir ? dir : "", dir ? "/" : "", rec_label(x), x->bad);
+        } else if (x->ttl && x->created + x->ttl <= now) {
+            char ago[16], ttl[16];
+            expired++;
+            fmt_age(ago, sizeof(ago), now - x->created - x->ttl);
+            fmt_age(ttl, sizeof(ttl), x->ttl);
+            printf("EXPIRED %s%s%s: expired %s ago (TTL %s)\n", dir ? dir : "", dir ? "/" : "", rec_label(x), ago, ttl);
+        }
     }
-    printf("verified %zu entr%s: %zu corrupt\n", r.n, r.n == 1 ? "y" : "ies", bad);
+    printf("verified %zu entr%s: %zu corrupt", r.n, r.n == 1 ? "y" : "ies", bad);
+    if (expired) printf(", %zu expired", expired);
+    printf("\n");
     if (bad) note("a corrupt entry is a miss for the shim, and is replaced by the next answer; "
                   "llmshim prune leaves it alone: remove it by hand or re-record it");
+    if (expired) note("warning: replay still serves expired entries, cache mode fetches them again; to make "
+                      "a cassette that never expires, re-record it with LLMSHIM_TTL=0");
+    if (!r.n) note("%s holds no entries: nothing to replay (a misspelt --dir, or cassettes never recorded?)",
+                   backend_label());
+    int status = bad || !r.n ? EXIT_FAIL : 0;
     recs_free(&r);
-    return bad ? EXIT_FAIL : 0;
+    return status;
 }

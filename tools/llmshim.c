@@ -32,7 +32,7 @@ static const char overview[] =
     "  config                        the effective settings and where each comes from\n"
     "\n"
     "SETTINGS (before the verb; each overrides its LLMSHIM_* variable for this command):\n"
-    "  --mode M          LLMSHIM_MODE: cache, record, replay, off\n"
+    "  --mode M          LLMSHIM_MODE: cache, record, replay, once, off\n"
     "  --dir D           LLMSHIM_DIR: the cache directory (file backend)\n"
     "  --backend B       LLMSHIM_BACKEND: file, memory, redis\n"
     "  --redis-url U     LLMSHIM_REDIS_URL\n"

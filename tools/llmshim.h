@@ -78,6 +78,9 @@ const char *rec_label(const struct rec *r); /* name, else the key */
  * stem that must be a prefix of the key), or NULL (e filled, free it) when it is. */
 const char *entry_check(struct entry *e, const char *hex, const char *data, size_t len);
 long long tool_now(void);
+/* The mode the shim would run in now: once resolved by whether the directory holds entries
+ * (*once set to 1 when it was once). */
+enum mode tool_mode(int *once);
 
 /* ---- formatting (cmd_format.c) ---- */
 void fmt_size(char *out, size_t n, long long bytes);

@@ -108,13 +108,19 @@ test_ci_record_then_replay_with_the_mock_stopped() {
     # a request the cassettes do not hold
     LLMSHIM_MODE=replay shim_chat "$(chat_req 'What is the capital of Spain?')" >new.out 2>err
     assert_eq $? 7 "a replay miss fails like an unreachable host"
-    line=$(grep '^llmshim: replay miss: POST ' err) || die "no replay miss line: $(cat err)"
-    assert_contains "$line" "llmshim key --explain --url '$MOCK_URL/v1/chat/completions' < request.json"
-    # the hint works: it names the nearest recorded request and the field that differs
-    chat_req 'What is the capital of Spain?' >request.json
-    eval "cmd ${line#*to see why: llmshim }" >why || die "the hinted command failed: $line"
+    assert_contains "$(cat err)" "llmshim: replay miss: POST $MOCK_URL/v1/chat/completions key "
+    # at the miss itself: the nearest recording and what changed, with both values
+    assert_contains "$(cat err)" "llmshim:   nearest recorded: custom/gpt-4o-mini/"
+    assert_contains "$(cat err)" "(same URL and model, recorded "
+    assert_contains "$(cat err)" $'1 JSON path differs:\nllmshim:     /messages/0/content: "What is the capital of France?" → "What is the capital of Spain?"\n'
+    # and the printed command works when pasted: the request was saved where it looks
+    line=$(grep '^llmshim:   to compare: ' err) || die "no command to paste: $(cat err)"
+    (export PATH=$ROOT/build:$PATH XDG_CONFIG_HOME=$TEST_TMP/xdg LLMSHIM_ENDPOINTS=$MOCK_URL/v1; eval "${line#*to compare: }") >why ||
+        die "the printed command failed: $line"
+    assert_contains "$(cat why)" "mode:    replay"
     assert_contains "$(cat why)" "stored:  no; nearest of 2 entries for this URL"
-    assert_contains "$(cat why)" $'differs: 1 JSON path\n  /messages/0/content'
+    assert_contains "$(cat why)" $'differs: 1 JSON path (recorded → this request)\n  /messages/0/content: "What is the capital of France?" → "What is the capital of Spain?"'
+    assert_eq "$(tail -1 err)" "$(grep -E 'replay miss(es)? in this run' err)" "the summary line comes last"
 }
 
 test_cache_mode_records_only_what_is_missing() {

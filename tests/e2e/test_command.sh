@@ -288,13 +288,22 @@ test_key_explain_names_differing_paths() {
         <<<'{"model":"gpt-4o-mini","temperature":0.7,"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hello!"}]}' ||
         die "explain failed"
     assert_contains "$(cat out)" "stored:  no; nearest of 2 entries for this URL: $(key_of "$body" | cut -c1-12)"
-    assert_contains "$(cat out)" "differs: 2 JSON paths"
-    assert_contains "$(cat out)" $'\n  /messages/1/content\n'
-    assert_contains "$(cat out)" $'\n  /temperature'
+    assert_contains "$(cat out)" "differs: 2 JSON paths (recorded → this request)"
+    assert_contains "$(cat out)" $'\n  /messages/1/content: "hello" → "hello!"\n'
+    assert_contains "$(cat out)" $'\n  /temperature: 0.2 → 0.7'
     cmd key --explain --url "$MOCK_URL/v1/chat/completions" <<<"$body" >same || die
     assert_contains "$(cat same)" "this request is a hit"
     cmd key --explain --url "$MOCK_URL/v1/embeddings" <<<'{"model":"e","input":"x"}' >none || die
-    assert_contains "$(cat none)" "stored:  no; no stored entry for POST $MOCK_URL/v1/embeddings"
+    assert_contains "$(cat none)" "stored:  no; no stored entry for POST $MOCK_URL/v1/embeddings or model e"
+    # a long value is cut around where it changed
+    long=$(printf 'word%.0s ' $(seq 40))
+    shim_chat "$(chat_req "${long}alpha ${long}")" >/dev/null || die
+    cmd key --explain --url "$MOCK_URL/v1/chat/completions" <<<"$(chat_req "${long}beta ${long}")" >cut || die
+    assert_contains "$(cat cut)" "/messages/0/content: …word word word word alpha word wor… → …word word word word beta word wor…"
+    # another model at the same URL is still named, after the same model
+    cmd key --explain --url "$MOCK_URL/v1/chat/completions" <<<"$(chat_req hello gpt-4o)" >model || die
+    assert_contains "$(cat model)" "same URL, another model"
+    assert_contains "$(cat model)" '/model: "gpt-4o-mini" → "gpt-4o"'
     cmd --namespace elsewhere key --explain --url "$MOCK_URL/v1/chat/completions" <<<"$body" >ns || die
     assert_contains "$(cat ns)" "has the same URL and body but another key"
 }
