@@ -281,12 +281,24 @@ void cache_fill_end(const struct call *c) {
  * that went to the network anyway, and at exit: a hit then costs no file append or Redis round
  * trip of its own. A process killed outright loses at most the last second of its counts. */
 #define PENDING_ROWS 16
+#define PENDING_USED 32
 #define FLUSH_EVERY_US 1000000
+/* An entry served again within this long is not marked again: a busy process writes one line
+ * per entry per hour, not one per hit (`prune --unused-since` is exact to within that). */
+#define USED_EVERY_S 3600
+#define RECENT_SLOTS 256
 static struct {
     pid_t pid; /* the rows belong to this process: a fork()ed child starts from zero */
     long long last_us;
     size_t n;
     struct stats_row rows[PENDING_ROWS];
+    size_t nused;
+    char used[PENDING_USED][65]; /* keys served since the last flush (usage marks) */
+    long long used_at;
+    struct {
+        char hex[17];
+        long long when;
+    } recent[RECENT_SLOTS];
 } pending;
 static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t pending_once = PTHREAD_ONCE_INIT;
@@ -295,25 +307,70 @@ static void pending_init(void) {
     forksafe_register(&pending_lock);
 }
 
-static void write_rows(struct store *s, const struct stats_row *rows, size_t n) {
-    for (size_t i = 0; i < n; i++) {
+struct flush {
+    struct stats_row rows[PENDING_ROWS + 1];
+    size_t n;
+    char used[PENDING_USED][65];
+    size_t nused;
+    long long used_at;
+};
+
+static void write_flush(struct store *s, const struct flush *f) {
+    for (size_t i = 0; i < f->n; i++) {
         char *err = NULL;
-        if (s->ops->add_stats(s, &rows[i], &err) != 0) warn_once(&warned_store, err);
+        if (s->ops->add_stats(s, &f->rows[i], &err) != 0) warn_once(&warned_store, err);
+        else free(err);
+    }
+    if (f->nused && s->ops->mark_used) {
+        const char *hexes[PENDING_USED];
+        for (size_t i = 0; i < f->nused; i++) hexes[i] = f->used[i];
+        char *err = NULL;
+        if (s->ops->mark_used(s, hexes, f->nused, f->used_at, &err) != 0) warn_once(&warned_store, err);
         else free(err);
     }
 }
 
-/* Takes the pending rows for writing (into out) when `force` or a second has passed. */
-static size_t take_pending(struct stats_row *out, int force) {
-    size_t n = 0;
+/* Takes the pending rows and marks for writing (into f) when `force` or a second has passed. */
+static void take_pending(struct flush *f, int force) {
     long long now = cache_monotonic_us();
-    if (force || now - pending.last_us >= FLUSH_EVERY_US || pending.n == PENDING_ROWS) {
-        n = pending.n;
-        memcpy(out, pending.rows, n * sizeof(*out));
-        pending.n = 0;
-        pending.last_us = now;
+    if (!force && now - pending.last_us < FLUSH_EVERY_US && pending.n < PENDING_ROWS && pending.nused < PENDING_USED)
+        return;
+    memcpy(f->rows + f->n, pending.rows, pending.n * sizeof(*f->rows));
+    f->n += pending.n;
+    memcpy(f->used, pending.used, pending.nused * sizeof(*f->used));
+    f->nused = pending.nused;
+    f->used_at = pending.used_at;
+    pending.n = pending.nused = 0;
+    pending.last_us = now;
+}
+
+/* Notes that the entry for hex was served (under pending_lock). */
+static void note_used(const char *hex) {
+    long long now = cache_now();
+    unsigned slot = 0;
+    for (int i = 0; i < 4; i++) slot = slot * 16 + (unsigned)(hex[i] <= '9' ? hex[i] - '0' : hex[i] - 'a' + 10);
+    slot %= RECENT_SLOTS;
+    if (!strncmp(pending.recent[slot].hex, hex, 16) && now - pending.recent[slot].when < USED_EVERY_S) return;
+    for (size_t i = 0; i < pending.nused; i++)
+        if (!strcmp(pending.used[i], hex)) return;
+    if (pending.nused == PENDING_USED) return; /* taken at the next flush: the caller forces one */
+    snprintf(pending.recent[slot].hex, sizeof(pending.recent[slot].hex), "%.16s", hex);
+    pending.recent[slot].when = now;
+    snprintf(pending.used[pending.nused++], 65, "%s", hex);
+    pending.used_at = now;
+}
+
+/* An entry that answered without being served as a hit (record mode found the answer
+ * unchanged): written with the next counters, which follow at once. */
+static void mark_used(const char *hex) {
+    pthread_once(&pending_once, pending_init);
+    pthread_mutex_lock(&pending_lock);
+    if (pending.pid != forksafe_pid()) {
+        memset(&pending, 0, sizeof(pending));
+        pending.pid = forksafe_pid();
     }
-    return n;
+    note_used(hex);
+    pthread_mutex_unlock(&pending_lock);
 }
 
 void cache_count(const struct call *c, enum outcome o, const struct entry *e, long long us) {
@@ -328,33 +385,38 @@ void cache_count(const struct call *c, enum outcome o, const struct entry *e, lo
     case OUTCOME_STORE: r.misses = 1; r.stores = 1; break;
     case OUTCOME_ERROR: r.misses = 1; r.errors = 1; break;
     }
-    if (e && (o == OUTCOME_HIT || o == OUTCOME_STALE)) {
+    int served = e && (o == OUTCOME_HIT || o == OUTCOME_STALE);
+    if (served) {
         r.bytes_saved = (long long)e->body_len;
         r.tokens_saved = e->usage_in + e->usage_out;
         r.us_saved = e->latency_us > us ? e->latency_us - us : 0;
     }
-    struct stats_row out[PENDING_ROWS + 1];
-    size_t n = 0;
+    struct flush f;
+    f.n = f.nused = 0;
     pthread_once(&pending_once, pending_init);
     pthread_mutex_lock(&pending_lock);
     pid_t pid = forksafe_pid();
-    if (pending.pid != pid) pending = (__typeof__(pending)){.pid = pid};
+    if (pending.pid != pid) {
+        memset(&pending, 0, sizeof(pending));
+        pending.pid = pid;
+    }
     if (stats_rows_add(pending.rows, &pending.n, PENDING_ROWS, &r) != 0)
-        out[n++] = r; /* every row taken by other models: this one is written at once */
-    n += take_pending(out + n, o != OUTCOME_HIT && o != OUTCOME_STALE);
+        f.rows[f.n++] = r; /* every row taken by other models: this one is written at once */
+    if (served) note_used(c->hex);
+    take_pending(&f, !served || pending.nused == PENDING_USED);
     pthread_mutex_unlock(&pending_lock);
-    write_rows(s, out, n);
+    write_flush(s, &f);
 }
 
 /* What is still pending when the program exits normally (exit(), return from main). */
 __attribute__((destructor)) static void cache_count_at_exit(void) {
-    struct stats_row out[PENDING_ROWS];
-    size_t n = 0;
+    struct flush f;
+    f.n = f.nused = 0;
     if (!store) return; /* never used: nothing to write, nothing to initialize */
     pthread_mutex_lock(&pending_lock);
-    if (pending.pid == forksafe_pid()) n = take_pending(out, 1);
+    if (pending.pid == forksafe_pid()) take_pending(&f, 1);
     pthread_mutex_unlock(&pending_lock);
-    if (n) write_rows(store, out, n);
+    if (f.n || f.nused) write_flush(store, &f);
 }
 
 /* Re-recording an answer that did not change: only when it never expires, since the creation
@@ -405,6 +467,7 @@ int cache_store(const struct call *c, struct entry *e, long long latency_us) {
     char *err = NULL;
     if (unchanged(s, &k, e)) { /* leaves a committed cassette as it was: no diff, no new mtime */
         buf_free(&out);
+        mark_used(c->hex); /* still asked for: not an unused recording */
         return 0;
     }
     /* kept past its TTL for as long as it may still stand in for a failed call */

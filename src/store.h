@@ -43,6 +43,11 @@ struct store_ops {
      * must free itself (flock released with the process; Redis PX expiry = ttl_ms). */
     int (*lock)(struct store *s, const struct store_key *k, long long ttl_ms, char **err);
     void (*unlock)(struct store *s, const struct store_key *k);
+    /* Notes that the entries with these keys (64 hex digits each) answered a request at `when`
+     * (unix seconds): so that `llmshim prune --unused-since` can find recordings nothing uses. */
+    int (*mark_used)(struct store *s, const char *const *hexes, size_t n, long long when, char **err);
+    /* Calls fn once per mark (a key may come several times, at several times). */
+    int (*each_used)(struct store *s, void (*fn)(const char *hex, long long when, void *ud), void *ud, char **err);
 };
 
 struct store {

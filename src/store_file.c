@@ -336,6 +336,98 @@ static int fs_get_stats(struct store *s, struct stats_table *t, char **err) {
     return rc;
 }
 
+/* <dir>/<sub>/<host>.log, the directory created when missing. */
+static int host_log(const struct fstore *f, const char *sub, char *path, size_t n, char **err) {
+    char host[65] = "";
+    if (sub_dir(f, sub, path, n - 80, err) != 0) return -1;
+    gethostname(host, sizeof(host) - 1);
+    for (char *p = host; *p; p++)
+        if (*p == '/' || (*p == '.' && p == host)) *p = '_';
+    size_t len = strlen(path);
+    snprintf(path + len, n - len, "/%s.log", host[0] ? host : "localhost");
+    return 0;
+}
+
+#define USED_TAG "llmshim-used-v1"
+
+/* One line per key, written in whole lines of less than PIPE_BUF per write(): appends of many
+ * processes never mix. A mark lost to a full disk only makes an entry look unused sooner. */
+static int fs_mark_used(struct store *s, const char *const *hexes, size_t n, long long when, char **err) {
+    struct fstore *f = (struct fstore *)s;
+    char path[PATH_MAX];
+    if (host_log(f, ".used", path, sizeof(path), err) != 0) return -1;
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        if (err) *err = errorf("cannot append to", path, errno);
+        return -1;
+    }
+    char chunk[PIPE_BUF];
+    size_t len = 0;
+    int e = 0;
+    for (size_t i = 0; i <= n && !e; i++) {
+        char line[128];
+        int w = i < n ? snprintf(line, sizeof(line), USED_TAG "\t%lld\t%.64s\n", when, hexes[i]) : 0;
+        if (len && (i == n || len + (size_t)w > sizeof(chunk))) {
+            ssize_t r;
+            do r = write(fd, chunk, len); while (r < 0 && errno == EINTR);
+            if (r != (ssize_t)len) e = r < 0 ? errno : EIO;
+            len = 0;
+        }
+        if (w > 0 && (size_t)w < sizeof(line)) {
+            memcpy(chunk + len, line, (size_t)w);
+            len += (size_t)w;
+        }
+    }
+    close(fd);
+    if (e) {
+        if (err) *err = errorf("cannot append to", path, e);
+        return -1;
+    }
+    return 0;
+}
+
+static int fs_each_used(struct store *s, void (*fn)(const char *, long long, void *), void *ud, char **err) {
+    struct fstore *f = (struct fstore *)s;
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/.used", f->dir);
+    DIR *d = opendir(path);
+    if (!d) {
+        if (errno == ENOENT) return 0; /* nothing used yet */
+        if (err) *err = errorf("cannot read directory", path, errno);
+        return -1;
+    }
+    size_t len = strlen(path);
+    char *line = NULL;
+    size_t cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.' || len + 2 + strlen(de->d_name) > sizeof(path)) continue;
+        snprintf(path + len, sizeof(path) - len, "/%s", de->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        struct stat st;
+        FILE *fp = fd < 0 ? NULL : fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? fdopen(fd, "r") : NULL;
+        if (!fp) {
+            if (fd >= 0) close(fd);
+            continue;
+        }
+        ssize_t n;
+        while ((n = getline(&line, &cap, fp)) > 0) {
+            char hex[65];
+            long long when;
+            /* a line without its newline was cut short */
+            if (line[n - 1] != '\n' || sscanf(line, USED_TAG "\t%lld\t%64[0-9a-f]\n", &when, hex) != 2 ||
+                strlen(hex) != 64)
+                continue;
+            fn(hex, when, ud);
+        }
+        fclose(fp);
+        path[len] = '\0';
+    }
+    free(line);
+    closedir(d);
+    return 0;
+}
+
 static int hex_ok(const char *hex) {
     size_t n = 0;
     for (; hex && hex[n]; n++)
@@ -406,7 +498,8 @@ static void fs_unlock(struct store *s, const struct store_key *k) {
 
 static const struct store_ops file_ops = {.name = "file", .get = fs_get, .put = fs_put, .close = fs_close,
                                           .each = fs_each, .del = fs_del, .add_stats = fs_add_stats,
-                                          .get_stats = fs_get_stats, .lock = fs_lock, .unlock = fs_unlock};
+                                          .get_stats = fs_get_stats, .lock = fs_lock, .unlock = fs_unlock,
+                                          .mark_used = fs_mark_used, .each_used = fs_each_used};
 
 /* A cassette directory is committed: what is only this machine's must not be. Written once,
  * when llmshim makes the directory; a person's own .gitignore is never touched. */

@@ -360,6 +360,39 @@ void recs_free(struct recs *r) {
     memset(r, 0, sizeof(*r));
 }
 
+struct used_index {
+    struct rec **by_hex;
+    size_t n;
+};
+
+static int cmp_hex(const void *a, const void *b) {
+    return strcmp((*(struct rec *const *)a)->hex, (*(struct rec *const *)b)->hex);
+}
+
+static int find_hex(const void *key, const void *el) {
+    return strcmp(key, (*(struct rec *const *)el)->hex);
+}
+
+static void note_used(const char *hex, long long when, void *ud) {
+    struct used_index *u = ud;
+    struct rec **x = bsearch(hex, u->by_hex, u->n, sizeof(*u->by_hex), find_hex);
+    if (x && when > (*x)->used) (*x)->used = when;
+}
+
+void recs_load_used(struct store *s, struct recs *r) {
+    if (!s->ops->each_used)
+        die(EXIT_FAIL, "the %s backend keeps no record of which entries were used (the file backend does)",
+            s->ops->name);
+    struct used_index u = {calloc(r->n + 1, sizeof(*u.by_hex)), r->n};
+    if (!u.by_hex) die(EXIT_FAIL, "out of memory");
+    for (size_t i = 0; i < r->n; i++) u.by_hex[i] = &r->v[i];
+    qsort(u.by_hex, u.n, sizeof(*u.by_hex), cmp_hex);
+    char *err = NULL;
+    if (s->ops->each_used(s, note_used, &u, &err) != 0) die(EXIT_FAIL, "%s", err ? err : "cannot read the usage marks");
+    free(err);
+    free(u.by_hex);
+}
+
 const char *rec_label(const struct rec *r) {
     return r->name ? r->name : r->hex;
 }

@@ -64,6 +64,7 @@ struct rec {
     size_t size;
     const char *bad;  /* why it is corrupt, or NULL */
     long long created, ttl;
+    long long used; /* when it last answered a request (recs_load_used), 0 = never noted */
     char *provider, *model, *prompt;
 };
 struct recs {
@@ -73,6 +74,10 @@ struct recs {
 /* what: the progress label. with_prompt: also fill provider/model/prompt. Exits on error. */
 void recs_load(struct store *s, struct recs *r, const char *what, int with_prompt);
 void recs_free(struct recs *r);
+/* Not used since `since` and recorded before it (cmd_ls.c). */
+int rec_unused(const struct rec *x, long long since);
+/* Fills each rec's `used` from the store's usage marks; exits when the store keeps none. */
+void recs_load_used(struct store *s, struct recs *r);
 const char *rec_label(const struct rec *r); /* name, else the key */
 /* Why data is not a usable entry stored under hex (the store's name for it: a key, or a file
  * stem that must be a prefix of the key), or NULL (e filled, free it) when it is. */
@@ -89,6 +94,9 @@ void fmt_us(char *out, size_t n, long long us);
 /* "500M", "2g", "1024": bytes. "30d", "12h", "90m", "45s", "2w": seconds. 0 or -1. */
 int parse_bytes(const char *s, long long *out);
 int parse_duration(const char *s, long long *out);
+/* A point in time: "@1700000000" (unix seconds, as date +%s prints), an age ("2h": that long
+ * before now), or a UTC date "2025-06-01" / "2025-06-01T12:00[:00][Z]". 0 or -1. */
+int parse_when(const char *s, long long now, long long *out);
 /* The last user prompt of a request body, whitespace collapsed, at most max bytes. */
 char *prompt_of(const char *body, size_t len, int json, size_t max);
 /* Indented JSON; -1 (nothing appended) when text is not JSON. */
