@@ -14,7 +14,7 @@ SHIM_LDFLAGS := -shared -Wl,-z,defs -Wl,--exclude-libs,ALL -Wl,--as-needed
 SHIM_LIBS    := -Wl,-Bstatic -lhiredis -lbearssl -Wl,-Bdynamic
 
 CORE_SRC  := src/buf.c src/json.c src/canon.c src/endpoint.c src/config.c src/call.c src/entry.c src/entry_memo.c src/log.c src/stats.c src/stream.c src/usage.c src/redis_url.c src/forksafe.c \
-             src/jsondiff.c src/nearest.c
+             src/jsondiff.c src/nearest.c src/jsonfmt.c
 STORE_SRC := src/store_memory.c src/store_file.c src/store_redis.c src/store_redis_io.c src/store_tier.c
 CORE_SRC  += src/config_file.c
 HOOK_SRC  := src/cache.c src/replay_miss.c src/hook_real.c src/hook_handle.c src/hook_easy.c src/hook_transfer.c src/hook_options.c src/hook_upload.c src/hook_precall.c src/hook_multi.c src/hook_dlopen.c src/hook_replay.c src/hook_record.c
@@ -54,9 +54,14 @@ $(BUILD)/clients/%: tests/e2e/clients/%.c $(wildcard tests/e2e/clients/*.h)
 
 # The command (tools/llmshim.c + tools/cmd_*.c) links the core and the stores like the unit
 # tests; hiredis only when the Redis store is built in.
-TOOL_SRC   := $(wildcard tools/*.c)
+TOOL_SRC   := $(wildcard tools/*.c) $(BUILD)/gen/prices.c
 TOOL_REDIS  = $(filter src/store_redis.c,$(STORE_SRC))
 all: $(BUILD)/llmshim
+# The price table (tools/prices.tsv) built into the command as one string.
+$(BUILD)/gen/prices.c: tools/prices.tsv
+	@mkdir -p $(@D)
+	{ echo 'extern const char prices_builtin[];'; echo 'const char prices_builtin[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' $<; echo ';'; } >$@.tmp && mv $@.tmp $@
 $(BUILD)/llmshim: $(TOOL_SRC) $(wildcard tools/*.h) $(CORE_SRC) $(STORE_SRC) $(wildcard src/*.h) | $(BUILD)/obj
 	$(CC) $(BASE) $(CFLAGS) -Itools $(if $(TOOL_REDIS),-DLLMSHIM_HAVE_REDIS) -o $@ $(TOOL_SRC) $(CORE_SRC) $(STORE_SRC) \
 	    $(if $(TOOL_REDIS),$(shell pkg-config --libs hiredis)) -lbearssl -lpthread
@@ -116,7 +121,7 @@ FUZZ_PKGS    := clang libclang-rt-14-dev llvm
 FUZZ_CC      ?= clang
 FUZZ_TARGETS := fuzz_canon fuzz_entry fuzz_stream fuzz_url fuzz_config fuzz_redis_url
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
-FUZZ_SRC     := src/buf.c src/json.c src/canon.c src/entry.c src/stream.c src/usage.c src/endpoint.c \
+FUZZ_SRC     := src/buf.c src/json.c src/canon.c src/entry.c src/jsonfmt.c src/stream.c src/usage.c src/endpoint.c \
                 src/config.c src/config_file.c src/redis_url.c
 FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -DJSMN_STRICT -Isrc $(WARN) -g -O1 \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all

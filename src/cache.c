@@ -19,6 +19,7 @@
 #include "log.h"
 #include "replay_miss.h"
 #include "store.h"
+#include "usage.h"
 
 static struct config config;
 static pthread_once_t config_once = PTHREAD_ONCE_INIT;
@@ -389,6 +390,9 @@ void cache_count(const struct call *c, enum outcome o, const struct entry *e, lo
     if (served) {
         r.bytes_saved = (long long)e->body_len;
         r.tokens_saved = e->usage_in + e->usage_out;
+        r.input_saved = e->usage_in;
+        r.output_saved = e->usage_out;
+        r.cached_saved = e->usage_cached;
         r.us_saved = e->latency_us > us ? e->latency_us - us : 0;
     }
     struct flush f;
@@ -454,6 +458,11 @@ int cache_store(const struct call *c, struct entry *e, long long latency_us) {
     }
     memcpy(e->req_body, c->body.data ? c->body.data : "", c->body.len);
     e->req_body[c->body.len] = '\0';
+    /* what the answer would cost again: the cached part of the input is billed apart */
+    long long cached = 0;
+    usage_scan_cached((enum stream_kind)e->stream, e->body, e->body_len, &cached);
+    e->usage_cached = cached;
+    if (cached && c->ep.shape == SHAPE_ANTHROPIC) e->usage_in += cached; /* counted apart from input_tokens */
     struct buf out;
     buf_init(&out);
     if (entry_encode(e, &out) != 0) {

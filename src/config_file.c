@@ -32,6 +32,7 @@ const char *const config_setting_names[] = {
     "LLMSHIM_REPLAY_PACE",
     "LLMSHIM_COALESCE_MS",
     "LLMSHIM_STALE_IF_ERROR",
+    "LLMSHIM_PRICES",
     NULL,
 };
 

@@ -293,7 +293,7 @@ const char *entry_check(struct entry *e, const char *hex, const char *data, size
     int known = t >= 0 && json_tok_ll(&d, t, &v) == 0;
     json_doc_free(&d);
     if (!known) return "valid JSON but not an llmshim entry";
-    if (v != ENTRY_VERSION) return "an entry format this llmshim does not know (newer version?)";
+    if (v < 1 || v > ENTRY_VERSION) return "an entry format this llmshim does not know (newer version?)";
     return "a required field is missing or malformed";
 }
 

@@ -103,6 +103,19 @@ char *prompt_of(const char *body, size_t len, int json, size_t max);
 int json_pretty(struct buf *out, const char *text, size_t len);
 void put_json_str(FILE *f, const char *s);
 
+/* ---- prices (prices.c) ---- */
+struct price {
+    double input, output, cached; /* US dollars per million tokens */
+    int has_cached;
+};
+/* The built-in table, then $LLMSHIM_PRICES (a bad file exits with EXIT_USAGE). */
+void prices_load(void);
+/* The price of a provider's model, or NULL when the tables have none. */
+const struct price *price_of(const char *provider, const char *model);
+/* What the tokens a row saved would have cost: 0, or -1 when there is no price (or the row's
+ * tokens were counted without their kind). */
+int dollars_saved(const struct stats_row *r, double *out);
+
 /* ---- verbs ---- */
 int cmd_run(int argc, char **argv);
 int cmd_stats(int argc, char **argv);

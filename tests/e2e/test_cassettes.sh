@@ -184,6 +184,32 @@ assert '--mode "${{ inputs.mode }}"' in steps(record) and record["steps"][2]["en
 EOF
 }
 
+# A JSON answer is kept as JSON (one field per line, a readable diff) when its bytes can be given
+# back exactly, else as a string: either way replay gives the very bytes the API sent.
+test_json_answers_readable_and_byte_exact() {
+    export LLMSHIM_TTL=0
+    for style in compact pretty spaced odd; do
+        h=(); [ $style != compact ] && h=(-H "X-Mock-Json: $style")
+        shim_chat "$(chat_req "json $style")" "${h[@]}" >rec.$style || die "record $style"
+    done
+    stop_mock
+    for style in compact pretty spaced odd; do
+        LLMSHIM_MODE=replay shim_chat "$(chat_req "json $style")" >rep.$style || die "replay $style"
+        assert_same_file rep.$style rec.$style "$style: replayed byte for byte"
+    done
+    assert_contains "$(head -c 3 rec.pretty)" $'{\n ' "the mock did answer indented"
+    assert_contains "$(cat rec.odd)" '" : ' "and oddly spaced"
+    for style in compact pretty spaced; do
+        f=$(grep -rl "json $style" "$CACHE" --include='*.json')
+        assert_contains "$(cat "$f")" $'    "body_json": {\n      "id": "chatcmpl-mock-' "$style: readable"
+        assert_contains "$(cat "$f")" $'\n            "content": "answer #' "$style: one field per line"
+    done
+    f=$(grep -rl "json odd" "$CACHE" --include='*.json')
+    assert_contains "$(cat "$f")" '    "body": "{' "odd whitespace is kept as the string it was"
+    LLMSHIM_DIR=$CACHE "$ROOT/build/llmshim" verify >out || die "verify: $(cat out)"
+    assert_eq "$(cat out)" "verified 4 entries: 0 corrupt"
+}
+
 # A program keeps the entries it decoded (the hit path's memo) only while the stored bytes stay
 # the same: a cassette edited while the program runs is served as edited on its next hit.
 test_cassette_edited_while_a_program_runs() {
