@@ -85,11 +85,16 @@ deps:
 demo-deps:
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEMO_PKGS)"
 
+# The verdict line "check: N passed, N failed" is the last line: the fuzz smoke and the bench
+# smoke (its table goes to build/bench-smoke/table.txt) run first.
 check: deps
 	$(MAKE) all $(UNIT_BIN) $(EXAMPLES) $(CLIENTS) $(TORTURE_BIN)
-	@tests/run.sh $(UNIT_BIN)
 	@$(MAKE) --no-print-directory fuzz-smoke
-	$(MAKE) bench-smoke
+	@mkdir -p $(BUILD)/bench-smoke
+	@if $(MAKE) --no-print-directory bench-smoke >$(BUILD)/bench-smoke/table.txt 2>&1; then \
+	  echo "PASS bench-smoke (table: $(BUILD)/bench-smoke/table.txt)"; \
+	else tail -30 $(BUILD)/bench-smoke/table.txt; echo "FAIL bench-smoke (log: $(BUILD)/bench-smoke/table.txt)"; exit 1; fi
+	@tests/run.sh $(UNIT_BIN)
 
 # Benchmarks (README.md, "Benchmarks"): the floor and the entry generator link the core like the
 # unit tests; the peer (nginx), the chart (gnuplot) and hyperfine are needed by the bench only.
@@ -212,11 +217,16 @@ demo: demo-deps
 	$(MAKE) all
 	@tools/demo.sh
 
+INSTALLED := lib/libllmshim.so bin/llmshim share/man/man1/llmshim.1
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(BUILD)/libllmshim.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 0755 $(BUILD)/llmshim $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 tools/llmshim.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+
+# What install put there, and nothing else (caches and cassettes are the user's).
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(INSTALLED))
 
 clean:
 	rm -rf $(BUILD) $(TORTURE_BUILD) $(ASAN_BUILD)

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "canon.h"
+#include "redis_url.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -279,6 +280,13 @@ void config_parse(struct config *c, config_lookup get) {
     }
     if (c->backend == BACKEND_FILE && !c->dir && c->mode != MODE_OFF)
         fail(c, "no cache directory: set LLMSHIM_DIR (HOME and XDG_CACHE_HOME are unset)");
+    /* a URL that can never connect is a bad setting, found here rather than at the first call */
+    if (c->backend == BACKEND_REDIS && c->redis_url) {
+        struct redis_url u;
+        char *why = NULL;
+        if (redis_url_parse(c->redis_url, &u, &why) != 0) fail(c, "LLMSHIM_REDIS_URL: %s", why ? why : "not a Redis URL");
+        free(why);
+    }
     /* once asks whether a cassette directory holds entries: only the file store has one */
     if (c->mode == MODE_ONCE && c->backend != BACKEND_FILE)
         fail(c, "LLMSHIM_MODE=once needs LLMSHIM_BACKEND=file (or memory,file): it replays a cassette "

@@ -231,7 +231,12 @@ static void show_entry(const struct entry *e, const char *name) {
     printf("%-10s %s\n", "key", e->key);
     if (name) printf("%-10s %s\n", "entry", name);
     print_time("created", e->created);
-    printf(" (%s ago), expires %s\n", age, exp);
+    if (!e->ttl) printf(" (%s ago); it never expires\n", age);
+    else if (e->created + e->ttl > now) printf(" (%s ago); it expires %s\n", age, exp);
+    else {
+        fmt_age(exp, sizeof(exp), now - e->created - e->ttl);
+        printf(" (%s ago); it expired %s ago: cache mode fetches it again, replay mode still serves it\n", age, exp);
+    }
     printf("%-10s %s (the original call)\n", "latency", lat);
     printf("%-10s %s\n%-10s %s\n", "provider", e->provider ? e->provider : "-", "model", e->model ? e->model : "-");
     printf("\n== request ==\n%s %s\n\n", e->method ? e->method : "?", e->url ? e->url : "?");

@@ -59,7 +59,7 @@ int cmd_run(int argc, char **argv) {
         if (argv[i][0] != '-') break;
         if (flag(argv[i], "--config") || !strncmp(argv[i], "--config=", 9))
             return usage_error(usage, "--config goes before the verb: llmshim --config FILE run ...");
-        if (!settings_opt(argc, argv, &i, usage)) return usage_error(usage, "unknown option '%s'", argv[i]);
+        if (!settings_opt(argc, argv, &i, usage)) return bad_arg(usage, argv[i]);
     }
     if (i >= argc) return usage_error(usage, "no command to run");
     tool_config(); /* a bad setting is reported here, not once per process inside CMD */

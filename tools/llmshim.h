@@ -35,8 +35,11 @@ int flag(const char *arg, const char *name);
 /* A global settings option (--mode, --dir, ...) at argv[*i]: 1 taken, 0 not one. */
 int settings_opt(int argc, char **argv, int *i, const char *usage);
 int wants_help(int argc, char **argv);
-/* "unknown option" or "unexpected argument"; returns EXIT_USAGE. */
+/* "unknown option" (with a hint: a setting that goes before the verb, or the nearest option of
+ * the usage) or "unexpected argument"; returns EXIT_USAGE. */
 int bad_arg(const char *usage, const char *arg);
+/* The option named in text (--word) nearest to arg, within two edits, or NULL. */
+const char *nearest_option(const char *text, const char *arg);
 /* The one positional argument of a verb; anything else exits with a usage error. */
 const char *one_arg(int argc, char **argv, const char *usage, const char *missing);
 int help(const char *usage);

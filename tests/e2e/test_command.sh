@@ -53,7 +53,73 @@ test_help_and_usage_errors() {
     cmd stats --json --prometheus 2>err; assert_eq $? 2
     cmd --dir "" ls 2>err; assert_eq $? 2
     cmd --version >out || die "--version"
-    assert_contains "$(cat out)" "llmshim "
+    [[ $(head -1 out) =~ ^llmshim\ [0-9]+\.[0-9]+\.[0-9]+$ ]] || die "llmshim MAJOR.MINOR.PATCH: $(cat out)"
+    assert_contains "$(cat out)" "entry format 2 (reads 1 to 2), keys llmshim-key-v2"
+}
+
+# One rule, table-driven: 2 = a bad command line, option value or setting (wherever it came
+# from); 1 = the operation failed; 0 = done.
+test_exit_codes_follow_one_rule() {
+    shim_chat "$(chat_req coded)" >/dev/null || die
+    mkdir -p empty
+    printf 'LLMSHIM_TTL 5\n' >broken.conf
+    local rows=(
+        "0||ls"
+        "0||stats"
+        "0||--help"
+        "2||"
+        "2||stat"
+        "2||ls --bogus"
+        "2||ls --dir /tmp"
+        "2||--json stats"
+        "2||prune --older-than soon"
+        "2||show abc"
+        "2||--mode bogus ls"
+        "2|LLMSHIM_MODE=bogus|ls"
+        "2|LLMSHIM_TTL=soon|run -- true"
+        "2|LLMSHIM_BACKEND=redis LLMSHIM_REDIS_URL=rediss://x|ls"
+        "2||--backend redis --redis-url rediss://x ls"
+        "2||--backend redis --redis-url rediss://x run -- true"
+        "2|LLMSHIM_CONFIG=$TEST_TMP/broken.conf|ls"
+        "2|LLMSHIM_CONFIG=$TEST_TMP/broken.conf|config"
+        "2|LLMSHIM_PRICES=$TEST_TMP/none|stats"
+        "2||purge"
+        "1|LLMSHIM_DIR=$TEST_TMP/nowhere|ls"
+        "1|LLMSHIM_DIR=$TEST_TMP/empty|verify"
+        "1||show 000000"
+        "1|LLMSHIM_BACKEND=redis LLMSHIM_REDIS_URL=redis://127.0.0.1:1|ls"
+        "1||import $TEST_TMP/missing"
+        "3||run -- sh -c 'exit 3'"
+        "127||run -- /nonexistent"
+    )
+    local row want envs args got
+    for row in "${rows[@]}"; do
+        IFS='|' read -r want envs args <<<"$row"
+        eval "env XDG_CONFIG_HOME=$TEST_TMP/xdg LLMSHIM_DIR=$CACHE LLMSHIM_ENDPOINTS=$MOCK_URL/v1 $envs $LLMSHIM_BIN $args" \
+            </dev/null >out 2>err
+        got=$?
+        [ "$got" = "$want" ] || die "llmshim $args ($envs): exit $got, expected $want: $(head -3 err)"
+    done
+}
+
+test_did_you_mean() {
+    cmd stat 2>err; assert_contains "$(cat err)" "unknown verb 'stat'; did you mean 'stats'?"
+    cmd ls --jsn 2>err; assert_contains "$(cat err)" "llmshim ls: unknown option '--jsn'; did you mean '--json'?"
+    cmd ls --dir /tmp 2>err; assert_contains "$(cat err)" "'--dir' is a setting: give it before the verb (llmshim --dir VALUE ls ...)"
+    cmd --json stats 2>err; assert_contains "$(cat err)" "'--json' is an option of ls and stats and goes after the verb (llmshim stats --json)"
+    cmd --namespac x ls 2>err; assert_contains "$(cat err)" "unknown option '--namespac'; did you mean '--namespace'?"
+    cmd prune --olderthan 2d 2>err; assert_contains "$(cat err)" "did you mean '--older-than'?"
+    cmd run --mdoe replay -- true 2>err; assert_contains "$(cat err)" "did you mean '--mode'?"
+    cmd frobnicate 2>err; assert_eq "$(head -1 err)" "llmshim: unknown verb 'frobnicate'" "no hint when nothing is near"
+}
+
+test_install_and_uninstall() {
+    make -s -C "$ROOT" install PREFIX="$TEST_TMP/p" >out 2>&1 || die "install: $(cat out)"
+    for f in lib/libllmshim.so bin/llmshim share/man/man1/llmshim.1; do [ -f "p/$f" ] || die "$f not installed"; done
+    p/bin/llmshim --version >/dev/null || die "the installed command runs"
+    touch p/bin/other
+    make -s -C "$ROOT" uninstall PREFIX="$TEST_TMP/p" >out 2>&1 || die "uninstall: $(cat out)"
+    assert_eq "$(cd p && find . -type f | sort)" "./bin/other" "only what install put there is removed"
 }
 
 test_run_miss_then_hit() {
@@ -90,7 +156,7 @@ test_run_errors() {
     cmd run --mode bogus -- true 2>err; assert_eq $? 2 "a bad option value"
     assert_contains "$(cat err)" "LLMSHIM_MODE='bogus' is not one of"
     assert_contains "$(cat err)" "(from the command line)"
-    LLMSHIM_TTL=soon cmd run -- true 2>err; assert_eq $? 1 "a bad setting in the environment"
+    LLMSHIM_TTL=soon cmd run -- true 2>err; assert_eq $? 2 "a bad setting in the environment"
     assert_contains "$(cat err)" "LLMSHIM_TTL='soon'"
     assert_contains "$(cat err)" "(from the environment)"
     cmd run --frob -- true 2>err; assert_eq $? 2
@@ -269,6 +335,11 @@ test_show_prints_request_and_answer() {
     assert_contains "$(cat out)" "HTTP/1.1 200 OK"
     assert_contains "$(cat out)" $'\n  "choices": [\n'
     assert_contains "$(cat out)" '"content": "answer #1 to: hello"'
+    [[ $(grep '^created' out) =~ \ ago\)\;\ it\ expires\ in\ [67]d$ ]] || die "a sentence: $(grep '^created' out)"
+    LLMSHIM_TTL=0 shim_chat "$(chat_req forever)" >/dev/null || die
+    cmd show "$(key_of "$(chat_req forever)" | cut -c1-10)" | grep -q '; it never expires$' || die "never expires"
+    at +8d show "${k:0:8}" >old || die
+    assert_contains "$(grep '^created' old)" "; it expired 24h ago: cache mode fetches it again, replay mode still serves it"
     K=$(echo "$k" | tr a-f A-F)
     cmd show "${K:0:10}" >upper || die "an upper-case key works too"
     assert_eq "$(grep -v '^created' upper)" "$(grep -v '^created' out)" "the same entry (the age may have moved on)"
@@ -558,14 +629,14 @@ test_config_shows_values_and_sources() {
     assert_contains "$(grep '^LLMSHIM_LOG ' out)" "info"
     # a broken file: the command says where
     printf 'LLMSHIM_LOG=info\nLLMSHIM_TTL 5\n' >.llmshim
-    cmd config >out 2>err; assert_eq $? 1
+    cmd config >out 2>err; assert_eq $? 2
     assert_contains "$(cat out)" "$TEST_TMP/.llmshim:2: expected NAME=value"
-    cmd ls 2>err; assert_eq $? 1 "every verb refuses a broken config file"
+    cmd ls 2>err; assert_eq $? 2 "every verb refuses a broken config file"
     assert_contains "$(cat err)" "$TEST_TMP/.llmshim:2: expected NAME=value, got 'LLMSHIM_TTL 5'"
     rm .llmshim
-    LLMSHIM_TTL=soon cmd config >out 2>err; assert_eq $? 1 "an invalid setting"
+    LLMSHIM_TTL=soon cmd config >out 2>err; assert_eq $? 2 "an invalid setting"
     assert_contains "$(cat err)" "LLMSHIM_TTL='soon'"
-    cmd --config "$TEST_TMP/none" config 2>err >out; assert_eq $? 1
+    cmd --config "$TEST_TMP/none" config 2>err >out; assert_eq $? 2
     assert_contains "$(cat out)" "LLMSHIM_CONFIG=$TEST_TMP/none: No such file or directory"
 }
 
