@@ -202,7 +202,6 @@ check-asan: deps
 # The README's two commands on a fresh Debian 12 root made by debootstrap (tests/fresh/run.sh):
 # root needed; the root is cached in build/fresh/, the installs and the clone are fresh each run.
 FRESH_PKGS := debootstrap
-.PHONY: check-fresh
 check-fresh:
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(FRESH_PKGS)"
 	@tests/fresh/run.sh
