@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "canon.h"
+#include "redis_url.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -13,10 +14,10 @@
 #define DEFAULT_MEM_BYTES (256UL * 1024 * 1024)
 #define DEFAULT_MAX_ENTRY (64UL * 1024 * 1024)
 
-static const char *const mode_names[] = {"cache", "record", "replay", "off"};
+static const char *const mode_names[] = {"cache", "record", "replay", "off", "once"};
 
 const char *mode_name(enum mode m) {
-    return (unsigned)m < 4 ? mode_names[m] : "?";
+    return (unsigned)m < 5 ? mode_names[m] : "?";
 }
 
 static void fail(struct config *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -218,7 +219,7 @@ void config_parse(struct config *c, config_lookup get) {
     long long n;
 
     if ((v = get("LLMSHIM_MODE")) && *v) {
-        if ((i = pick(v, mode_names, 4)) < 0) fail(c, "LLMSHIM_MODE='%s' is not one of cache, record, replay, off", v);
+        if ((i = pick(v, mode_names, 5)) < 0) fail(c, "LLMSHIM_MODE='%s' is not one of cache, record, replay, once, off", v);
         else c->mode = (enum mode)i;
     }
     if ((v = get("LLMSHIM_BACKEND")) && *v) {
@@ -280,6 +281,17 @@ void config_parse(struct config *c, config_lookup get) {
     }
     if (c->backend == BACKEND_FILE && !c->dir && c->mode != MODE_OFF)
         fail(c, "no cache directory: set LLMSHIM_DIR (HOME and XDG_CACHE_HOME are unset)");
+    /* a URL that can never connect is a bad setting, found here rather than at the first call */
+    if (c->backend == BACKEND_REDIS && c->redis_url) {
+        struct redis_url u;
+        char *why = NULL;
+        if (redis_url_parse(c->redis_url, &u, &why) != 0) fail(c, "LLMSHIM_REDIS_URL: %s", why ? why : "not a Redis URL");
+        free(why);
+    }
+    /* once asks whether a cassette directory holds entries: only the file store has one */
+    if (c->mode == MODE_ONCE && c->backend != BACKEND_FILE)
+        fail(c, "LLMSHIM_MODE=once needs LLMSHIM_BACKEND=file (or memory,file): it replays a cassette "
+                "directory that holds entries and records into one that holds none");
 }
 
 void config_free(struct config *c) {

@@ -7,7 +7,9 @@
 
 #include "endpoint.h"
 
-enum mode { MODE_CACHE, MODE_RECORD, MODE_REPLAY, MODE_OFF };
+/* MODE_ONCE is resolved before anything else sees it (cache.c, the command's run): REPLAY when
+ * the cassette directory holds entries, else RECORD. */
+enum mode { MODE_CACHE, MODE_RECORD, MODE_REPLAY, MODE_OFF, MODE_ONCE };
 enum backend { BACKEND_FILE, BACKEND_MEMORY, BACKEND_REDIS };
 enum log_level { LOG_OFF, LOG_INFO, LOG_DEBUG };
 

@@ -12,7 +12,7 @@ static const char usage[] =
     "line, the environment, the config file (its path), or the default. The config file is\n"
     "the first of $LLMSHIM_CONFIG, ./.llmshim, $XDG_CONFIG_HOME/llmshim/config (else\n"
     "~/.config/llmshim/config): NAME=value lines, # comments; the environment wins.\n"
-    "Exit status 1 when a setting or the config file is invalid.\n";
+    "Exit status 2 when a setting or the config file is invalid.\n";
 
 /* What the shim will use: parsed values where config.c has them, else the text as given. */
 static void effective(const struct config *c, const char *name, char *out, size_t n) {
@@ -68,10 +68,10 @@ int cmd_config(int argc, char **argv) {
         effective(&c, *n, v, sizeof(v));
         printf("%-*s  %-28s  %s\n", w, *n, v[0] ? v : "-", tool_source(*n));
     }
-    int status = ferr ? EXIT_FAIL : 0;
+    int status = ferr ? EXIT_USAGE : 0;
     if (c.error) {
         note("invalid setting: %s; the shim passes every call through until it is fixed", c.error);
-        status = EXIT_FAIL;
+        status = EXIT_USAGE;
     }
     config_free(&c);
     return status;

@@ -11,13 +11,17 @@
 #define TMP_STALE_S 3600 /* a writer renames its temp file within seconds: an hour means it died */
 
 static const char usage_prune[] =
-    "usage: llmshim prune [--expired] [--older-than AGE] [--max-size SIZE] [--dry-run]\n"
+    "usage: llmshim prune [--expired] [--older-than AGE] [--unused-since WHEN] [--max-size SIZE]\n"
+    "                     [--dry-run]\n"
     "\n"
     "Removes entries, and temporary files (.tmp-*) that a killed process left behind more\n"
     "than an hour ago. Without criteria, prunes --expired.\n"
     "\n"
     "  --expired         entries past their TTL\n"
     "  --older-than AGE  entries created more than AGE ago (30d, 12h, 90m, 2w, seconds)\n"
+    "  --unused-since WHEN\n"
+    "                    entries that answered no request since WHEN and were recorded\n"
+    "                    before it: @UNIXTIME (date +%s), an age (2h, 30d) or a UTC date\n"
     "  --max-size SIZE   then the oldest entries until the rest fit in SIZE (500M, 2G, bytes)\n"
     "  --dry-run         list what would be removed; remove nothing\n"
     "\n"
@@ -32,8 +36,9 @@ static const char usage_purge[] =
 static const char usage_verify[] =
     "usage: llmshim verify\n"
     "\n"
-    "Reads and decodes every entry and names each corrupt one with the reason.\n"
-    "Exit status 1 when any is corrupt.\n";
+    "Reads and decodes every entry and names each corrupt one with the reason, and each\n"
+    "expired one (a warning: replay still serves it). Exit status 1 when any is corrupt,\n"
+    "or when the cache holds no entry at all or does not exist.\n";
 
 /* ---- stale temporary files (file backend) ------------------------------------------------- */
 
@@ -100,7 +105,7 @@ static int remove_rec(struct store *s, const struct rec *r) {
 
 int cmd_prune(int argc, char **argv) {
     int expired = 0, dry = 0;
-    long long older = -1, max_size = -1;
+    long long older = -1, max_size = -1, since = -1;
     const char *v;
     if (wants_help(argc, argv)) return help(usage_prune);
     for (int i = 1; i < argc; i++) {
@@ -109,6 +114,9 @@ int cmd_prune(int argc, char **argv) {
         else if (opt(argc, argv, &i, "--older-than", &v, usage_prune)) {
             if (parse_duration(v, &older) != 0)
                 return usage_error(usage_prune, "--older-than '%s' is not an age (e.g. 30d, 12h, 90m)", v);
+        } else if (opt(argc, argv, &i, "--unused-since", &v, usage_prune)) {
+            if (parse_when(v, tool_now(), &since) != 0)
+                return usage_error(usage_prune, "--unused-since '%s' is not a time (@UNIXTIME, an age like 2h, or 2025-06-01)", v);
         } else if (opt(argc, argv, &i, "--max-size", &v, usage_prune)) {
             if (parse_bytes(v, &max_size) != 0)
                 return usage_error(usage_prune, "--max-size '%s' is not a size (e.g. 500M, 2G)", v);
@@ -116,11 +124,12 @@ int cmd_prune(int argc, char **argv) {
             return bad_arg(usage_prune, argv[i]);
         }
     }
-    if (older < 0 && max_size < 0) expired = 1;
+    if (older < 0 && max_size < 0 && since < 0) expired = 1;
     struct store *s = open_backend(1);
     if (!s->ops->del) die(EXIT_FAIL, "the %s backend cannot remove entries", s->ops->name);
     struct recs r;
     recs_load(s, &r, "reading entries:", 0);
+    if (since >= 0) recs_load_used(s, &r);
     long long now = tool_now(), total = 0, freed = 0;
     size_t removed = 0, bad = 0, failed = 0, nkeep = 0;
     struct rec **keep = calloc(r.n + 1, sizeof(*keep));
@@ -130,6 +139,7 @@ int cmd_prune(int argc, char **argv) {
         const char *why = x->bad                                        ? NULL
                           : expired && x->ttl && x->created + x->ttl <= now ? "expired"
                           : older >= 0 && now - x->created > older        ? "older than --older-than"
+                          : since >= 0 && rec_unused(x, since)           ? "not used since --unused-since"
                                                                           : NULL;
         bad += x->bad != NULL;
         total += (long long)x->size;
@@ -252,16 +262,33 @@ int cmd_verify(int argc, char **argv) {
     recs_load(s, &r, "verifying entries:", 0);
     store_close(s);
     const struct config *cfg = tool_config();
-    size_t bad = 0;
+    int file = cfg->backend == BACKEND_FILE;
+    long long now = tool_now();
+    size_t bad = 0, expired = 0;
     for (size_t i = 0; i < r.n; i++) {
-        if (!r.v[i].bad) continue;
-        bad++;
-        if (cfg->backend == BACKEND_FILE && r.v[i].name) printf("CORRUPT %s/%s: %s\n", cfg->dir, r.v[i].name, r.v[i].bad);
-        else printf("CORRUPT %s: %s\n", rec_label(&r.v[i]), r.v[i].bad);
+        const struct rec *x = &r.v[i];
+        const char *dir = file && x->name ? cfg->dir : NULL;
+        if (x->bad) {
+            bad++;
+            printf("CORRUPT %s%s%s: %s\n", dir ? dir : "", dir ? "/" : "", rec_label(x), x->bad);
+        } else if (x->ttl && x->created + x->ttl <= now) {
+            char ago[16], ttl[16];
+            expired++;
+            fmt_age(ago, sizeof(ago), now - x->created - x->ttl);
+            fmt_age(ttl, sizeof(ttl), x->ttl);
+            printf("EXPIRED %s%s%s: expired %s ago (TTL %s)\n", dir ? dir : "", dir ? "/" : "", rec_label(x), ago, ttl);
+        }
     }
-    printf("verified %zu entr%s: %zu corrupt\n", r.n, r.n == 1 ? "y" : "ies", bad);
+    printf("verified %zu entr%s: %zu corrupt", r.n, r.n == 1 ? "y" : "ies", bad);
+    if (expired) printf(", %zu expired", expired);
+    printf("\n");
     if (bad) note("a corrupt entry is a miss for the shim, and is replaced by the next answer; "
                   "llmshim prune leaves it alone: remove it by hand or re-record it");
+    if (expired) note("warning: replay still serves expired entries, cache mode fetches them again; to make "
+                      "a cassette that never expires, re-record it with LLMSHIM_TTL=0");
+    if (!r.n) note("%s holds no entries: nothing to replay (a misspelt --dir, or cassettes never recorded?)",
+                   backend_label());
+    int status = bad || !r.n ? EXIT_FAIL : 0;
     recs_free(&r);
-    return bad ? EXIT_FAIL : 0;
+    return status;
 }

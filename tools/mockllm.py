@@ -36,6 +36,9 @@ Request headers steering the answer:
     X-Mock-Body-Bytes: N        pad the answer so the body is >= N bytes
     X-Mock-Cut: 1               send half the body/events, then drop the connection
     X-Mock-Gzip: 1              gzip non-stream bodies if Accept-Encoding has gzip
+    X-Mock-Json: STYLE          write a non-stream JSON answer as pretty (indent 2, newline at
+                                the end, as OpenAI and Gemini do), spaced (", " and ": " on one
+                                line, Python's default) or odd (indent 3, " , " and " : ")
     X-Mock-Redirect: CODE       (301 302 303 307 308) unless the query has hop=1: answer CODE
                                 with Location: <path>?hop=1 and a small body; with hop=1 answer
                                 as usual. Checked before X-Mock-Status.
@@ -479,6 +482,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def send_full(self, status, ctype, body, headers=()):
         headers = list(headers)
+        style = self.headers.get("X-Mock-Json", "").strip()
+        if style and ctype.startswith("application/json"):
+            obj = json.loads(body)
+            body = {"pretty": lambda: json.dumps(obj, indent=2) + "\n",
+                    "spaced": lambda: json.dumps(obj),
+                    "odd": lambda: json.dumps(obj, indent=3, separators=(" , ", " : ")) + " \n"}[style]().encode()
         if (self.headers.get("X-Mock-Gzip", "").strip() == "1"
                 and "gzip" in self.headers.get("Accept-Encoding", "").lower()):
             body = gzip.compress(body, mtime=0)

@@ -66,7 +66,7 @@ test_corrupt_entry_is_a_miss_and_gets_replaced() {
 test_future_format_version_is_a_miss() {
     shim_chat "$(chat_req v)" >a.out || die
     f=$(find "$CACHE" -name '*.json')
-    sed -i 's/"llmshim": 1,/"llmshim": 99,/' "$f"
+    sed -i 's/"llmshim": [0-9]*,/"llmshim": 99,/' "$f"
     shim_chat "$(chat_req v)" >b.out 2>/dev/null || die
     assert_count 2
 }
