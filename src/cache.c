@@ -208,9 +208,16 @@ enum lookup cache_lookup(const struct call *c, struct entry *e) {
         return 0;
     }
     if (!entry_memo_find(c->hex, raw.data, raw.len, e)) {
+        errno = 0;
         if (entry_decode_as(e, raw.data, raw.len, 0) != 0) {
-            if (!atomic_exchange(&warned_corrupt, 1))
+            /* a failed allocation leaves ENOMEM behind: that entry is fine, the process is short */
+            if (errno == ENOMEM) {
+                static atomic_int warned_oom;
+                if (!atomic_exchange(&warned_oom, 1))
+                    log_line("out of memory while reading cache entry %s; using the network", c->name);
+            } else if (!atomic_exchange(&warned_corrupt, 1)) {
                 log_line("corrupt cache entry %s ignored; using the network", c->name);
+            }
             buf_free(&raw);
             return 0;
         }

@@ -205,8 +205,8 @@ static int walk_file(struct walk *w, const char *fname, size_t flen) {
         buf_free(&data);
         return 0;
     }
-    /* unreadable: handed on empty, so that verify reports it instead of it vanishing */
-    int stop = w->fn(&k, rc == 1 && data.data ? data.data : "", rc == 1 ? data.len : 0, w->ud);
+    /* unreadable: handed on as NULL, so that the command says so instead of it vanishing */
+    int stop = w->fn(&k, rc == 1 ? (data.data ? data.data : "") : NULL, rc == 1 ? data.len : 0, w->ud);
     buf_free(&data);
     return stop;
 }

@@ -38,7 +38,7 @@ static void effective(const struct config *c, const char *name, char *out, size_
     } else if (!strcmp(name, "LLMSHIM_BACKEND")) {
         snprintf(out, n, "%s", raw ? raw : "file");
     } else if (!strcmp(name, "LLMSHIM_REDIS_URL")) {
-        snprintf(out, n, "%s", raw ? raw : DEFAULT_REDIS_URL);
+        mask_url(raw ? raw : DEFAULT_REDIS_URL, out, n);
     } else {
         snprintf(out, n, "%s", raw ? raw : "");
     }

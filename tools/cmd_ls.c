@@ -118,11 +118,12 @@ int cmd_ls(int argc, char **argv) {
     }
     if (r.n) qsort(r.v, r.n, sizeof(*r.v), by_created);
     long long now = tool_now();
-    size_t bad = 0;
+    size_t bad = 0, unreadable = 0;
     int pw = 8, mw = 5;
     for (size_t i = 0; i < r.n; i++) {
         if (r.v[i].bad) {
             bad++;
+            unreadable += r.v[i].bad == entry_unreadable;
             continue;
         }
         int p = r.v[i].provider ? (int)strlen(r.v[i].provider) : 1, m = r.v[i].model ? (int)strlen(r.v[i].model) : 1;
@@ -145,7 +146,10 @@ int cmd_ls(int argc, char **argv) {
                    x->model ? x->model : "-", size, x->prompt ? x->prompt : "");
         }
     }
-    if (bad) note("%zu corrupt entr%s not listed (llmshim verify names them)", bad, bad == 1 ? "y" : "ies");
+    if (unreadable) note("%zu unreadable entr%s not listed (llmshim verify names them)", unreadable,
+                         unreadable == 1 ? "y" : "ies");
+    if (bad > unreadable)
+        note("%zu corrupt entr%s not listed (llmshim verify names them)", bad - unreadable, bad - unreadable == 1 ? "y" : "ies");
     if (since >= 0) note("%zu of %zu entries not used since %s (llmshim prune --unused-since removes them)",
                          r.n - bad, total, argv_when(argc, argv));
     recs_free(&r);

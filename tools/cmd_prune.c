@@ -1,8 +1,10 @@
 /* llmshim prune / purge / verify: keep the cache small and sound. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -83,6 +85,37 @@ static size_t sweep_temp(int dry) {
     sweep_dir(w, 0);
     size_t n = w->n;
     free(w);
+    return n;
+}
+
+/* Fill-lock files nobody holds (a file-store directory's .locks/): taken with a non-blocking
+ * flock first, so a prompt being fetched right now keeps its lock. One removed under a process
+ * that opened it a moment before only costs a second fetch of that prompt, never an answer. */
+static size_t sweep_locks(int dry) {
+    const struct config *cfg = tool_config();
+    if (cfg->backend != BACKEND_FILE) return 0;
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/.locks", cfg->dir);
+    int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+        if (dfd >= 0) close(dfd);
+        return 0;
+    }
+    size_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t len = strlen(de->d_name);
+        if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".lock")) continue;
+        int fd = openat(dfd, de->d_name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0) continue;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+            (dry || unlinkat(dfd, de->d_name, 0) == 0))
+            n++;
+        close(fd);
+    }
+    closedir(d);
     return n;
 }
 
@@ -170,13 +203,14 @@ int cmd_prune(int argc, char **argv) {
         }
     }
     progress_done();
-    size_t tmp = sweep_temp(dry);
+    size_t tmp = sweep_temp(dry), locks = sweep_locks(dry);
     char fsz[16], rsz[16];
     fmt_size(fsz, sizeof(fsz), freed);
     fmt_size(rsz, sizeof(rsz), total - freed);
     printf("%s %zu entr%s (%s) and %zu stale temporary file%s; %zu entr%s (%s) remain\n",
            dry ? "would remove" : "removed", removed, removed == 1 ? "y" : "ies", fsz, tmp, tmp == 1 ? "" : "s",
            r.n - removed, r.n - removed == 1 ? "y" : "ies", rsz);
+    if (locks) printf("%s %zu unused lock file%s\n", dry ? "would remove" : "removed", locks, locks == 1 ? "" : "s");
     if (bad) note("%zu corrupt entr%s left alone (llmshim verify names them)", bad, bad == 1 ? "y" : "ies");
     free(keep);
     recs_free(&r);
@@ -245,9 +279,10 @@ int cmd_purge(int argc, char **argv) {
         note("%zu file%s named like entries but not llmshim entries left alone", r.n - entries,
              r.n - entries == 1 ? "" : "s");
     progress_done();
-    size_t tmp = sweep_temp(0);
+    size_t tmp = sweep_temp(0), locks = sweep_locks(0);
     printf("removed %zu entr%s", removed, removed == 1 ? "y" : "ies");
     if (tmp) printf(" and %zu stale temporary file%s", tmp, tmp == 1 ? "" : "s");
+    if (locks) printf(" and %zu unused lock file%s", locks, locks == 1 ? "" : "s");
     printf(" from %s\n", backend_label());
     recs_free(&r);
     store_close(s);

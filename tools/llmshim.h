@@ -56,7 +56,9 @@ const struct config *tool_config(void);
 /* The configured backend. must_exist: a file store directory that does not exist is an error
  * (nothing to read), else it is created. Exits on failure. */
 struct store *open_backend(int must_exist);
-const char *backend_label(void); /* "/path (file)", "redis://... (redis)" */
+const char *backend_label(void);
+/* url with its password (user:password@, password= parameters) shown as ***: for messages. */
+void mask_url(const char *url, char *out, size_t n); /* "/path (file)", "redis://... (redis)" */
 /* A file-store directory given on the command line (export/import). */
 struct store *open_dir(const char *dir, int must_exist);
 
@@ -85,6 +87,8 @@ const char *rec_label(const struct rec *r); /* name, else the key */
 /* Why data is not a usable entry stored under hex (the store's name for it: a key, or a file
  * stem that must be a prefix of the key), or NULL (e filled, free it) when it is. */
 const char *entry_check(struct entry *e, const char *hex, const char *data, size_t len);
+/* What entry_check says of an entry the store could not read (data NULL): not corrupt. */
+extern const char entry_unreadable[];
 long long tool_now(void);
 /* The mode the shim would run in now: once resolved by whether the directory holds entries
  * (*once set to 1 when it was once). */
