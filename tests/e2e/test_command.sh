@@ -467,7 +467,7 @@ test_purge_asks_or_needs_yes() {
     assert_contains "$(cat tty.out)" "Remove all 2 entries of $CACHE? [y/N]"
     assert_eq "$(json_entries)" 2 "answering no keeps everything"
     cmd purge --yes >out || die
-    assert_eq "$(cat out)" "removed 2 entries from $CACHE"
+    assert_eq "$(cat out)" "removed 2 entries and 2 unused lock files from $CACHE"
     assert_eq "$(json_entries)" 0
 }
 
