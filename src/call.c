@@ -116,6 +116,8 @@ static char *key_header_block(const struct call_request *r, const struct config 
     size_t n = 0;
     if (s == SHAPE_ANTHROPIC)
         for (const char *const *p = headers_anthropic; *p && n < 64; p++) names[n++] = *p;
+    /* a Host header routes the request to another virtual host behind the same address */
+    names[n++] = "host";
     for (char **p = cfg->key_headers; p && *p && n < 64; p++) names[n++] = *p;
     qsort(names, n, sizeof(names[0]), cmp_str);
     struct buf b;

@@ -70,7 +70,7 @@ static void lower(char *s) {
  * compared percent-decoded and in any case (?%6Bey= is ?key=). Only exact names: a parameter
  * wrongly taken for a credential would be left out of the key and merge two questions. */
 static const char *const secret_names[] = {
-    "key", "api_key", "api-key", "apikey", "x-api-key", "access_token", "auth", "auth_token", "token",
+    "key", "api_key", "api-key", "apikey", "x-api-key", "subscription-key", "access_token", "auth", "auth_token", "token",
     "sig", "signature", "password", "passwd", "secret", "client_secret", "x-amz-signature",
     "x-amz-credential", "x-amz-security-token", "x-goog-signature", "x-goog-credential", NULL};
 static const char *const *extra_secret_names; /* LLMSHIM_REDACT_QUERY */

@@ -38,6 +38,7 @@
     X(curl_multi_remove_handle, CURLMcode, (CURLM *, CURL *))           \
     X(curl_multi_perform, CURLMcode, (CURLM *, int *))                  \
     X(curl_multi_socket_action, CURLMcode, (CURLM *, curl_socket_t, int, int *)) \
+    X(curl_multi_socket_all, CURLMcode, (CURLM *, int *))                \
     X(curl_multi_info_read, CURLMsg *, (CURLM *, int *))                \
     X(curl_multi_wait, CURLMcode, (CURLM *, struct curl_waitfd *, unsigned int, int, int *)) \
     X(curl_multi_poll, CURLMcode, (CURLM *, struct curl_waitfd *, unsigned int, int, int *)) \
@@ -151,6 +152,7 @@ struct hk_handle {
     struct hk_opt *opts;       /* OPT_KEY/OPT_PASS/OPT_UNKNOWN options away from their default */
     size_t nopts;
     int unreadable;            /* an option could not be mirrored (no memory): never cached */
+    int cookie_engine;         /* COOKIEFILE, COOKIELIST, NETRC: credentials llmshim cannot see */
 
     /* where the answer goes */
     curl_write_callback write_cb;   /* NULL: fwrite */
@@ -197,6 +199,7 @@ struct hk_handle {
     /* the transfer in progress */
     struct xfer *x;            /* from the start of a recorded (or held-option) transfer to its end */
     struct hold *holding;      /* while llmshim asks the progress callback before deciding */
+    int delivering;            /* curl_easy_perform is delivering a cached answer */
     struct hk_multi *multi;    /* the multi handle it was added to, until it is removed */
     struct hk_handle *mnext;   /* the multi's list of its handles */
     int fresh;                 /* added to the multi, not started yet: judged at the next perform */

@@ -361,25 +361,37 @@ HOOK_EXPORT CURLMcode curl_multi_perform(CURLM *multi, int *running) {
     return rc;
 }
 
+/* The ways a program drives the multi handle's transfers on: each starts what was added (so
+ * every one of them judges first), steps the replays, then moves libcurl's messages. */
+#define DRIVE(real_call)                                              \
+    const void *caller = HOOK_CALLER();                               \
+    struct hk_multi *m = multi_find(multi, caller);                   \
+    const struct real_api *r = api_of(m, caller);                     \
+    if (m && m->busy) return CURLM_RECURSIVE_API_CALL;                \
+    int going = 0;                                                    \
+    if (m) {                                                          \
+        start_fresh(m);                                               \
+        going = step_replays(m);                                      \
+    }                                                                 \
+    CURLMcode rc = real_call;                                         \
+    if (m) {                                                          \
+        drain(m);                                                     \
+        if (running) *running += going;                               \
+        tell_timer(m, -2);                                            \
+    }                                                                 \
+    return rc
+
 HOOK_EXPORT CURLMcode curl_multi_socket_action(CURLM *multi, curl_socket_t s, int ev, int *running) {
-    const void *caller = HOOK_CALLER();
-    struct hk_multi *m = multi_find(multi, caller);
-    const struct real_api *r = api_of(m, caller);
-    if (!r->curl_multi_socket_action) return CURLM_INTERNAL_ERROR;
-    if (m && m->busy) return CURLM_RECURSIVE_API_CALL;
-    int going = 0;
-    if (m) {
-        start_fresh(m);
-        going = step_replays(m);
-    }
-    CURLMcode rc = r->curl_multi_socket_action(multi, s, ev, running);
-    if (m) {
-        drain(m);
-        if (running) *running += going;
-        tell_timer(m, -2);
-    }
-    return rc;
+    DRIVE(r->curl_multi_socket_action ? r->curl_multi_socket_action(multi, s, ev, running) : CURLM_INTERNAL_ERROR);
 }
+
+/* curl_multi_socket_all (deprecated, still exported; pycurl's CurlMulti.socket_all): a
+ * transfer driven through it is judged like any other. */
+HOOK_EXPORT CURLMcode curl_multi_socket_all(CURLM *multi, int *running) {
+    DRIVE(r->curl_multi_socket_all ? r->curl_multi_socket_all(multi, running) : CURLM_INTERNAL_ERROR);
+}
+
+#undef DRIVE
 
 HOOK_EXPORT CURLMsg *curl_multi_info_read(CURLM *multi, int *left) {
     const void *caller = HOOK_CALLER();

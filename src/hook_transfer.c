@@ -70,6 +70,9 @@ static const char *unkeyable(const struct hk_handle *h, const struct config *cfg
     if (h->method == HK_POST_MIME) return "a multipart body (CURLOPT_MIMEPOST)";
     if (h->method == HK_POST_FORM) return "a multipart body (CURLOPT_HTTPPOST)";
     if (h->method != HK_POST && h->method != HK_PUT) return "not a POST";
+    if (h->nobody) return "CURLOPT_NOBODY is set (libcurl sends HEAD)"; /* POSTFIELDS keeps NOBODY */
+    if (cfg->key_scope && h->cookie_engine)
+        return "LLMSHIM_KEY_SCOPE cannot see credentials from libcurl's cookie engine or .netrc";
     if (h->method == HK_PUT && !h->customrequest) return "a PUT (CURLOPT_UPLOAD)";
     if (h->customrequest && strcmp(h->customrequest, "POST") != 0) {
         snprintf(buf, size, "the method is \"%.40s\", not POST", h->customrequest);
@@ -90,7 +93,7 @@ static const char *unkeyable(const struct hk_handle *h, const struct config *cfg
 
 /* A transfer that is not llmshim's: a GET or HEAD is never a prompt, so even replay lets it go. */
 static int harmless(const struct hk_handle *h) {
-    return (h->method == HK_GET || h->method == HK_HEAD) && !h->customrequest;
+    return (h->method == HK_GET || h->method == HK_HEAD || h->nobody) && !h->customrequest;
 }
 
 /* A newcomer's first try with a local server: say why nothing was cached, and how to change it. */
@@ -428,6 +431,11 @@ int xfer_record_begin(struct xfer *x) {
                             .hold_errors = x->has_e, .answering = answering, .answering_ud = x};
     x->r = record_begin(h, &x->rec, &o, &x->res);
     if (!x->r) return -1;
+    /* libcurl reads the header list when it builds the request, later than llmshim keyed it: it
+     * gets a copy of the list as keyed (a program appending to its list meanwhile changes the
+     * next request, not this one's key) */
+    if (!x->hdrs && h->headers && (x->hdrs = control_strip(h->headers, &x->nhdrs)) != NULL)
+        SET(h, CURLOPT_HTTPHEADER, x->nhdrs ? x->hdrs : NULL);
     if (x->up ? upload_install(x->up) != 0
               : (SET(h, CURLOPT_POSTFIELDS, x->sent) != CURLE_OK ||
                  SET(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->sent_len) != CURLE_OK)) {

@@ -16,6 +16,7 @@ creds=(
     "-u|user:sk-test-SECRET-userpwd"
     "--oauth2-bearer|sk-test-SECRET-oauth"
     "query|key=sk-test-SECRET-query"
+    "query|subscription-key=sk-test-SECRET-apim"
     "query|token=sk-test-SECRET-token"
     "query|auth=sk-test-SECRET-auth"
     "query|sig=sk-test-SECRET-sig"

@@ -150,4 +150,16 @@ test_curlu_url_is_keyed_and_sealed() {
     assert_count 2 "replay never reaches the API"
 }
 
+# curl_multi_socket_all (pycurl's CurlMulti.socket_all) drives transfers like perform does: they
+# are judged too, so replay refuses and cache hits.
+test_multi_socket_all_is_judged() {
+    /usr/bin/python3 -c 'import pycurl' 2>/dev/null || skip "python3-pycurl is not installed"
+    sa=$ROOT/tests/e2e/clients/pycurl_socket_all.py
+    LLMSHIM_MODE=replay shim /usr/bin/python3 "$sa" "$MOCK_URL/v1/chat/completions" "$(chat_req sa)" >r.out 2>&1
+    assert_count 0 "replay refused it: $(cat r.out)"
+    shim /usr/bin/python3 "$sa" "$MOCK_URL/v1/chat/completions" "$(chat_req sa)" >a.out 2>&1 || die "$(cat a.out)"
+    shim /usr/bin/python3 "$sa" "$MOCK_URL/v1/chat/completions" "$(chat_req sa)" >b.out 2>&1 || die "$(cat b.out)"
+    assert_count 1 "the second was a hit"
+}
+
 run_tests
