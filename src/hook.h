@@ -166,6 +166,8 @@ struct hk_handle {
     curl_xferinfo_callback xferinfo_cb;       /* wins over progress_cb */
     curl_progress_callback progress_cb;
     void *progress_data;                      /* XFERINFODATA = PROGRESSDATA */
+    curl_prereq_callback prereq_cb;           /* CURLOPT_PREREQFUNCTION (also an OPT_PASS) */
+    void *prereq_data;
     int decodes_content;       /* ACCEPT_ENCODING set and HTTP_CONTENT_DECODING on */
     char *accept_encoding;     /* CURLOPT_ACCEPT_ENCODING ("": all libcurl decodes); NULL: unset */
     long content_decoding;

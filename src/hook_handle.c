@@ -399,6 +399,13 @@ void handle_note_option(struct hk_handle *h, CURLoption opt, struct hk_arg a) {
     case CURLOPT_NETRC:
         if (l) h->cookie_engine = 1;
         break;
+    case CURLOPT_PREREQFUNCTION:
+        h->prereq_cb = (curl_prereq_callback)ptr;
+        note_generic(h, opt, a); /* and it makes LLM transfers pass */
+        break;
+    case CURLOPT_PREREQDATA:
+        h->prereq_data = (void *)ptr;
+        break;
     case CURLOPT_XFERINFOFUNCTION:
         h->xferinfo_cb = (curl_xferinfo_callback)ptr;
         break;

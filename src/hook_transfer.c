@@ -34,6 +34,8 @@ struct xfer {
     struct control ctl;   /* what X-LLMShim-Cache-Control asked */
     struct curl_slist *hdrs; /* the program's headers without it, sent in their place */
     size_t nhdrs;
+    int guard;            /* replay: llmshim's pre-request callback watches where it goes */
+    int guarded;          /* ... and it stopped a redirect to an LLM endpoint */
     CURLoption changed;   /* the program changed the request while it ran: never stored */
     int body_given_back;  /* ... and libcurl has the program's own body again */
 };
@@ -178,6 +180,34 @@ static const char *url_of(const struct hk_handle *h, char **own) {
     return *own;
 }
 
+/* Before each request libcurl sends for a transfer llmshim passed in replay mode (a redirect
+ * included): one to an LLM endpoint is stopped. The program's own callback is asked after. */
+static int guard_request(void *ud, char *primary_ip, char *local_ip, int primary_port, int local_port) {
+    struct xfer *x = ud;
+    struct hk_handle *h = x->h;
+    char *url = NULL;
+    if (h->real->curl_easy_getinfo(h->curl, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url &&
+        call_is_llm_url(x->cfg, url)) {
+        char *safe = loggable(url);
+        log_line("replay: not sent, because a redirect led to an LLM endpoint: %s", safe ? safe : "(a URL)");
+        free(safe);
+        x->guarded = 1;
+        return CURL_PREREQFUNC_ABORT;
+    }
+    return h->prereq_cb ? h->prereq_cb(h->prereq_data, primary_ip, local_ip, primary_port, local_port)
+                        : CURL_PREREQFUNC_OK;
+}
+
+static int install_guard(struct xfer *x) {
+    struct hk_handle *h = x->h;
+    if (SET(h, CURLOPT_PREREQFUNCTION, guard_request) != CURLE_OK) return -1;
+    if (SET(h, CURLOPT_PREREQDATA, x) != CURLE_OK) {
+        SET(h, CURLOPT_PREREQFUNCTION, h->prereq_cb);
+        return -1;
+    }
+    return 0;
+}
+
 struct xfer *xfer_start(struct hk_handle *h, int may_wait) {
     const struct config *cfg = cache_config();
     if (cfg->mode == MODE_OFF) return NULL;
@@ -204,7 +234,10 @@ struct xfer *xfer_start(struct hk_handle *h, int may_wait) {
     struct xfer *decided = url ? start(x, url, may_wait) : NULL;
     if (own) h->real->curl_free(own);
     if (decided) return decided;
-    if (x->hold || x->hdrs) { /* libcurl passes it, and gets the program's options back after */
+    /* replay: a request that is not an LLM call may still become one on the way (a redirect
+     * to an LLM endpoint, an HSTS upgrade): libcurl asks llmshim before each request it sends */
+    if (cfg->mode == MODE_REPLAY && !harmless(h) && install_guard(x) == 0) x->guard = 1;
+    if (x->hold || x->hdrs || x->guard) { /* libcurl passes it, and gets the program's options back after */
         x->kind = XFER_PASS;
         return x;
     }
@@ -563,6 +596,12 @@ void xfer_free(struct xfer *x) {
     call_free(&x->c);
     free(x->sent);
     upload_free(x->up);
+    if (x->guard) { /* the program's own pre-request callback back */
+        SET(x->h, CURLOPT_PREREQFUNCTION, x->h->prereq_cb);
+        SET(x->h, CURLOPT_PREREQDATA, x->h->prereq_data);
+        if (x->guarded && x->h->errorbuffer)
+            snprintf(x->h->errorbuffer, CURL_ERROR_SIZE, "llmshim: replay: not sent, because a redirect led to an LLM endpoint");
+    }
     if (x->hdrs) { /* the program's own header list back in libcurl */
         SET(x->h, CURLOPT_HTTPHEADER, x->h->headers);
         free(x->hdrs);

@@ -162,4 +162,22 @@ test_multi_socket_all_is_judged() {
     assert_count 1 "the second was a hit"
 }
 
+# Replay: a POST to a URL that is not an LLM endpoint, redirected (307/308) to one, is stopped
+# before libcurl sends it there.
+test_replay_redirect_to_an_llm_endpoint_is_stopped() {
+    /usr/bin/python3 "$ROOT/tests/e2e/clients/redirector.py" rp &
+    rpid=$!
+    trap 'kill $rpid 2>/dev/null; mock_stop >/dev/null 2>&1' EXIT
+    for i in $(seq 100); do [ -s rp ] && break; sleep 0.05; done
+    for code in 307 308; do
+        LLMSHIM_MODE=replay shim curl -sS -L "http://127.0.0.1:$(cat rp)/$code/x?to=$MOCK_URL/v1/chat/completions" \
+            -d "$(chat_req redir)" >/dev/null 2>err
+        assert_contains "$(cat err)" "llmshim: replay: not sent, because a redirect led to an LLM endpoint"
+    done
+    assert_count 0 "nothing reached the API"
+    # in cache mode the same redirect is followed, as without llmshim
+    shim curl -sS -L "http://127.0.0.1:$(cat rp)/307/x?to=$MOCK_URL/v1/chat/completions" -d "$(chat_req redir)" >/dev/null || die
+    assert_count 1
+}
+
 run_tests
