@@ -154,7 +154,7 @@ static void conn_free(struct conn *c) {
 static struct conn *conn_new(const struct rstore *r, char **err) {
     const struct redis_url *u = &r->url;
     redisContext *ctx = u->is_unix ? redisConnectUnixWithTimeout(u->path, r->connect_tv)
-                                   : redisConnectWithTimeout(u->host, u->port, r->connect_tv);
+                                   : redisConnectWithTimeout(u->addr[0].host, u->addr[0].port, r->connect_tv);
     int e = errno;
     struct conn *c = ctx ? calloc(1, sizeof(*c)) : NULL;
     if (!c) {
@@ -492,6 +492,10 @@ struct store *store_redis_open(const char *url, const char *ns, int connect_time
                                int command_timeout_ms, char **err) {
     struct redis_url u;
     if (redis_url_parse(url, &u, err) != 0) return NULL;
+    if (u.tls || u.topology != REDIS_SINGLE) {
+        if (err) *err = strdup("redis store: TLS, cluster and sentinel URLs are not supported yet");
+        return NULL;
+    }
     if (!ns) ns = "";
     if (strlen(ns) > NS_MAX) {
         if (err) *err = strdup("redis store: namespace longer than 1024 bytes");
