@@ -331,3 +331,31 @@ void redis_url_label(const struct redis_url *u, char *out, size_t n) {
     }
     out[len < n ? len : n - 1] = '\0';
 }
+
+void redis_url_redact(const char *url, char *out, size_t n) {
+    if (!n) return;
+    size_t o = 0;
+    const char *p = url ? url : "", *sep = strstr(p, "://");
+    const char *auth = sep ? sep + 3 : p, *aend = auth + strcspn(auth, "/?#"), *at = NULL;
+    for (const char *q = auth; q < aend; q++)
+        if (*q == '@') at = q;
+    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    while (*p && o + 1 < n) {
+        if (at && p == (colon ? colon + 1 : auth)) { /* the password: "***" in its place */
+            for (const char *m = "***"; *m && o + 1 < n; m++) out[o++] = *m;
+            p = at;
+            continue;
+        }
+        if (*p == '?' || *p == '&') { /* ?password=x: the value hidden too */
+            out[o++] = *p++;
+            if (!strncmp(p, "password=", 9)) {
+                for (int i = 0; i < 9 && o + 1 < n; i++) out[o++] = *p++;
+                for (const char *m = "***"; *m && o + 1 < n; m++) out[o++] = *m;
+                p += strcspn(p, "&#");
+            }
+            continue;
+        }
+        out[o++] = *p++;
+    }
+    out[o] = '\0';
+}

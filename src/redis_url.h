@@ -48,6 +48,10 @@ int redis_url_parse(const char *url, struct redis_url *out, char **err);
  * seeds "h1:7000,h2:7001"; "primary 'mymaster' via h1:26379,h2:26379" for sentinels. */
 void redis_url_label(const struct redis_url *u, char *out, size_t n);
 
+/* The URL as given, its password (userinfo or ?password=) replaced by "***": for showing a
+ * setting. Works on any text, parsed or not. */
+void redis_url_redact(const char *url, char *out, size_t n);
+
 /* "host:port" or "[v6]:port" into out. */
 void redis_addr_label(const char *host, int port, char *out, size_t n);
 

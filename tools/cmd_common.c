@@ -10,6 +10,7 @@
 
 #include "config_file.h"
 #include "json.h"
+#include "redis_url.h"
 #include "llmshim.h"
 
 const char *tool_verb;
@@ -246,11 +247,13 @@ struct store *open_backend(int must_exist) {
     /* every other backend is Redis */
     const char *url = tool_lookup("LLMSHIM_REDIS_URL");
     if (!url || !*url) url = DEFAULT_REDIS_URL;
-    snprintf(label, sizeof(label), "%s", url);
+    redis_url_redact(url, label, sizeof(label)); /* for messages: never the password */
 #ifdef LLMSHIM_HAVE_REDIS
     char *err = NULL;
-    struct store *s = store_redis_open(url, cfg->ns, 2000, 10000, &err);
-    if (!s) die(EXIT_FAIL, "cannot use redis at %s: %s", url, err ? err : "unreachable");
+    struct store_redis_opts o = {url, cfg->ns, 2000, 10000, cfg->redis_ca, cfg->redis_cert, cfg->redis_key,
+                                 cfg->sentinel_password};
+    struct store *s = store_redis_open(&o, &err);
+    if (!s) die(EXIT_FAIL, "cannot use redis at %s: %s", label, err ? err : "unreachable");
     return s;
 #else
     (void)must_exist;

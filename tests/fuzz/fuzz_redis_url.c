@@ -13,6 +13,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!text) return 0;
     memcpy(text, data, size);
     text[size] = '\0';
+    char shown[64], shown_big[8192];
+    redis_url_redact(text, shown, sizeof(shown));
+    redis_url_redact(text, shown_big, sizeof(shown_big));
+    if (strlen(shown) >= sizeof(shown) || strncmp(shown, shown_big, strlen(shown)) != 0) abort();
     struct redis_url u;
     memset(&u, 0x5a, sizeof(u)); /* garbage in, so that an unset field shows */
     char *err = NULL;

@@ -345,6 +345,29 @@ static void test_url_errors_never_echo_password(void **state) {
     bad("redis://h:topsecret", "port must be a number", "topsecret");
 }
 
+static void redacts(const char *url, const char *want) {
+    char out[256];
+    redis_url_redact(url, out, sizeof(out));
+    if (strcmp(out, want) != 0) fail_msg("%s: [%s], wanted [%s]", url, out, want);
+}
+
+static void test_url_redact(void **state) {
+    (void)state;
+    redacts("redis://app:s3cret@h:1/2", "redis://app:***@h:1/2");
+    redacts("rediss+sentinel://:s3cret@a,b/m/1", "rediss+sentinel://:***@a,b/m/1");
+    redacts("redis://s3cret@h", "redis://***@h");
+    redacts("redis://:a@b@h", "redis://:***@h");
+    redacts("redis://h/1?user=u&password=s3cret&db=1", "redis://h/1?user=u&password=***&db=1");
+    redacts("unix://:s3cret@/tmp/r.sock?db=1", "unix://:***@/tmp/r.sock?db=1");
+    redacts("unix:///tmp/r.sock?password=s3cret", "unix:///tmp/r.sock?password=***");
+    redacts("redis://h:6379", "redis://h:6379");
+    redacts("not a url", "not a url");
+    redacts("", "");
+    char out[12];
+    redis_url_redact("redis://u:s3cret@host", out, sizeof(out));
+    assert_string_equal(out, "redis://u:*"); /* cut short: still no secret */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url_defaults),
@@ -356,6 +379,7 @@ int main(void) {
         cmocka_unit_test(test_url_tls),
         cmocka_unit_test(test_url_cluster),
         cmocka_unit_test(test_url_sentinel),
+        cmocka_unit_test(test_url_redact),
         cmocka_unit_test(test_url_errors_scheme),
         cmocka_unit_test(test_url_errors_host_port),
         cmocka_unit_test(test_url_errors_db_query),
