@@ -15,7 +15,7 @@ SHIM_LIBS    := -Wl,-Bstatic -lhiredis -lbearssl -Wl,-Bdynamic
 
 CORE_SRC  := src/buf.c src/json.c src/canon.c src/endpoint.c src/config.c src/call.c src/entry.c src/entry_memo.c src/log.c src/stats.c src/stream.c src/usage.c src/redis_url.c src/forksafe.c
 STORE_SRC := src/store_memory.c src/store_file.c src/store_redis.c src/store_redis_io.c src/store_tier.c \
-             src/redis_node.c src/redis_tls.c src/redis_tls_conf.c
+             src/redis_node.c src/redis_cluster.c src/redis_sentinel.c src/redis_tls.c src/redis_tls_conf.c
 CORE_SRC  += src/config_file.c
 HOOK_SRC  := src/cache.c src/hook_real.c src/hook_handle.c src/hook_easy.c src/hook_transfer.c src/hook_options.c src/hook_upload.c src/hook_precall.c src/hook_multi.c src/hook_dlopen.c src/hook_replay.c src/hook_record.c
 SHIM_SRC  := $(CORE_SRC) $(STORE_SRC) $(HOOK_SRC)
@@ -66,7 +66,7 @@ $(BUILD)/llmshim: $(TOOL_SRC) $(wildcard tools/*.h) $(CORE_SRC) $(STORE_SRC) $(w
 # without recommends, so libc6-dev (stdio.h, crt1.o) must be named.
 DEMO_PKGS := gcc libc6-dev make pkg-config libcurl4-openssl-dev libhiredis-dev libjsmn-dev libbearssl-dev \
              curl python3
-TEST_PKGS := libcmocka-dev faketime redis-server nutcracker openssl \
+TEST_PKGS := libcmocka-dev faketime redis-server redis-sentinel nutcracker openssl \
              php-cli php-curl php-guzzlehttp-guzzle python3-pycurl r-cran-curl ruby-ethon
 DEB_PKGS  := $(DEMO_PKGS) $(TEST_PKGS)
 deps:

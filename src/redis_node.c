@@ -97,24 +97,36 @@ static int is_address(const char *host) {
     return inet_pton(AF_INET, host, a) == 1 || inet_pton(AF_INET6, host, a) == 1;
 }
 
-/* AUTH and SELECT, pipelined, when the options ask for them. */
+/* Whether a ROLE reply says primary; an error (NOPERM: the ACL forbids ROLE) cannot tell. */
+static int role_ok(const redisReply *r) {
+    if (r->type == REDIS_REPLY_ERROR) return 1;
+    return r->type == REDIS_REPLY_ARRAY && r->elements > 0 && r->element[0]->type == REDIS_REPLY_STRING &&
+           !strcmp(r->element[0]->str, "master");
+}
+
+/* AUTH, SELECT and ROLE, pipelined, as the options ask for them. */
 static int handshake(struct redis_node *n, struct node_conn *c, char **err) {
     const struct node_opts *o = n->o;
-    struct redis_cmd hs[2];
-    redisReply *rep[2];
+    struct redis_cmd hs[3];
+    redisReply *rep[3];
     char db[16];
     int k = 0, rc = 0;
     const char *user = o->user ? o->user : "", *pass = o->password ? o->password : "";
     if (user[0]) hs[k++] = (struct redis_cmd){3, {"AUTH", user, pass}, {4, strlen(user), strlen(pass)}};
     else if (pass[0]) hs[k++] = (struct redis_cmd){2, {"AUTH", pass}, {4, strlen(pass)}};
     if (o->db) hs[k++] = (struct redis_cmd){2, {"SELECT", db}, {6, (size_t)snprintf(db, sizeof(db), "%d", o->db)}};
+    if (o->want_primary) hs[k++] = (struct redis_cmd){1, {"ROLE"}, {4}};
     if (k && redis_exchange(&c->link, o->command_ms, hs, k, rep) != 0) {
         ctx_error(n, c->link.ctx, errno, 0, 1, err);
         return -1;
     }
     for (int i = 0; i < k; i++) { /* AUTH first: a SELECT after a failed AUTH fails too */
-        if (!rc && rep[i]->type == REDIS_REPLY_ERROR)
+        if (rc) {
+        } else if (!strcmp(hs[i].argv[0], "ROLE")) {
+            if (!role_ok(rep[i])) rc = node_fail(n, err, "not a primary (any more: a failover demoted it)");
+        } else if (rep[i]->type == REDIS_REPLY_ERROR) {
             rc = node_fail(n, err, "%s failed: %s", hs[i].argv[0], rep[i]->str);
+        }
         freeReplyObject(rep[i]);
     }
     return rc;

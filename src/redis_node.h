@@ -37,6 +37,10 @@ struct node_opts {
     /* the name certificates must carry when a node is known by address only (a cluster's or a
      * sentinel's answer) and the URL named its hosts: NULL to check the address itself */
     const char *tls_name;
+    /* connect only to a primary (ROLE, pipelined with AUTH and SELECT): a sentinel's answer may
+     * be out of date, and a demoted primary still serves reads. An ACL user who may not run ROLE
+     * is taken at its word. */
+    int want_primary;
 };
 
 struct node_conn;

@@ -3,9 +3,10 @@
  * single-key commands, so the store also works through sharding proxies (twemproxy) and managed
  * Redis; each and get_stats (the llmshim command) may use SCAN and HGETALL.
  *
- * Where a command goes: redis_node.c holds the connections to one server, their pool and the
- * backoff after failures; the wire (sending, reading, deadlines) is store_redis_io.c, TLS
- * redis_tls.c. */
+ * Where a command goes: to the one server of the URL, to the primary of its key's slot in a
+ * cluster (redis_cluster.c), or to the primary the sentinels name (redis_sentinel.c). Each
+ * server's connections, their pool and the backoff after failures: redis_node.c; the wire
+ * (sending, reading, deadlines): store_redis_io.c; TLS: redis_tls.c. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -22,7 +23,9 @@
 
 #include <hiredis/hiredis.h>
 
+#include "redis_cluster.h"
 #include "redis_node.h"
+#include "redis_sentinel.h"
 #include "redis_tls.h"
 #include "redis_url.h"
 #include "store_redis_io.h"
@@ -38,9 +41,13 @@
 struct rstore {
     struct store base;
     struct redis_url url;
-    struct node_opts opts;
+    struct node_opts opts;          /* for the servers holding entries */
+    struct node_opts watch_opts;    /* for sentinels */
+    char *sentinel_password;
     struct rtls_conf *tls;
-    struct redis_node *node;
+    struct redis_node *node;        /* one of these three */
+    struct cluster *cluster;
+    struct sentinel *sentinel;
     char label[300];                /* for messages: host:port or socket path */
     char id[33];                    /* random: tells this store's fill locks from others' */
     char prefix[NS_MAX + 16];       /* "llmshim:v1:<ns>:" */
@@ -89,6 +96,8 @@ static size_t key_of(const struct rstore *r, const struct store_key *k, const ch
 /* n pipelined commands that all name one key, as their first argument, on the server holding
  * it: 0 with n replies in rep (the caller frees them, error replies included), or -1 with *err. */
 static int run(struct rstore *r, const struct redis_cmd *cmds, int n, redisReply **rep, char **err) {
+    if (r->cluster) return cluster_run(r->cluster, cmds, n, rep, err);
+    if (r->sentinel) return sentinel_run(r->sentinel, cmds, n, rep, err);
     return node_run(r->node, cmds, n, rep, err);
 }
 
@@ -98,10 +107,9 @@ static int run1(struct rstore *r, const struct redis_cmd *c, redisReply **rep, c
 
 /* The servers holding entries (SCAN each of them): up to max into out; their number or -1. */
 static int primaries(struct rstore *r, struct redis_node **out, int max, char **err) {
-    (void)max;
-    (void)err;
-    out[0] = r->node;
-    return 1;
+    if (r->cluster) return cluster_primaries(r->cluster, out, max, err);
+    out[0] = r->sentinel ? sentinel_primary(r->sentinel, err) : r->node;
+    return out[0] ? 1 : -1;
 }
 
 /* -1 with *err for an error reply or a reply of an unexpected type. */
@@ -332,7 +340,11 @@ static void rs_close(struct store *s) {
     struct rstore *r = (struct rstore *)s;
     if (!r) return;
     node_free(r->node);
+    cluster_free(r->cluster);
+    sentinel_free(r->sentinel);
     rtls_conf_free(r->tls);
+    if (r->sentinel_password) explicit_bzero(r->sentinel_password, strlen(r->sentinel_password));
+    free(r->sentinel_password);
     explicit_bzero(&r->url, sizeof(r->url)); /* the password */
     free(r);
 }
@@ -350,7 +362,8 @@ static int is_address(const char *host) {
 /* The nodes' options, TLS settings loaded, and the nodes the URL names. */
 static int open_nodes(struct rstore *r, const struct store_redis_opts *o, char **err) {
     struct redis_url *u = &r->url;
-    r->opts = (struct node_opts){u->user, u->password, u->db, r->opts.connect_ms, r->opts.command_ms, NULL, NULL};
+    r->opts = (struct node_opts){.user = u->user, .password = u->password, .db = u->db,
+                                 .connect_ms = r->opts.connect_ms, .command_ms = r->opts.command_ms};
     if (u->tls) {
         char *why = NULL;
         if (rtls_conf_load(&r->tls, o->ca_file, o->cert_file, o->key_file, &why) != 0) {
@@ -363,7 +376,22 @@ static int open_nodes(struct rstore *r, const struct store_redis_opts *o, char *
         for (int i = 0; i < u->naddr && !r->opts.tls_name; i++)
             if (!is_address(u->addr[i].host)) r->opts.tls_name = u->addr[i].host;
     }
-    if (u->topology != REDIS_SINGLE) return fail(r, err, "cluster and sentinel URLs are not supported yet");
+    if (u->topology == REDIS_CLUSTER) {
+        r->cluster = cluster_new(u, &r->opts);
+        return r->cluster ? 0 : fail(r, err, "out of memory");
+    }
+    if (u->topology == REDIS_SENTINEL) {
+        if (o->sentinel_password && !(r->sentinel_password = strdup(o->sentinel_password)))
+            return fail(r, err, "out of memory");
+        r->opts.want_primary = 1;
+        r->watch_opts = r->opts;
+        r->watch_opts.want_primary = 0;
+        r->watch_opts.user = NULL;
+        r->watch_opts.password = r->sentinel_password;
+        r->watch_opts.db = 0;
+        r->sentinel = sentinel_new(u, &r->opts, &r->watch_opts);
+        return r->sentinel ? 0 : fail(r, err, "out of memory");
+    }
     r->node = node_new(u->addr[0].host, u->addr[0].port, u->is_unix ? u->path : NULL, &r->opts);
     return r->node ? 0 : fail(r, err, "out of memory");
 }
