@@ -85,9 +85,12 @@ int rtls_der_enter(const unsigned char *p, const unsigned char *end, unsigned wa
     return 0;
 }
 
-static int b64(int c) {
-    return c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26 : c >= '0' && c <= '9' ? c - '0' + 52
-         : c == '+' ? 62 : c == '/' ? 63 : -1;
+/* Base64 digit values, -1 for whitespace and '=', -2 for anything else. */
+static void b64_table(signed char *t) {
+    static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    memset(t, -2, 256);
+    for (int i = 0; i < 64; i++) t[(unsigned char)digits[i]] = (signed char)i;
+    t[' '] = t['\t'] = t['\r'] = t['\n'] = t['='] = -1;
 }
 
 typedef int (*pem_fn)(struct rtls_conf *c, const char *name, const unsigned char *der, size_t n);
@@ -100,6 +103,8 @@ static int pem_each(struct rtls_conf *c, const char *text, size_t len, pem_fn fn
     const char *p = text, *end = text + len;
     struct buf der;
     int rc = 0, found = 0;
+    signed char b64[256];
+    b64_table(b64);
     buf_init(&der);
     while (!rc) {
         const char *begin = memmem(p, (size_t)(end - p), "-----BEGIN ", 11);
@@ -114,17 +119,17 @@ static int pem_each(struct rtls_conf *c, const char *text, size_t len, pem_fn fn
         snprintf(name, sizeof(name), "%.*s", (int)(dash - label), label);
         buf_clear(&der);
         unsigned acc = 0;
-        int bits = 0, bad = 0;
+        int bits = 0, bad = buf_reserve(&der, (size_t)(stop - dash)) != 0;
         for (const char *q = dash + 5; q < stop && !bad; q++) {
-            int v = b64((unsigned char)*q);
+            int v = b64[(unsigned char)*q];
             if (v < 0) {
-                bad = !strchr(" \t\r\n=", *q);
+                bad = v == -2;
                 continue;
             }
             acc = (acc << 6) | (unsigned)v;
-            if ((bits += 6) >= 8) {
+            if ((bits += 6) >= 8) { /* room reserved: 3 bytes for every 4 characters */
                 bits -= 8;
-                buf_putc(&der, (char)(acc >> bits));
+                der.data[der.len++] = (char)(acc >> bits);
             }
         }
         p = stop + 9;
