@@ -144,13 +144,15 @@ static const br_x509_class xv_class = {
 static void describe_alert(struct rtls *t, int alert) {
     const char *what = alert == 40   ? "handshake failure"
                        : alert == 42 ? "bad certificate"
+                       : alert == 43 ? "unsupported certificate"
+                       : alert == 44 ? "certificate revoked"
                        : alert == 45 ? "certificate expired"
                        : alert == 46 ? "certificate unknown"
                        : alert == 48 ? "unknown CA"
                        : alert == 70 ? "protocol version"
                        : alert == 116 ? "certificate required"
                                       : "";
-    int cert = alert == 42 || (alert >= 44 && alert <= 46) || alert == 48 || alert == 116;
+    int cert = (alert >= 42 && alert <= 46) || alert == 48 || alert == 116;
     int has_cert = t->conf->key != NULL;
     const char *hint = alert == 70 ? ": it does not accept TLS 1.2"
                        : cert && has_cert ? ": it refused our client certificate (LLMSHIM_REDIS_CERT)"
