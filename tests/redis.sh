@@ -10,9 +10,10 @@
 #         -> REDIS_CLUSTER_PORTS REDIS_CLUSTER_PIDS REDIS_CLUSTER_URL (redis+cluster://every node)
 #            and with --tls CERTDIR REDIS_CLUSTER_TLS_URL (rediss+cluster://localhost:TLSPORT,...)
 #     redis_cluster_primary_of PORT: the port of the primary a node is or follows
-#     redis_sentinels_start PRIMARY_PORT NAME N [--password P] [--primary-password P]
+#     redis_sentinels_start PRIMARY_PORT NAME N [--password P] [--primary-password P] [--tls CERTDIR]
 #         N redis-sentinels on loopback watching 127.0.0.1:PRIMARY_PORT as NAME (quorum 2, down
-#         after 1 s), returned once each knows the primary's replicas and the other sentinels
+#         after 1 s), returned once each knows the primary's replicas and the other sentinels;
+#         with --tls they listen with TLS only and reach the servers with TLS
 #         -> REDIS_SENTINEL_PORTS REDIS_SENTINEL_PIDS
 #     redis_cli ARGS...     redis-cli against the last one started, authenticated
 #     redis_stop [PID]      stops that server, or every one this shell started
@@ -162,11 +163,13 @@ redis_cluster_primary_of() {
 
 redis_sentinels_start() {
     local pport=${1:?redis_sentinels_start PORT NAME N} name=${2:?} n=${3:?} spass="" ppass="" i j try port pid dir log
+    local tls="" cli=()
     shift 3
     while [ $# -gt 0 ]; do
         case $1 in
             --password) spass=$2; shift 2 ;;
             --primary-password) ppass=$2; shift 2 ;;
+            --tls) tls=$2; cli=(--tls --cacert "$tls/ca.pem"); shift 2 ;;
             *) echo "redis_sentinels_start: unknown option $1" >&2; return 2 ;;
         esac
     done
@@ -178,7 +181,13 @@ redis_sentinels_start() {
         for ((try = 0; try < 20; try++)); do
             port=$((10000 + (RANDOM * 32768 + RANDOM) % 22000))
             {
-                printf 'port %s\nbind 127.0.0.1\ndaemonize no\ndir %s\n' "$port" "$dir"
+                if [ -n "$tls" ]; then
+                    printf 'port 0\ntls-port %s\ntls-replication yes\ntls-auth-clients no\n' "$port"
+                    printf 'tls-cert-file %s\ntls-key-file %s\ntls-ca-cert-file %s\n' "$tls/server.pem" "$tls/server.key" "$tls/ca.pem"
+                else
+                    printf 'port %s\n' "$port"
+                fi
+                printf 'bind 127.0.0.1\ndaemonize no\ndir %s\n' "$dir"
                 printf 'sentinel monitor %s 127.0.0.1 %s 2\n' "$name" "$pport"
                 printf 'sentinel down-after-milliseconds %s 1000\nsentinel failover-timeout %s 10000\n' "$name" "$name"
                 [ -n "$ppass" ] && printf 'sentinel auth-pass %s "%s"\n' "$name" "$ppass"
@@ -189,7 +198,7 @@ redis_sentinels_start() {
             local up=""
             for ((j = 0; j < 200; j++)); do
                 kill -0 "$pid" 2>/dev/null || break
-                if env -u LD_PRELOAD ${spass:+REDISCLI_AUTH="$spass"} redis-cli -p "$port" info server 2>/dev/null |
+                if env -u LD_PRELOAD ${spass:+REDISCLI_AUTH="$spass"} redis-cli "${cli[@]}" -p "$port" info server 2>/dev/null |
                     grep -q "^process_id:$pid"; then up=1; break; fi
                 sleep 0.025
             done
@@ -212,7 +221,7 @@ redis_sentinels_start() {
     for ((i = 0; i < 400; i++)); do
         ok=1
         for port in $REDIS_SENTINEL_PORTS; do
-            m=$(env -u LD_PRELOAD ${spass:+REDISCLI_AUTH="$spass"} redis-cli -p "$port" sentinel master "$name" 2>/dev/null | tr '\n' ' ')
+            m=$(env -u LD_PRELOAD ${spass:+REDISCLI_AUTH="$spass"} redis-cli "${cli[@]}" -p "$port" sentinel master "$name" 2>/dev/null | tr '\n' ' ')
             case $m in *"num-other-sentinels $((n - 1)) "*) ;; *) ok=; break ;; esac
             case $m in *"num-slaves 0 "*) ok=; break ;; esac
         done

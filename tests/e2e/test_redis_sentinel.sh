@@ -39,6 +39,26 @@ asks() {
         "$ASK_LOOP" "$MOCK_URL/v1/chat/completions" "$@" >"$name.out" 2>"$name.err"
 }
 
+# rediss+sentinel://: sentinels, primary and replica with TLS only between them and to us; the
+# sentinels name the primary by address, its certificate is checked against the URL's name.
+test_over_tls() {
+    certs=$TEST_TMP/certs
+    bash "$ROOT/tests/redis_certs.sh" "$certs" || die "certificates"
+    redis_start --tls "$certs" -- --tls-replication yes >/dev/null || die "redis"
+    p=$REDIS_PORT tp=$REDIS_TLS_PORT pids=$REDIS_PID
+    redis_start --tls "$certs" -- --tls-replication yes --replicaof 127.0.0.1 "$tp" >/dev/null || die "replica"
+    pids="$pids $REDIS_PID"
+    redis_sentinels_start "$tp" tlsmaster 1 --tls "$certs" >/dev/null || die "sentinel"
+    pids="$pids $REDIS_SENTINEL_PIDS"
+    trap 'redis_stop "$pids"' EXIT
+    export LLMSHIM_REDIS_URL="rediss+sentinel://localhost:$REDIS_SENTINEL_PORTS/tlsmaster" LLMSHIM_REDIS_CA=$certs/ca.pem
+    unset LLMSHIM_SENTINEL_PASSWORD
+    asks first --prompts 3 --requests 6 --pause-ms 0 --tag tls || die "$(cat first.err)"
+    assert_eq "$(cat first.err)" ""
+    assert_eq "$(grep -c ' HIT ok$' first.out)" 3 "a miss, then a hit, over TLS"
+    assert_eq "$(env -u LD_PRELOAD redis-cli -p "$p" --scan --pattern 'llmshim:v1:*' | grep -cv ':stats$')" 3 "on the primary"
+}
+
 # A primary demoted behind the sentinels' back (as a failover does before they have caught up):
 # a new connection sees it is a replica (ROLE) and a write on an old one is refused (READONLY);
 # each time the call goes to the network, with every answer right.
