@@ -1,7 +1,7 @@
 /* redis store: entries under llmshim:v1:<ns>:<hex> in one Redis shared by every process and
- * machine that points at it. The request path (get, put, lock, unlock, add_stats) uses only
- * single-key commands, so the store also works through sharding proxies (twemproxy) and managed
- * Redis; each and get_stats (the llmshim command) may use SCAN and HGETALL.
+ * machine that points at it. Every command names one key (get, put, lock, unlock, add_stats;
+ * each's GETs), so the store also works through sharding proxies (twemproxy), on a cluster and
+ * on managed Redis; each (the llmshim command) SCANs every primary.
  *
  * Where a command goes: to the one server of the URL, to the primary of its key's slot in a
  * cluster (redis_cluster.c), or to the primary the sentinels name (redis_sentinel.c). Each
@@ -9,10 +9,8 @@
  * (sending, reading, deadlines): store_redis_io.c; TLS: redis_tls.c. */
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
