@@ -15,7 +15,8 @@ SHIM_LIBS    := -Wl,-Bstatic -lhiredis -lbearssl -lz -Wl,-Bdynamic
 
 CORE_SRC  := src/buf.c src/json.c src/canon.c src/endpoint.c src/config.c src/call.c src/entry.c src/entry_memo.c src/log.c src/stats.c src/stream.c src/usage.c src/redis_url.c src/forksafe.c \
              src/jsondiff.c src/nearest.c src/jsonfmt.c
-STORE_SRC := src/store_memory.c src/store_file.c src/store_file_dir.c src/store_redis.c src/store_redis_io.c src/store_tier.c
+STORE_SRC := src/store_memory.c src/store_file.c src/store_file_dir.c src/store_redis.c src/store_redis_io.c src/store_tier.c \
+             src/redis_node.c src/redis_cluster.c src/redis_sentinel.c src/redis_tls.c src/redis_tls_conf.c
 CORE_SRC  += src/config_file.c
 HOOK_SRC  := src/cache.c src/replay_miss.c src/hook_real.c src/hook_handle.c src/hook_easy.c src/hook_transfer.c src/hook_options.c src/hook_upload.c src/hook_precall.c src/hook_control.c src/hook_multi.c src/hook_dlopen.c src/hook_replay.c src/hook_record.c src/hook_info.c src/hook_coding.c
 SHIM_SRC  := $(CORE_SRC) $(STORE_SRC) $(HOOK_SRC)
@@ -41,8 +42,10 @@ $(BUILD)/obj $(BUILD)/tests $(BUILD)/examples:
 
 # Unit tests link the pure core and the stores directly (no preload involved), and the parts of
 # the hook layer that only need libcurl's header: the option table and the option mirror.
-UNIT_HOOK := src/hook_options.c src/hook_handle.c src/hook_info.c
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_SRC) $(STORE_SRC) $(UNIT_HOOK) $(wildcard src/*.h) | $(BUILD)/tests
+CORE_SRC  := src/buf.c src/json.c src/canon.c src/endpoint.c src/config.c src/call.c src/entry.c src/entry_memo.c src/log.c src/stats.c src/stream.c src/usage.c src/redis_url.c src/forksafe.c \
+             src/jsondiff.c src/nearest.c src/jsonfmt.c
+STORE_SRC := src/store_memory.c src/store_file.c src/store_file_dir.c src/store_redis.c src/store_redis_io.c src/store_tier.c \
+             src/redis_node.c src/redis_cluster.c src/redis_sentinel.c src/redis_tls.c src/redis_tls_conf.c
 	$(CC) $(BASE) $(CFLAGS) -o $@ $< $(CORE_SRC) $(STORE_SRC) $(UNIT_HOOK) -lcmocka -lhiredis -lbearssl -lpthread
 
 $(BUILD)/examples/%: examples/%.c | $(BUILD)/examples
@@ -71,7 +74,7 @@ $(BUILD)/llmshim: $(TOOL_SRC) $(wildcard tools/*.h) $(CORE_SRC) $(STORE_SRC) $(w
 # without recommends, so libc6-dev (stdio.h, crt1.o) must be named.
 DEMO_PKGS := gcc libc6-dev make pkg-config libcurl4-openssl-dev libhiredis-dev libjsmn-dev libbearssl-dev zlib1g-dev \
              curl python3
-TEST_PKGS := libcmocka-dev faketime redis-server nutcracker openssl procps \
+TEST_PKGS := libcmocka-dev faketime redis-server redis-sentinel nutcracker openssl procps \
              php-cli php-curl php-guzzlehttp-guzzle python3-pycurl python3-seccomp r-cran-curl ruby-ethon tclcurl \
              php-symfony-http-client nghttp2-proxy libwww-curl-perl
 DEB_PKGS  := $(DEMO_PKGS) $(TEST_PKGS)
@@ -184,7 +187,7 @@ $(ASAN_BUILD)/obj/torture.o: tests/torture/torture.c
 	$(CC) $(BASE) $(ASAN_FLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
 $(ASAN_BUILD)/libllmshim.so: $(SHIM_SRC:src/%.c=$(ASAN_BUILD)/obj/%.o) $(ASAN_BUILD)/obj/torture.o
 	$(CC) $(SHIM_LDFLAGS) -fsanitize=address,undefined -o $@ $^ $(SHIM_LIBS)
-$(ASAN_BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_SRC) $(STORE_SRC) $(UNIT_HOOK) $(wildcard src/*.h)
+$(ASAN_BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_SRC) $(STORE_SRC) $(UNIT_HOOK) $(wildcard src/*.h tests/unit/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(BASE) $(ASAN_FLAGS) -o $@ $< $(CORE_SRC) $(STORE_SRC) $(UNIT_HOOK) -lcmocka -lhiredis -lbearssl -lpthread
 $(ASAN_BUILD)/clients/chat: examples/chat.c

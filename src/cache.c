@@ -76,8 +76,10 @@ static void store_init(void) {
         store = store_memory_open(config.mem_max_entries, config.mem_max_bytes);
         if (!store) err = strdup("memory store: out of memory");
     } else if (config.backend == BACKEND_REDIS) {
-        store = store_redis_open(config.redis_url, config.ns ? config.ns : "", config.redis_connect_ms,
-                                 config.redis_timeout_ms, &err);
+        struct store_redis_opts o = {config.redis_url, config.ns,           config.redis_connect_ms,
+                                     config.redis_timeout_ms, config.redis_ca, config.redis_cert,
+                                     config.redis_key, config.sentinel_password};
+        store = store_redis_open(&o, &err);
     } else {
         store = store_file_open(config.dir, &err);
     }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define DEFAULT_TTL (7LL * 24 * 3600)
 #define DEFAULT_MEM_ENTRIES 1000
@@ -198,6 +199,36 @@ static void parse_key_settings(struct config *c, config_lookup get) {
     }
 }
 
+/* An absolute path, or an error naming the setting. */
+static char *path_setting(struct config *c, config_lookup get, const char *name) {
+    const char *v = get(name);
+    if (!v || !*v) return NULL;
+    if (v[0] != '/') {
+        fail(c, "%s='%s' must be an absolute path", name, v);
+        return NULL;
+    }
+    return dup_or_fail(c, v);
+}
+
+/* TLS files and the sentinels' password, checked against the URL they go with: a CA set for a
+ * redis:// URL would let someone believe the connection is encrypted. */
+static void parse_redis_extras(struct config *c, config_lookup get) {
+    const char *u = c->redis_url ? c->redis_url : "", *v;
+    int tls = !strncasecmp(u, "rediss://", 9) || !strncasecmp(u, "rediss+", 7);
+    int sentinel = !strncasecmp(u, "redis+sentinel://", 17) || !strncasecmp(u, "rediss+sentinel://", 18);
+    c->redis_ca = path_setting(c, get, "LLMSHIM_REDIS_CA");
+    c->redis_cert = path_setting(c, get, "LLMSHIM_REDIS_CERT");
+    c->redis_key = path_setting(c, get, "LLMSHIM_REDIS_KEY");
+    if ((v = get("LLMSHIM_SENTINEL_PASSWORD")) && *v) c->sentinel_password = dup_or_fail(c, v);
+    if (!c->redis_cert != !c->redis_key)
+        fail(c, "LLMSHIM_REDIS_CERT and LLMSHIM_REDIS_KEY go together (mutual TLS needs the certificate and its key)");
+    if (c->backend != BACKEND_REDIS || c->mode == MODE_OFF) return;
+    const char *set = c->redis_ca ? "LLMSHIM_REDIS_CA" : c->redis_cert ? "LLMSHIM_REDIS_CERT" : NULL;
+    if (set && !tls) fail(c, "%s is set but LLMSHIM_REDIS_URL is not a TLS URL (rediss://...)", set);
+    if (c->sentinel_password && !sentinel)
+        fail(c, "LLMSHIM_SENTINEL_PASSWORD is set but LLMSHIM_REDIS_URL is not a redis+sentinel:// URL");
+}
+
 static char *default_dir(struct config *c, config_lookup get) {
     const char *xdg = get("XDG_CACHE_HOME"), *home = get("HOME");
     char path[4096];
@@ -241,6 +272,7 @@ void config_parse(struct config *c, config_lookup get) {
         if (parse_size(v, &n, 0) != 0 || n < 1 || n > 60000) fail(c, "LLMSHIM_REDIS_TIMEOUT_MS='%s' is not a number of milliseconds (1-60000)", v);
         else c->redis_timeout_ms = (int)n;
     }
+    parse_redis_extras(c, get);
     if ((v = get("LLMSHIM_COALESCE_MS")) && *v) {
         if (parse_size(v, &n, 0) != 0 || n > 3600000) fail(c, "LLMSHIM_COALESCE_MS='%s' is not a number of milliseconds (0 = off)", v);
         else c->coalesce_ms = n;
@@ -300,6 +332,11 @@ void config_free(struct config *c) {
     free(c->dir);
     free(c->ns);
     free(c->redis_url);
+    free(c->redis_ca);
+    free(c->redis_cert);
+    free(c->redis_key);
+    if (c->sentinel_password) explicit_bzero(c->sentinel_password, strlen(c->sentinel_password));
+    free(c->sentinel_password);
     free_list(c->key_ignore);
     free_list(c->key_headers);
     free_list(c->redact_query);

@@ -71,9 +71,16 @@ static inline void store_close(struct store *s) {
 struct store *store_memory_open(size_t max_entries, size_t max_bytes);
 /* front (a memory store) before back; owns both. */
 struct store *store_tier_open(struct store *front, struct store *back);
-/* url: redis://[user:pass@]host:port/db or unix:///path?db=N; ns goes into every key. */
-struct store *store_redis_open(const char *url, const char *ns, int connect_timeout_ms,
-                               int command_timeout_ms, char **err);
+/* The Redis store's settings: config.h's LLMSHIM_REDIS_*, or the command's own timeouts. */
+struct store_redis_opts {
+    const char *url;  /* redis[s]://, redis[s]+cluster://, redis[s]+sentinel://, unix:// (redis_url.h) */
+    const char *ns;   /* goes into every key */
+    int connect_ms, command_ms;
+    const char *ca_file;   /* TLS: trust anchors; NULL: the system's bundle */
+    const char *cert_file, *key_file;  /* TLS: the client's certificate and key, or NULL */
+    const char *sentinel_password;     /* the sentinels' own, or NULL */
+};
+struct store *store_redis_open(const struct store_redis_opts *o, char **err);
 /* Creates dir (0700) if needed, with a .gitignore for everything but the entries. NULL with
  * *err set when it cannot be used. */
 struct store *store_file_open(const char *dir, char **err);

@@ -11,6 +11,7 @@
 
 #include "config_file.h"
 #include "json.h"
+#include "redis_url.h"
 #include "llmshim.h"
 
 const char *tool_verb;
@@ -262,41 +263,6 @@ long long tool_now(void) {
 
 static char label[PATH_MAX + 32];
 
-void mask_url(const char *url, char *out, size_t n) {
-    /* user:password@ keeps the user; password=, pass=, auth= parameters keep their names */
-    size_t w = 0;
-    const char *p = url, *scheme = strstr(url, "://");
-    const char *auth = scheme ? scheme + 3 : url;
-    const char *end = auth + strcspn(auth, "/?#");
-    const char *at = NULL;
-    for (const char *q = auth; q < end; q++)
-        if (*q == '@') at = q;
-    for (; *p && w + 1 < n; p++) {
-        if (at && p == auth) {
-            const char *colon = memchr(auth, ':', (size_t)(at - auth));
-            size_t keep = colon ? (size_t)(colon - auth) : 0;
-            int m = snprintf(out + w, n - w, "%.*s%s@", (int)keep, auth, colon ? ":***" : "***");
-            w += m > 0 && (size_t)m < n - w ? (size_t)m : 0;
-            p = at;
-            continue;
-        }
-        out[w++] = *p;
-        if ((*p == '?' || *p == '&') && p > end) {
-            static const char *const secret[] = {"password=", "pass=", "auth=", "sentinel_password=", NULL};
-            for (const char *const *sname = secret; *sname; sname++) {
-                size_t sl = strlen(*sname);
-                if (strncasecmp(p + 1, *sname, sl)) continue;
-                int m = snprintf(out + w, n - w, "%.*s***", (int)sl, p + 1);
-                w += m > 0 && (size_t)m < n - w ? (size_t)m : 0;
-                p += sl;
-                while (p[1] && p[1] != '&' && p[1] != '#') p++;
-                break;
-            }
-        }
-    }
-    out[w < n ? w : n - 1] = '\0';
-}
-
 const char *backend_label(void) {
     return label;
 }
@@ -328,10 +294,12 @@ struct store *open_backend(int must_exist) {
     /* every other backend is Redis */
     const char *url = tool_lookup("LLMSHIM_REDIS_URL");
     if (!url || !*url) url = DEFAULT_REDIS_URL;
-    mask_url(url, label, sizeof(label)); /* messages name the server, never the password */
+    redis_url_redact(url, label, sizeof(label)); /* for messages: never the password */
 #ifdef LLMSHIM_HAVE_REDIS
     char *err = NULL;
-    struct store *s = store_redis_open(url, cfg->ns, 2000, 10000, &err);
+    struct store_redis_opts o = {url, cfg->ns, 2000, 10000, cfg->redis_ca, cfg->redis_cert, cfg->redis_key,
+                                 cfg->sentinel_password};
+    struct store *s = store_redis_open(&o, &err);
     if (!s) die(EXIT_FAIL, "cannot use redis at %s: %s", label, err ? err : "unreachable");
     return s;
 #else

@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "config_file.h"
+#include "redis_tls.h"
+#include "redis_url.h"
 #include "llmshim.h"
 
 static const char usage[] =
@@ -38,7 +40,11 @@ static void effective(const struct config *c, const char *name, char *out, size_
     } else if (!strcmp(name, "LLMSHIM_BACKEND")) {
         snprintf(out, n, "%s", raw ? raw : "file");
     } else if (!strcmp(name, "LLMSHIM_REDIS_URL")) {
-        mask_url(raw ? raw : DEFAULT_REDIS_URL, out, n);
+        redis_url_redact(raw ? raw : DEFAULT_REDIS_URL, out, n); /* a password is never shown */
+    } else if (!strcmp(name, "LLMSHIM_SENTINEL_PASSWORD")) {
+        snprintf(out, n, "%s", raw && *raw ? "(set, not shown)" : "");
+    } else if (!strcmp(name, "LLMSHIM_REDIS_CA")) {
+        snprintf(out, n, "%s", raw && *raw ? raw : c->backend == BACKEND_REDIS ? "(the system's: " RTLS_SYSTEM_CA ")" : "");
     } else {
         snprintf(out, n, "%s", raw ? raw : "");
     }

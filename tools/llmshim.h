@@ -56,9 +56,7 @@ const struct config *tool_config(void);
 /* The configured backend. must_exist: a file store directory that does not exist is an error
  * (nothing to read), else it is created. Exits on failure. */
 struct store *open_backend(int must_exist);
-const char *backend_label(void);
-/* url with its password (user:password@, password= parameters) shown as ***: for messages. */
-void mask_url(const char *url, char *out, size_t n); /* "/path (file)", "redis://... (redis)" */
+const char *backend_label(void); /* "/path (file)", "redis://... (redis)" */
 /* A file-store directory given on the command line (export/import). */
 struct store *open_dir(const char *dir, int must_exist);
 

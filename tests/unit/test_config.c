@@ -538,8 +538,45 @@ static void test_config_replay_pace_ignores_decimal_comma_locale(void **state) {
     config_free(&comma);
 }
 
+/* TLS files and the sentinels' password: absolute paths, certificate and key together, and
+ * only with a URL they apply to (a CA with redis:// would let someone think it is encrypted). */
+static void test_config_redis_tls_and_sentinel(void **state) {
+    (void)state;
+    struct config c;
+    parse_ok(&c, HOME);
+    assert_null(c.redis_ca);
+    assert_null(c.redis_cert);
+    assert_null(c.sentinel_password);
+    config_free(&c);
+    parse_ok(&c, HOME, {"LLMSHIM_BACKEND", "redis"}, {"LLMSHIM_REDIS_URL", "rediss://h:6380"},
+             {"LLMSHIM_REDIS_CA", "/etc/ca.pem"}, {"LLMSHIM_REDIS_CERT", "/c.pem"}, {"LLMSHIM_REDIS_KEY", "/c.key"});
+    assert_string_equal(c.redis_ca, "/etc/ca.pem");
+    assert_string_equal(c.redis_cert, "/c.pem");
+    assert_string_equal(c.redis_key, "/c.key");
+    config_free(&c);
+    parse_ok(&c, HOME, {"LLMSHIM_BACKEND", "memory,redis"}, {"LLMSHIM_REDIS_URL", "REDISS+CLUSTER://h"},
+             {"LLMSHIM_REDIS_CA", "/ca.pem"});
+    config_free(&c);
+    parse_ok(&c, HOME, {"LLMSHIM_BACKEND", "redis"}, {"LLMSHIM_REDIS_URL", "rediss+sentinel://s/m"},
+             {"LLMSHIM_SENTINEL_PASSWORD", "sp"});
+    assert_string_equal(c.sentinel_password, "sp");
+    config_free(&c);
+    /* for the file backend they are not used, and not judged */
+    parse_ok(&c, HOME, {"LLMSHIM_REDIS_CA", "/ca.pem"}, {"LLMSHIM_SENTINEL_PASSWORD", "sp"});
+    config_free(&c);
+    parse_err("LLMSHIM_REDIS_CA", HOME, {"LLMSHIM_REDIS_CA", "ca.pem"});
+    parse_err("LLMSHIM_REDIS_KEY", HOME, {"LLMSHIM_REDIS_CERT", "/c.pem"});
+    parse_err("LLMSHIM_REDIS_CERT", HOME, {"LLMSHIM_REDIS_KEY", "/c.key"});
+    parse_err("LLMSHIM_REDIS_CA", HOME, {"LLMSHIM_BACKEND", "redis"}, {"LLMSHIM_REDIS_CA", "/ca.pem"});
+    parse_err("LLMSHIM_REDIS_CERT", HOME, {"LLMSHIM_BACKEND", "redis"}, {"LLMSHIM_REDIS_URL", "redis+cluster://h"},
+              {"LLMSHIM_REDIS_CERT", "/c.pem"}, {"LLMSHIM_REDIS_KEY", "/c.key"});
+    parse_err("LLMSHIM_SENTINEL_PASSWORD", HOME, {"LLMSHIM_BACKEND", "redis"}, {"LLMSHIM_REDIS_URL", "rediss://h"},
+              {"LLMSHIM_SENTINEL_PASSWORD", "sp"});
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config_redis_tls_and_sentinel),
         cmocka_unit_test(test_config_defaults),
         cmocka_unit_test(test_config_once_needs_a_directory),
         cmocka_unit_test(test_config_redis_url_checked_for_the_redis_backend),
