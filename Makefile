@@ -42,10 +42,8 @@ $(BUILD)/obj $(BUILD)/tests $(BUILD)/examples:
 
 # Unit tests link the pure core and the stores directly (no preload involved), and the parts of
 # the hook layer that only need libcurl's header: the option table and the option mirror.
-CORE_SRC  := src/buf.c src/json.c src/canon.c src/endpoint.c src/config.c src/call.c src/entry.c src/entry_memo.c src/log.c src/stats.c src/stream.c src/usage.c src/redis_url.c src/forksafe.c \
-             src/jsondiff.c src/nearest.c src/jsonfmt.c
-STORE_SRC := src/store_memory.c src/store_file.c src/store_file_dir.c src/store_redis.c src/store_redis_io.c src/store_tier.c \
-             src/redis_node.c src/redis_cluster.c src/redis_sentinel.c src/redis_tls.c src/redis_tls_conf.c
+UNIT_HOOK := src/hook_options.c src/hook_handle.c src/hook_info.c
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_SRC) $(STORE_SRC) $(UNIT_HOOK) $(wildcard src/*.h tests/unit/*.h) | $(BUILD)/tests
 	$(CC) $(BASE) $(CFLAGS) -o $@ $< $(CORE_SRC) $(STORE_SRC) $(UNIT_HOOK) -lcmocka -lhiredis -lbearssl -lpthread
 
 $(BUILD)/examples/%: examples/%.c | $(BUILD)/examples

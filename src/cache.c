@@ -19,6 +19,7 @@
 #include "log.h"
 #include "replay_miss.h"
 #include "store.h"
+#include "store_redis_io.h"
 #include "usage.h"
 
 static struct config config;
@@ -79,6 +80,7 @@ static void store_init(void) {
         struct store_redis_opts o = {config.redis_url, config.ns,           config.redis_connect_ms,
                                      config.redis_timeout_ms, config.redis_ca, config.redis_cert,
                                      config.redis_key, config.sentinel_password};
+        if (config.max_entry_bytes) redis_io_max_reply = config.max_entry_bytes + (64u << 10); /* + framing */
         store = store_redis_open(&o, &err);
     } else {
         store = store_file_open(config.dir, &err);

@@ -232,6 +232,8 @@ char *handle_key_options(const struct hk_handle *h, CURLoption *pass) {
         }
         /* how redirects are followed matters only when they are (the curl tool always sets 50) */
         if ((o->opt == CURLOPT_MAXREDIRS || o->opt == CURLOPT_POSTREDIR) && !follow) continue;
+        /* 2TLS is what libcurl 7.88 does when nothing is set (and what the curl tool sets) */
+        if (o->opt == CURLOPT_HTTP_VERSION && o->a.l == CURL_HTTP_VERSION_2TLS) continue;
         buf_printf(&b, "%d=", (int)o->opt);
         if (HK_ARG_LONG(o->opt)) buf_printf(&b, "%ld", o->a.l);
         else if (HK_ARG_OFF_T(o->opt)) buf_printf(&b, "%lld", (long long)o->a.o);

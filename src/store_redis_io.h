@@ -28,6 +28,9 @@ struct redis_link {
  * wait lasts at most command_ms: a server that stops answering fails it, a large value that
  * keeps coming does not. 0, or -1: the connection is broken (errno, ctx->err; a TLS failure is
  * EPROTO with ctx->errstr "TLS: why"). */
+/* Sends the commands and reads their replies, all within command_ms together. */
 int redis_exchange(struct redis_link *l, int command_ms, const struct redis_cmd *cmds, int n, redisReply **rep);
+/* The largest reply accepted (set from LLMSHIM_MAX_ENTRY_BYTES plus framing), process-wide. */
+extern size_t redis_io_max_reply;
 
 #endif

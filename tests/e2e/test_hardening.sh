@@ -63,6 +63,28 @@ out.close()' "$(URL)" "$(chat_req closed)" || die
     /usr/bin/python3 -c 'import json,sys; json.load(open("out.json"))' || die "the answer is no longer JSON"
 }
 
+# A Redis that answers with a 1 TiB string, a 2^31-element array, or a reply trickled a byte every
+# 200 ms: the program's memory stays small and each costs at most the command timeout, once.
+test_redis_replies_bounded_in_size_and_time() {
+    for mode in huge array trickle; do
+        /usr/bin/python3 "$ROOT/tests/e2e/clients/fake_redis.py" $mode port.$mode &
+        pids="${pids:-} $!"
+    done
+    trap 'kill $pids 2>/dev/null; mock_stop >/dev/null 2>&1' EXIT
+    for mode in huge array trickle; do
+        for i in $(seq 100); do [ -s port.$mode ] && break; sleep 0.05; done
+        start=$(date +%s%N)
+        LLMSHIM_BACKEND=redis LLMSHIM_REDIS_URL="redis://127.0.0.1:$(cat port.$mode)/0" LLMSHIM_REDIS_TIMEOUT_MS=500 \
+            /usr/bin/time -f '%M' -o rss.$mode env LD_PRELOAD="$SHIM" LLMSHIM_ENDPOINTS="$MOCK_URL/v1" \
+            curl -sS "$MOCK_URL/v1/chat/completions" -d "$(chat_req "$mode")" >out.$mode 2>err.$mode || die "$mode: $(cat err.$mode)"
+        ms=$(( ($(date +%s%N) - start) / 1000000 ))
+        assert_contains "$(cat out.$mode)" "to: $mode" "$mode: the answer came from the network"
+        [ "$ms" -lt 4000 ] || die "$mode took ${ms} ms"
+        rss=$(tail -1 rss.$mode)
+        [ "$rss" -lt 200000 ] || die "$mode: the program grew to ${rss} KiB"
+    done
+}
+
 # ---- hangs --------------------------------------------------------------------------------------
 
 # A FIFO where a file should be (an entry, the scope secret, the config file) never blocks.

@@ -156,7 +156,7 @@ static void test_config_once_needs_a_directory(void **state) {
 
 static void test_config_redis_url_checked_for_the_redis_backend(void **state) {
     (void)state;
-    parse_err("LLMSHIM_REDIS_URL", HOME, {"LLMSHIM_BACKEND", "redis"}, {"LLMSHIM_REDIS_URL", "rediss://h:6380"});
+    parse_err("LLMSHIM_REDIS_URL", HOME, {"LLMSHIM_BACKEND", "redis"}, {"LLMSHIM_REDIS_URL", "http://h:6380"});
     parse_err("LLMSHIM_REDIS_URL", HOME, {"LLMSHIM_BACKEND", "memory,redis"}, {"LLMSHIM_REDIS_URL", "redis://h:99999"});
     struct config c; /* not used by the file backend: not its business */
     parse_ok(&c, HOME, {"LLMSHIM_REDIS_URL", "rediss://h:6380"});
