@@ -98,7 +98,7 @@ check: deps
 	else tail -30 $(BUILD)/bench-smoke/table.txt; echo "FAIL bench-smoke (log: $(BUILD)/bench-smoke/table.txt)"; exit 1; fi
 	@tests/run.sh $(UNIT_BIN)
 
-# Benchmarks (README.md, "Benchmarks"): the floor and the entry generator link the core like the
+# Benchmarks (tests/bench/README.md): the floor and the entry generator link the core like the
 # unit tests; the peer (nginx), the chart (gnuplot) and hyperfine are needed by the bench only.
 BENCH_PKGS := nginx-light gnuplot-nox hyperfine
 BENCH_BIN  := $(BUILD)/bench/client $(BUILD)/bench/floor $(BUILD)/bench/gen $(BUILD)/bench/empty.so

@@ -4,8 +4,8 @@
 # In one invocation: the floor, shim hits per tier, nginx as a caching peer, miss overhead,
 # preload cost, time to first event, 16 concurrent misses, file-tier scale. Every measurement
 # goes to build/bench/raw.tsv as "round case body answer key=value..."; report.py turns it into
-# the table, build/bench/results.json and results.png. What each row measures: README.md,
-# "Benchmarks". Settings: BENCH_ROUNDS, BENCH_N, BENCH_SCALE (entries for the large store).
+# the table, build/bench/results.json and results.png. What each row measures:
+# tests/bench/README.md. Settings: BENCH_ROUNDS, BENCH_N, BENCH_SCALE (entries for the large store).
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B=$ROOT/build
