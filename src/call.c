@@ -9,6 +9,7 @@
 
 #include "canon.h"
 #include "json.h"
+#include "multipart.h"
 
 /* Each field is length-prefixed, so ("ab","c") and ("a","bc") never hash alike. */
 static void put_field(br_sha256_context *h, const void *p, size_t n) {
@@ -293,6 +294,27 @@ static char *model_of(const struct call *c, struct buf *from_body, int *oom) {
     return m;
 }
 
+/* A multipart body (multipart.h): from libcurl's MIME or form API (r->multipart writes its
+ * parts), or one the program built, named by its Content-Type header. 1 with the document, 0
+ * when the body is not multipart, -1 when out of memory. */
+static int multipart_of(const struct call_request *r, const char *const *ignore, char **doc, size_t *len,
+                        char **model) {
+    struct mp_writer w;
+    if (r->multipart) {
+        const char *ct = r->multipart_type ? r->multipart_type : "multipart/form-data";
+        mp_open(&w, ignore, (struct mp_str){ct, strlen(ct)});
+        if (r->multipart(r->multipart_ud, &w) != 0) {
+            mp_abort(&w);
+            return -1;
+        }
+        return mp_close(&w, doc, len, model) == 0 ? 1 : -1;
+    }
+    size_t from = 0, n;
+    const char *ct = header_next(r, "content-type", &from, &n);
+    if (!ct || !r->body || !multipart_parse(&w, ignore, ct, n, r->body, r->body_len)) return 0;
+    return mp_close(&w, doc, len, model) == 0 ? 1 : -1;
+}
+
 int call_analyze(struct call *c, const struct config *cfg, const char *method, const char *url,
                  const char *body, size_t body_len) {
     struct call_request r = {.method = method, .url = url, .body = body, .body_len = body_len};
@@ -323,7 +345,19 @@ int call_analyze_request(struct call *c, const struct config *cfg, const struct 
     struct buf model;
     buf_init(&model);
     struct canon_opts opts = {.ignore = ignore, .normalize = cfg->normalize, .model = &model};
-    c->body_json = canon_json(body ? body : "", body ? body_len : 0, &opts, &c->body) == 0;
+    char *parts = NULL, *parts_model = NULL;
+    size_t parts_len = 0;
+    int mp = multipart_of(r, ignore, &parts, &parts_len, &parts_model);
+    if (mp < 0) { free(ignore); goto oom; }
+    if (mp) { /* the parts, without the boundary: already canonical but for key order */
+        c->body_json = canon_json(parts, parts_len, NULL, &c->body) == 0;
+        if (parts_model) buf_puts(&model, parts_model);
+        free(parts);
+        free(parts_model);
+        if (!c->body_json) { free(ignore); buf_free(&model); goto oom; }
+    } else {
+        c->body_json = canon_json(body ? body : "", body ? body_len : 0, &opts, &c->body) == 0;
+    }
     free(ignore);
     if (!c->body_json) buf_free(&model);
     if (!c->body_json && body_len) buf_append(&c->body, body, body_len);

@@ -9,6 +9,8 @@
 #include "config.h"
 #include "endpoint.h"
 
+struct mp_writer;
+
 /* v2: numbers compared by exact decimal value (v1 went through a double) */
 #define KEY_VERSION "llmshim-key-v2"
 
@@ -38,6 +40,11 @@ struct call_request {
     size_t ncredentials;            /* by position, NULL where not set (only ever hashed) */
     const unsigned char *scope_secret; /* 32 bytes when LLMSHIM_KEY_SCOPE=credential, else NULL */
     const char *options;          /* transfer options that change the answer, as text; NULL: none */
+    /* a body built with libcurl's MIME or form API: writes its parts (multipart.h), 0 or -1;
+     * multipart_type: the Content-Type the program set (NULL: multipart/form-data) */
+    int (*multipart)(void *ud, struct mp_writer *w);
+    void *multipart_ud;
+    const char *multipart_type;
 };
 
 /* Returns 1 (an LLM call: c is filled, free with call_free), 0 (not an LLM call: leave it
