@@ -16,7 +16,7 @@ SHIM_LIBS    := -Wl,-Bstatic -lhiredis -lbearssl -lz -Wl,-Bdynamic
 CORE_SRC  := src/buf.c src/json.c src/canon.c src/endpoint.c src/config.c src/call.c src/entry.c src/entry_memo.c src/log.c src/stats.c src/stream.c src/eventstream.c src/multipart.c src/usage.c src/redis_url.c src/forksafe.c
 STORE_SRC := src/store_memory.c src/store_file.c src/store_file_dir.c src/store_redis.c src/store_redis_io.c src/store_tier.c
 CORE_SRC  += src/config_file.c
-HOOK_SRC  := src/cache.c src/hook_real.c src/hook_handle.c src/hook_easy.c src/hook_transfer.c src/hook_options.c src/hook_upload.c src/hook_precall.c src/hook_multi.c src/hook_dlopen.c src/hook_replay.c src/hook_record.c src/hook_info.c src/hook_coding.c
+HOOK_SRC  := src/cache.c src/hook_real.c src/hook_handle.c src/hook_easy.c src/hook_transfer.c src/hook_options.c src/hook_upload.c src/hook_mime.c src/hook_mimekey.c src/hook_precall.c src/hook_multi.c src/hook_dlopen.c src/hook_replay.c src/hook_record.c src/hook_info.c src/hook_coding.c
 SHIM_SRC  := $(CORE_SRC) $(STORE_SRC) $(HOOK_SRC)
 SHIM_OBJ  := $(SHIM_SRC:src/%.c=$(BUILD)/obj/%.o)
 
