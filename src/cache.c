@@ -362,6 +362,7 @@ int cache_store(const struct call *c, struct entry *e, long long latency_us) {
     memcpy(e->key, c->hex, 65);
     e->created = cache_now();
     e->ttl = config.ttl;
+    if (c->ttl_max > 0 && (!e->ttl || e->ttl > c->ttl_max)) e->ttl = c->ttl_max; /* image URLs expire */
     e->latency_us = latency_us;
     e->method = strdup("POST");
     e->url = strdup(c->safe_url);

@@ -381,6 +381,25 @@ oom:
     return -1;
 }
 
+#define IMAGE_URL_LIFE 3600 /* OpenAI's; Azure's last 24 hours */
+#define IMAGE_URL_MARGIN 600
+
+long long call_answer_ttl_max(const struct call *c, const char *body, size_t len, long long stale_if_error) {
+    const char *path = c->url.path;
+    if (!path || !(ends_with(path, "/images/generations") || ends_with(path, "/images/edits") ||
+                   ends_with(path, "/images/variations")))
+        return 0;
+    struct json_doc d;
+    if (!body || json_parse(&d, body, len) != 0) return 0;
+    int data = json_get(&d, 0, "data"), urls = 0;
+    for (int i = 0; data >= 0 && d.tok[data].type == JSMN_ARRAY && i < d.tok[data].size; i++)
+        urls |= json_get(&d, json_child(&d, data, i), "url") >= 0;
+    json_doc_free(&d);
+    if (!urls) return 0;
+    long long cap = IMAGE_URL_LIFE - IMAGE_URL_MARGIN - stale_if_error;
+    return cap < 60 ? -1 : cap;
+}
+
 int call_is_llm_url(const struct config *cfg, const char *url) {
     struct url u;
     struct endpoint_match m;

@@ -26,6 +26,7 @@ struct call {
     char *name;        /* where the entry lives in a file store: call_entry_name */
     char *key_headers; /* the canonical header block that went into the key, or NULL */
     char *key_options; /* the transfer options that went into the key, or NULL */
+    long long ttl_max; /* seconds the answer may be kept at most (0: LLMSHIM_TTL alone) */
 };
 
 /* What a hook saw of one request. */
@@ -57,6 +58,11 @@ void call_free(struct call *c);
 /* 1 when a request to url would be an LLM call if it were a POST llmshim can read: the URL
  * matches a built-in or configured endpoint. */
 int call_is_llm_url(const struct config *cfg, const char *url);
+
+/* Image URLs in an answer expire (OpenAI's after 60 minutes): an images answer holding them may
+ * be kept 50 minutes less stale_if_error (its expiry plus LLMSHIM_STALE_IF_ERROR must come before
+ * the URLs'), or not at all (-1) when that is under a minute. 0: the answer holds none. */
+long long call_answer_ttl_max(const struct call *c, const char *body, size_t len, long long stale_if_error);
 
 /* The file-store name of an entry: "<provider>/<model>/<first 16 hex of the key>.json", each
  * segment reduced to safe characters ("custom" for no provider, "_" for no model). The one

@@ -516,6 +516,9 @@ CURLcode xfer_record_end(struct xfer *x, CURLcode rc) {
         other = changed;
     }
     if (!x->res.storable && x->res.why) other = x->res.why;
+    if (!other && x->res.storable &&
+        (x->c.ttl_max = call_answer_ttl_max(&x->c, x->rec.body, x->rec.body_len, x->cfg->stale_if_error)) < 0)
+        other = "its image URLs expire within the hour (LLMSHIM_STALE_IF_ERROR is too long to keep them)";
     if (other) {
         log_line("not stored: %s (key %.12s, %s)", other, x->c.hex, x->c.safe_url);
         x->res.storable = 0;
