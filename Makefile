@@ -114,9 +114,9 @@ bench-smoke: bench-deps
 # only: `make fuzz-smoke` (part of check) says SKIPPED when they cannot be installed.
 FUZZ_PKGS    := clang libclang-rt-14-dev llvm
 FUZZ_CC      ?= clang
-FUZZ_TARGETS := fuzz_canon fuzz_entry fuzz_stream fuzz_url fuzz_config fuzz_redis_url
+FUZZ_TARGETS := fuzz_canon fuzz_entry fuzz_stream fuzz_url fuzz_config fuzz_redis_url fuzz_multipart
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
-FUZZ_SRC     := src/buf.c src/json.c src/canon.c src/entry.c src/stream.c src/eventstream.c src/usage.c src/endpoint.c \
+FUZZ_SRC     := src/buf.c src/json.c src/canon.c src/entry.c src/stream.c src/eventstream.c src/multipart.c src/usage.c src/endpoint.c \
                 src/config.c src/config_file.c src/redis_url.c
 FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -DJSMN_STRICT -Isrc $(WARN) -g -O1 \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
@@ -126,7 +126,7 @@ fuzz-deps:
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(FUZZ_PKGS)"
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC) $(wildcard src/*.h)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRC) -lpthread
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRC) -lbearssl -lpthread
 # Each target for FUZZ_SECONDS (make -j2 fuzz: two at a time); crashers land in build/fuzz/.
 fuzz: fuzz-deps
 	$(MAKE) $(FUZZ_BIN)

@@ -190,6 +190,36 @@ test_openai_compatible_newcomers_and_fim() {
     assert_eq "$(entries)" "$n"
 }
 
+test_uploads_to_groq_and_azure_and_sse_event_by_event() {
+    start_tls_mock
+    head -c 20000 /dev/urandom >a.wav
+    for target in "api.groq.com /openai/v1/audio/transcriptions groq" \
+        "res.openai.azure.com /openai/deployments/whisper/audio/translations?api-version=2024-06-01 azure"; do
+        set -- $target
+        for i in 1 2; do
+            env LD_PRELOAD="$SHIM" LLMSHIM_DIR="$CACHE" curl -sS --cacert "$MOCK_CA" \
+                --connect-to "$1:443:127.0.0.1:$MOCK_PORT" "https://$1$2" -H 'api-key: AZSECRET' \
+                -F file=@a.wav -F model=whisper-large-v3 >"$3.$i" || die "$1"
+        done
+        assert_same_file "$3.2" "$3.1"
+        assert_contains "$(cat "$3.1")" "sha $(sha256sum a.wav | cut -c1-12)"
+        [ -n "$(find "$CACHE/$3" -name '*.json')" ] || die "no entry under $3/"
+    done
+    assert_eq "$(mock_count)" 2
+    # an SSE stream replays one write per event
+    local co='{"model":"command-r","stream":true,"messages":[{"role":"user","content":"one two three four five"}]}'
+    for run in miss hit; do
+        env LD_PRELOAD="$SHIM" LLMSHIM_DIR="$CACHE" "$CHUNKS" https://api.cohere.com/v2/chat "$co" \
+            -H 'X-Mock-Event-Delay-Ms: 20' --connect-to "api.cohere.com:443:127.0.0.1:$MOCK_PORT" \
+            --cacert "$MOCK_CA" >$run.out 2>$run.err || die "$(cat $run.err)"
+    done
+    assert_same_file hit.out miss.out
+    assert_contains "$(cat hit.err)" "cache=HIT"
+    want=$(/usr/bin/python3 -c 'import sys; print(",".join(str(len(e) + 2) for e in open(sys.argv[1]).read().split("\n\n")[:-1]))' miss.out)
+    assert_eq "$(sed -n 's/.*writes=//p' hit.err)" "$want" "one write per event on a hit"
+    if grep -r 'AZSECRET' "$CACHE"; then die "a credential was written"; fi
+}
+
 test_replay_of_new_apis_never_reaches_the_network() {
     start_tls_mock
     api $BR "$model/converse-stream" "$converse" --aws-sigv4 aws:amz:us-east-1:bedrock --user AK:SECRET >a.out || die
