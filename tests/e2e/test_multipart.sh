@@ -117,6 +117,26 @@ test_guzzle_multipart_stream() {
     assert_contains "$(cat 1.out)" "sha $(sha12 a.wav)"
 }
 
+# A C program with every kind of MIME part (file, data, its own read/seek/free callbacks,
+# subparts), twice on one handle and once from a duplicate: what the server gets and the free
+# callback's calls are those of plain libcurl.
+test_c_program_every_kind_of_part() {
+    c=$ROOT/build/clients/mime
+    audio a.wav 12000
+    "$c" "$MOCK_URL$URL_T" a.wav >plain.out 2>plain.err || die "$(cat plain.err)"
+    shim "$c" "$MOCK_URL$URL_T" a.wav >1.out 2>1.err || die "$(cat 1.err)"
+    shim "$c" "$MOCK_URL$URL_T" a.wav >2.out 2>2.err || die "$(cat 2.err)"
+    assert_contains "$(cat 1.err)" "2 rc=0 status=200 cache=HIT"
+    assert_contains "$(cat 2.err)" "1 rc=0 status=200 cache=HIT"
+    assert_contains "$(cat 2.err)" "3 rc=0 status=200 cache=none" # the duplicate's own mime passes through
+    assert_eq "$(grep '^end' 2.err)" "$(grep '^end' plain.err)" "the free callback called as often as without llmshim"
+    assert_count 6 "3 without llmshim, 1 miss, and the duplicate of each run"
+    for f in plain 1 2; do
+        [ "$(grep -c "file=a.wav 12000 bytes sha $(sha12 a.wav), again=again.wav 12000 bytes sha $(sha12 a.wav)" $f.out)" = 3 ] ||
+            die "$f: the server did not get both copies of the file: $(cat $f.out)"
+    done
+}
+
 test_transcription_stream_replays_event_by_event() {
     audio a.wav
     shim curl -sS -N "$MOCK_URL$URL_T" -F file=@a.wav -F model=gpt-4o-transcribe -F stream=true >1.out || die
