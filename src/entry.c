@@ -17,6 +17,7 @@ static const char *const dropped_headers[] = {
     "set-cookie", "set-cookie2", "content-length", "transfer-encoding", "content-encoding",
     "date", "age", "retry-after", "server-timing",
     "x-request-id", "request-id", "openai-request-id", "x-amzn-requestid", "x-amzn-trace-id",
+    "x-amzn-bedrock-invocation-latency", "x-debug-trace-id",
     "x-amz-cf-id", "x-amz-cf-pop", "cf-ray", "cf-cache-status", "x-cloud-trace-context",
     "x-goog-request-id", "x-kong-request-id", "x-kong-upstream-latency", "x-kong-proxy-latency",
     "openai-processing-ms", "x-envoy-upstream-service-time", "alt-svc", "via", "report-to", "nel",
