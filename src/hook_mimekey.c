@@ -71,7 +71,9 @@ static int same_file(const char *path, const struct stat *was) {
 
 /* Reads the part from its start into cb->buf, as libcurl would read it for this transfer. */
 static const char *read_ahead(struct mm_cb *cb, size_t max) {
-    if (cb->cached && cb->complete && cb->off == 0) { /* read ahead before and not sent since */
+    /* read ahead before (a hit) and not sent since: read again from the start, as libcurl
+     * would read the stream afresh; a stream that cannot rewind gave these bytes, they stand */
+    if (cb->cached && cb->complete && cb->off == 0 && !cb->seek) {
         cb->active = 1;
         return NULL;
     }

@@ -71,6 +71,13 @@ test_php_curlfile_via_curl_exec() {
     audio b.wav 50000
     shim php "$PHPC" curlfile "$MOCK_URL$URL_T" b.wav speech.wav >4.out 2>err || die "$(cat err)"
     assert_contains "$(sed -n 1p 4.out)" "sha $(sha12 b.wav)"
+    # a hit read the file ahead; rewritten before the next curl_exec, it is read again
+    audio c.wav 50000
+    cp a.wav d.wav
+    shim php "$PHPC" changing "$MOCK_URL$URL_T" d.wav speech.wav c.wav >5.out 2>err || die "$(cat err)"
+    assert_contains "$(sed -n 1p 5.out)" "sha $(sha12 a.wav)"
+    assert_contains "$(sed -n 1p 5.out)" " HIT"
+    assert_contains "$(sed -n 2p 5.out)" "sha $(sha12 c.wav)"
 }
 
 test_pycurl_httppost() {
