@@ -13,10 +13,12 @@ SHIM_CFLAGS  := $(BASE) $(CFLAGS) -fPIC -fvisibility=hidden
 SHIM_LDFLAGS := -shared -Wl,-z,defs -Wl,--exclude-libs,ALL -Wl,--as-needed
 SHIM_LIBS    := -Wl,-Bstatic -lhiredis -lbearssl -lz -Wl,-Bdynamic
 
-CORE_SRC  := src/buf.c src/json.c src/canon.c src/endpoint.c src/config.c src/call.c src/entry.c src/entry_memo.c src/log.c src/stats.c src/stream.c src/eventstream.c src/multipart.c src/usage.c src/redis_url.c src/forksafe.c
-STORE_SRC := src/store_memory.c src/store_file.c src/store_file_dir.c src/store_redis.c src/store_redis_io.c src/store_tier.c
+CORE_SRC  := src/buf.c src/json.c src/canon.c src/endpoint.c src/config.c src/call.c src/entry.c src/entry_memo.c src/log.c src/stats.c src/stream.c src/eventstream.c src/multipart.c src/usage.c src/redis_url.c src/forksafe.c \
+             src/jsondiff.c src/nearest.c src/jsonfmt.c
+STORE_SRC := src/store_memory.c src/store_file.c src/store_file_dir.c src/store_redis.c src/store_redis_io.c src/store_tier.c \
+             src/redis_node.c src/redis_cluster.c src/redis_sentinel.c src/redis_tls.c src/redis_tls_conf.c
 CORE_SRC  += src/config_file.c
-HOOK_SRC  := src/cache.c src/hook_real.c src/hook_handle.c src/hook_easy.c src/hook_transfer.c src/hook_options.c src/hook_upload.c src/hook_mime.c src/hook_mimekey.c src/hook_precall.c src/hook_multi.c src/hook_dlopen.c src/hook_replay.c src/hook_record.c src/hook_info.c src/hook_coding.c
+HOOK_SRC  := src/cache.c src/replay_miss.c src/hook_real.c src/hook_handle.c src/hook_easy.c src/hook_transfer.c src/hook_options.c src/hook_upload.c src/hook_mime.c src/hook_mimekey.c src/hook_precall.c src/hook_control.c src/hook_multi.c src/hook_dlopen.c src/hook_replay.c src/hook_record.c src/hook_info.c src/hook_coding.c
 SHIM_SRC  := $(CORE_SRC) $(STORE_SRC) $(HOOK_SRC)
 SHIM_OBJ  := $(SHIM_SRC:src/%.c=$(BUILD)/obj/%.o)
 
@@ -26,7 +28,7 @@ EXAMPLES  := $(BUILD)/examples/chat
 # C clients for the e2e tests (tests/e2e/clients/*.c): threads, fork.
 CLIENTS   := $(patsubst tests/e2e/clients/%.c,$(BUILD)/clients/%,$(wildcard tests/e2e/clients/*.c))
 
-.PHONY: all deps demo-deps check check-unit check-e2e demo clean install bench bench-smoke bench-deps
+.PHONY: all deps demo-deps check check-unit check-e2e check-fresh demo clean install uninstall bench bench-smoke bench-deps
 all: $(BUILD)/libllmshim.so
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/obj
@@ -53,9 +55,14 @@ $(BUILD)/clients/%: tests/e2e/clients/%.c $(wildcard tests/e2e/clients/*.h)
 
 # The command (tools/llmshim.c + tools/cmd_*.c) links the core and the stores like the unit
 # tests; hiredis only when the Redis store is built in.
-TOOL_SRC   := $(wildcard tools/*.c)
+TOOL_SRC   := $(wildcard tools/*.c) $(BUILD)/gen/prices.c
 TOOL_REDIS  = $(filter src/store_redis.c,$(STORE_SRC))
 all: $(BUILD)/llmshim
+# The price table (tools/prices.tsv) built into the command as one string.
+$(BUILD)/gen/prices.c: tools/prices.tsv
+	@mkdir -p $(@D)
+	{ echo 'extern const char prices_builtin[];'; echo 'const char prices_builtin[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' $<; echo ';'; } >$@.tmp && mv $@.tmp $@
 $(BUILD)/llmshim: $(TOOL_SRC) $(wildcard tools/*.h) $(CORE_SRC) $(STORE_SRC) $(wildcard src/*.h) | $(BUILD)/obj
 	$(CC) $(BASE) $(CFLAGS) -Itools $(if $(TOOL_REDIS),-DLLMSHIM_HAVE_REDIS) -o $@ $(TOOL_SRC) $(CORE_SRC) $(STORE_SRC) \
 	    $(if $(TOOL_REDIS),$(shell pkg-config --libs hiredis)) -lbearssl -lpthread
@@ -65,7 +72,7 @@ $(BUILD)/llmshim: $(TOOL_SRC) $(wildcard tools/*.h) $(CORE_SRC) $(STORE_SRC) $(w
 # without recommends, so libc6-dev (stdio.h, crt1.o) must be named.
 DEMO_PKGS := gcc libc6-dev make pkg-config libcurl4-openssl-dev libhiredis-dev libjsmn-dev libbearssl-dev zlib1g-dev \
              curl python3
-TEST_PKGS := libcmocka-dev faketime redis-server nutcracker openssl \
+TEST_PKGS := libcmocka-dev faketime redis-server redis-sentinel nutcracker openssl procps \
              php-cli php-curl php-guzzlehttp-guzzle python3-pycurl python3-seccomp r-cran-curl ruby-ethon tclcurl \
              php-symfony-http-client nghttp2-proxy libwww-curl-perl
 DEB_PKGS  := $(DEMO_PKGS) $(TEST_PKGS)
@@ -80,11 +87,16 @@ deps:
 demo-deps:
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEMO_PKGS)"
 
+# The verdict line "check: N passed, N failed" is the last line: the fuzz smoke and the bench
+# smoke (its table goes to build/bench-smoke/table.txt) run first.
 check: deps
 	$(MAKE) all $(UNIT_BIN) $(EXAMPLES) $(CLIENTS) $(TORTURE_BIN)
-	@tests/run.sh $(UNIT_BIN)
 	@$(MAKE) --no-print-directory fuzz-smoke
-	$(MAKE) bench-smoke
+	@mkdir -p $(BUILD)/bench-smoke
+	@if $(MAKE) --no-print-directory bench-smoke >$(BUILD)/bench-smoke/table.txt 2>&1; then \
+	  echo "PASS bench-smoke (table: $(BUILD)/bench-smoke/table.txt)"; \
+	else tail -30 $(BUILD)/bench-smoke/table.txt; echo "FAIL bench-smoke (log: $(BUILD)/bench-smoke/table.txt)"; exit 1; fi
+	@tests/run.sh $(UNIT_BIN)
 
 # Benchmarks (README.md, "Benchmarks"): the floor and the entry generator link the core like the
 # unit tests; the peer (nginx), the chart (gnuplot) and hyperfine are needed by the bench only.
@@ -116,7 +128,7 @@ FUZZ_PKGS    := clang libclang-rt-14-dev llvm
 FUZZ_CC      ?= clang
 FUZZ_TARGETS := fuzz_canon fuzz_entry fuzz_stream fuzz_url fuzz_config fuzz_redis_url fuzz_multipart
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
-FUZZ_SRC     := src/buf.c src/json.c src/canon.c src/entry.c src/stream.c src/eventstream.c src/multipart.c src/usage.c src/endpoint.c \
+FUZZ_SRC     := src/buf.c src/json.c src/canon.c src/entry.c src/jsonfmt.c src/stream.c src/eventstream.c src/multipart.c src/usage.c src/endpoint.c \
                 src/config.c src/config_file.c src/redis_url.c
 FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -DJSMN_STRICT -Isrc $(WARN) -g -O1 \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
@@ -173,7 +185,7 @@ $(ASAN_BUILD)/obj/torture.o: tests/torture/torture.c
 	$(CC) $(BASE) $(ASAN_FLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
 $(ASAN_BUILD)/libllmshim.so: $(SHIM_SRC:src/%.c=$(ASAN_BUILD)/obj/%.o) $(ASAN_BUILD)/obj/torture.o
 	$(CC) $(SHIM_LDFLAGS) -fsanitize=address,undefined -o $@ $^ $(SHIM_LIBS)
-$(ASAN_BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_SRC) $(STORE_SRC) $(UNIT_HOOK) $(wildcard src/*.h)
+$(ASAN_BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_SRC) $(STORE_SRC) $(UNIT_HOOK) $(wildcard src/*.h tests/unit/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(BASE) $(ASAN_FLAGS) -o $@ $< $(CORE_SRC) $(STORE_SRC) $(UNIT_HOOK) -lcmocka -lhiredis -lbearssl -lpthread
 $(ASAN_BUILD)/clients/chat: examples/chat.c
@@ -212,6 +224,13 @@ check-tsan: deps
 	$(MAKE) all $(TSAN_BUILD)/libllmshim.so $(TSAN_CLIENTS)
 	@tests/tsan/run.sh
 
+# The README's two commands on a fresh Debian 12 root made by debootstrap (tests/fresh/run.sh):
+# root needed; the root is cached in build/fresh/, the installs and the clone are fresh each run.
+FRESH_PKGS := debootstrap
+check-fresh:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(FRESH_PKGS)"
+	@tests/fresh/run.sh
+
 # The real curl tool under the normal shim through valgrind memcheck (tests/valgrind/).
 check-valgrind: deps
 	@$(MAKE) --no-print-directory deps DEB_PKGS=valgrind
@@ -222,11 +241,16 @@ demo: demo-deps
 	$(MAKE) all
 	@tools/demo.sh
 
+INSTALLED := lib/libllmshim.so bin/llmshim share/man/man1/llmshim.1
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(BUILD)/libllmshim.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 0755 $(BUILD)/llmshim $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 tools/llmshim.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+
+# What install put there, and nothing else (caches and cassettes are the user's).
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(INSTALLED))
 
 clean:
 	rm -rf $(BUILD) $(TORTURE_BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

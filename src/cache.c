@@ -17,7 +17,9 @@
 #include "entry_memo.h"
 #include "forksafe.h"
 #include "log.h"
+#include "replay_miss.h"
 #include "store.h"
+#include "usage.h"
 
 static struct config config;
 static pthread_once_t config_once = PTHREAD_ONCE_INIT;
@@ -41,6 +43,12 @@ static void config_init(void) {
         log_line("%s; caching is off for this process", config.error);
         config.mode = MODE_OFF;
     }
+    if (config.mode == MODE_ONCE) { /* decided once per process (llmshim run decides once per run) */
+        int has = store_file_has_entries(config.dir);
+        config.mode = has > 0 ? MODE_REPLAY : MODE_RECORD;
+        if (config.log >= LOG_INFO)
+            log_line("once: %s holds %s: %s", config.dir, has > 0 ? "entries" : "none", mode_name(config.mode));
+    }
 }
 
 const struct config *cache_config(void) {
@@ -48,14 +56,30 @@ const struct config *cache_config(void) {
     return &config;
 }
 
+/* Replay from a directory that is not there: a misspelt --dir, a cassette never committed.
+ * Said once, here; the misses that follow add nothing to it. */
+static int replay_without_dir;
+
+static int replay_dir_missing(void) {
+    struct stat st;
+    if (config.mode != MODE_REPLAY || config.backend != BACKEND_FILE || !config.dir) return 0;
+    if (stat(config.dir, &st) == 0 && S_ISDIR(st.st_mode)) return 0;
+    log_line("replay: cassette directory %s does not exist (LLMSHIM_DIR from %s); every LLM request fails",
+             config.dir, config_source("LLMSHIM_DIR"));
+    return replay_without_dir = 1;
+}
+
 static void store_init(void) {
     char *err = NULL;
+    if (replay_dir_missing()) return;
     if (config.backend == BACKEND_MEMORY) {
         store = store_memory_open(config.mem_max_entries, config.mem_max_bytes);
         if (!store) err = strdup("memory store: out of memory");
     } else if (config.backend == BACKEND_REDIS) {
-        store = store_redis_open(config.redis_url, config.ns ? config.ns : "", config.redis_connect_ms,
-                                 config.redis_timeout_ms, &err);
+        struct store_redis_opts o = {config.redis_url, config.ns,           config.redis_connect_ms,
+                                     config.redis_timeout_ms, config.redis_ca, config.redis_cert,
+                                     config.redis_key, config.sentinel_password};
+        store = store_redis_open(&o, &err);
     } else {
         store = store_file_open(config.dir, &err);
     }
@@ -102,6 +126,10 @@ static void secret_init(void) {
     char path[4096], tmp[4200];
     snprintf(path, sizeof(path), "%s/.secret", config.dir);
     if (read_secret(path) == 0) { secret_ok = 1; return; }
+    if (config.mode == MODE_REPLAY) { /* replay writes nothing: no secret means no key */
+        log_line("no %s for LLMSHIM_KEY_SCOPE: replay cannot make keys; LLM requests fail", path);
+        return;
+    }
     /* first use: write a fresh secret; link() makes the first writer win any race */
     mkdir(config.dir, 0700);
     snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid());
@@ -122,10 +150,9 @@ const unsigned char *cache_scope_secret(void) {
 }
 
 void cache_replay_miss(const struct call *c, char *msg, size_t size) {
-    /* CI logs are all a reader has: say how to find the nearest recorded request */
-    log_line("replay miss: POST %s key %s; to see why: llmshim key --explain --url '%s' < request.json",
-             c->safe_url, c->hex, c->safe_url);
     snprintf(msg, size, "llmshim: replay miss: POST %s key %.12s", c->safe_url, c->hex);
+    if (replay_without_dir) return; /* said once already, with the reason */
+    replay_miss_report(&config, c);
 }
 
 long long cache_now(void) {
@@ -183,9 +210,16 @@ enum lookup cache_lookup(const struct call *c, struct entry *e) {
         return 0;
     }
     if (!entry_memo_find(c->hex, raw.data, raw.len, e)) {
+        errno = 0;
         if (entry_decode_as(e, raw.data, raw.len, 0) != 0) {
-            if (!atomic_exchange(&warned_corrupt, 1))
+            /* a failed allocation leaves ENOMEM behind: that entry is fine, the process is short */
+            if (errno == ENOMEM) {
+                static atomic_int warned_oom;
+                if (!atomic_exchange(&warned_oom, 1))
+                    log_line("out of memory while reading cache entry %s; using the network", c->name);
+            } else if (!atomic_exchange(&warned_corrupt, 1)) {
                 log_line("corrupt cache entry %s ignored; using the network", c->name);
+            }
             buf_free(&raw);
             return 0;
         }
@@ -199,7 +233,11 @@ enum lookup cache_lookup(const struct call *c, struct entry *e) {
         entry_free(e);
         return 0;
     }
-    if (entry_fresh(e, now)) return LOOKUP_HIT;
+    /* a cassette must not rot: replay serves what was recorded, however old; but image URLs
+     * the provider has expired are no answer, in replay neither */
+    if (entry_fresh(e, now) ||
+        (config.mode == MODE_REPLAY && !call_answer_ttl_max(c, e->body, e->body_len, 0)))
+        return LOOKUP_HIT;
     if (config.stale_if_error && now < e->created + e->ttl + config.stale_if_error) return LOOKUP_STALE;
     entry_free(e);
     return LOOKUP_MISS;
@@ -265,12 +303,24 @@ void cache_fill_end(const struct call *c) {
  * that went to the network anyway, and at exit: a hit then costs no file append or Redis round
  * trip of its own. A process killed outright loses at most the last second of its counts. */
 #define PENDING_ROWS 16
+#define PENDING_USED 32
 #define FLUSH_EVERY_US 1000000
+/* An entry served again within this long is not marked again: a busy process writes one line
+ * per entry per hour, not one per hit (`prune --unused-since` is exact to within that). */
+#define USED_EVERY_S 3600
+#define RECENT_SLOTS 256
 static struct {
     pid_t pid; /* the rows belong to this process: a fork()ed child starts from zero */
     long long last_us;
     size_t n;
     struct stats_row rows[PENDING_ROWS];
+    size_t nused;
+    char used[PENDING_USED][65]; /* keys served since the last flush (usage marks) */
+    long long used_at;
+    struct {
+        char hex[17];
+        long long when;
+    } recent[RECENT_SLOTS];
 } pending;
 static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t pending_once = PTHREAD_ONCE_INIT;
@@ -279,25 +329,70 @@ static void pending_init(void) {
     forksafe_register(&pending_lock);
 }
 
-static void write_rows(struct store *s, const struct stats_row *rows, size_t n) {
-    for (size_t i = 0; i < n; i++) {
+struct flush {
+    struct stats_row rows[PENDING_ROWS + 1];
+    size_t n;
+    char used[PENDING_USED][65];
+    size_t nused;
+    long long used_at;
+};
+
+static void write_flush(struct store *s, const struct flush *f) {
+    for (size_t i = 0; i < f->n; i++) {
         char *err = NULL;
-        if (s->ops->add_stats(s, &rows[i], &err) != 0) warn_once(&warned_store, err);
+        if (s->ops->add_stats(s, &f->rows[i], &err) != 0) warn_once(&warned_store, err);
+        else free(err);
+    }
+    if (f->nused && s->ops->mark_used) {
+        const char *hexes[PENDING_USED];
+        for (size_t i = 0; i < f->nused; i++) hexes[i] = f->used[i];
+        char *err = NULL;
+        if (s->ops->mark_used(s, hexes, f->nused, f->used_at, &err) != 0) warn_once(&warned_store, err);
         else free(err);
     }
 }
 
-/* Takes the pending rows for writing (into out) when `force` or a second has passed. */
-static size_t take_pending(struct stats_row *out, int force) {
-    size_t n = 0;
+/* Takes the pending rows and marks for writing (into f) when `force` or a second has passed. */
+static void take_pending(struct flush *f, int force) {
     long long now = cache_monotonic_us();
-    if (force || now - pending.last_us >= FLUSH_EVERY_US || pending.n == PENDING_ROWS) {
-        n = pending.n;
-        memcpy(out, pending.rows, n * sizeof(*out));
-        pending.n = 0;
-        pending.last_us = now;
+    if (!force && now - pending.last_us < FLUSH_EVERY_US && pending.n < PENDING_ROWS && pending.nused < PENDING_USED)
+        return;
+    memcpy(f->rows + f->n, pending.rows, pending.n * sizeof(*f->rows));
+    f->n += pending.n;
+    memcpy(f->used, pending.used, pending.nused * sizeof(*f->used));
+    f->nused = pending.nused;
+    f->used_at = pending.used_at;
+    pending.n = pending.nused = 0;
+    pending.last_us = now;
+}
+
+/* Notes that the entry for hex was served (under pending_lock). */
+static void note_used(const char *hex) {
+    long long now = cache_now();
+    unsigned slot = 0;
+    for (int i = 0; i < 4; i++) slot = slot * 16 + (unsigned)(hex[i] <= '9' ? hex[i] - '0' : hex[i] - 'a' + 10);
+    slot %= RECENT_SLOTS;
+    if (!strncmp(pending.recent[slot].hex, hex, 16) && now - pending.recent[slot].when < USED_EVERY_S) return;
+    for (size_t i = 0; i < pending.nused; i++)
+        if (!strcmp(pending.used[i], hex)) return;
+    if (pending.nused == PENDING_USED) return; /* taken at the next flush: the caller forces one */
+    snprintf(pending.recent[slot].hex, sizeof(pending.recent[slot].hex), "%.16s", hex);
+    pending.recent[slot].when = now;
+    snprintf(pending.used[pending.nused++], 65, "%s", hex);
+    pending.used_at = now;
+}
+
+/* An entry that answered without being served as a hit (record mode found the answer
+ * unchanged): written with the next counters, which follow at once. */
+static void mark_used(const char *hex) {
+    pthread_once(&pending_once, pending_init);
+    pthread_mutex_lock(&pending_lock);
+    if (pending.pid != forksafe_pid()) {
+        memset(&pending, 0, sizeof(pending));
+        pending.pid = forksafe_pid();
     }
-    return n;
+    note_used(hex);
+    pthread_mutex_unlock(&pending_lock);
 }
 
 void cache_count(const struct call *c, enum outcome o, const struct entry *e, long long us) {
@@ -312,33 +407,41 @@ void cache_count(const struct call *c, enum outcome o, const struct entry *e, lo
     case OUTCOME_STORE: r.misses = 1; r.stores = 1; break;
     case OUTCOME_ERROR: r.misses = 1; r.errors = 1; break;
     }
-    if (e && (o == OUTCOME_HIT || o == OUTCOME_STALE)) {
+    int served = e && (o == OUTCOME_HIT || o == OUTCOME_STALE);
+    if (served) {
         r.bytes_saved = (long long)e->body_len;
         r.tokens_saved = e->usage_in + e->usage_out;
+        r.input_saved = e->usage_in;
+        r.output_saved = e->usage_out;
+        r.cached_saved = e->usage_cached;
         r.us_saved = e->latency_us > us ? e->latency_us - us : 0;
     }
-    struct stats_row out[PENDING_ROWS + 1];
-    size_t n = 0;
+    struct flush f;
+    f.n = f.nused = 0;
     pthread_once(&pending_once, pending_init);
     pthread_mutex_lock(&pending_lock);
     pid_t pid = forksafe_pid();
-    if (pending.pid != pid) pending = (__typeof__(pending)){.pid = pid};
+    if (pending.pid != pid) {
+        memset(&pending, 0, sizeof(pending));
+        pending.pid = pid;
+    }
     if (stats_rows_add(pending.rows, &pending.n, PENDING_ROWS, &r) != 0)
-        out[n++] = r; /* every row taken by other models: this one is written at once */
-    n += take_pending(out + n, o != OUTCOME_HIT && o != OUTCOME_STALE);
+        f.rows[f.n++] = r; /* every row taken by other models: this one is written at once */
+    if (served) note_used(c->hex);
+    take_pending(&f, !served || pending.nused == PENDING_USED);
     pthread_mutex_unlock(&pending_lock);
-    write_rows(s, out, n);
+    write_flush(s, &f);
 }
 
 /* What is still pending when the program exits normally (exit(), return from main). */
 __attribute__((destructor)) static void cache_count_at_exit(void) {
-    struct stats_row out[PENDING_ROWS];
-    size_t n = 0;
+    struct flush f;
+    f.n = f.nused = 0;
     if (!store) return; /* never used: nothing to write, nothing to initialize */
     pthread_mutex_lock(&pending_lock);
-    if (pending.pid == forksafe_pid()) n = take_pending(out, 1);
+    if (pending.pid == forksafe_pid()) take_pending(&f, 1);
     pthread_mutex_unlock(&pending_lock);
-    if (n) write_rows(store, out, n);
+    if (f.n || f.nused) write_flush(store, &f);
 }
 
 /* Re-recording an answer that did not change: only when it never expires, since the creation
@@ -361,7 +464,7 @@ int cache_store(const struct call *c, struct entry *e, long long latency_us) {
     if (!s || e->status < 200 || e->status > 299 || !e->status_line || !e->body) return -1;
     memcpy(e->key, c->hex, 65);
     e->created = cache_now();
-    e->ttl = config.ttl;
+    e->ttl = c->ttl >= 0 ? c->ttl : config.ttl;
     if (c->ttl_max > 0 && (!e->ttl || e->ttl > c->ttl_max)) e->ttl = c->ttl_max; /* image URLs expire */
     e->latency_us = latency_us;
     e->method = strdup("POST");
@@ -377,6 +480,11 @@ int cache_store(const struct call *c, struct entry *e, long long latency_us) {
     }
     memcpy(e->req_body, c->body.data ? c->body.data : "", c->body.len);
     e->req_body[c->body.len] = '\0';
+    /* what the answer would cost again: the cached part of the input is billed apart */
+    long long cached = 0;
+    usage_scan_cached((enum stream_kind)e->stream, e->body, e->body_len, &cached);
+    e->usage_cached = cached;
+    if (cached && c->ep.shape == SHAPE_ANTHROPIC) e->usage_in += cached; /* counted apart from input_tokens */
     struct buf out;
     buf_init(&out);
     if (entry_encode(e, &out) != 0) {
@@ -390,6 +498,7 @@ int cache_store(const struct call *c, struct entry *e, long long latency_us) {
     char *err = NULL;
     if (unchanged(s, &k, e)) { /* leaves a committed cassette as it was: no diff, no new mtime */
         buf_free(&out);
+        mark_used(c->hex); /* still asked for: not an unused recording */
         return 0;
     }
     /* kept past its TTL for as long as it may still stand in for a failed call */

@@ -139,6 +139,8 @@ static char *key_header_block(const struct call_request *r, const struct config 
     size_t n = 0;
     const char *const *shape_headers = s == SHAPE_ANTHROPIC ? headers_anthropic : s == SHAPE_BEDROCK ? headers_bedrock : NULL;
     for (const char *const *p = shape_headers; p && *p && n < 64; p++) names[n++] = *p;
+    /* a Host header routes the request to another virtual host behind the same address */
+    names[n++] = "host";
     for (char **p = cfg->key_headers; p && *p && n < 64; p++) names[n++] = *p;
     qsort(names, n, sizeof(names[0]), cmp_str);
     struct buf b;
@@ -323,6 +325,7 @@ int call_analyze(struct call *c, const struct config *cfg, const char *method, c
 
 int call_analyze_request(struct call *c, const struct config *cfg, const struct call_request *r) {
     memset(c, 0, sizeof(*c));
+    c->ttl = -1;
     buf_init(&c->body);
     const char *body = r->body;
     size_t body_len = r->body_len;

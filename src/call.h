@@ -26,7 +26,8 @@ struct call {
     char *name;        /* where the entry lives in a file store: call_entry_name */
     char *key_headers; /* the canonical header block that went into the key, or NULL */
     char *key_options; /* the transfer options that went into the key, or NULL */
-    long long ttl_max; /* seconds the answer may be kept at most (0: LLMSHIM_TTL alone) */
+    long long ttl;     /* the entry's time to live when stored; -1: LLMSHIM_TTL */
+    long long ttl_max; /* seconds the answer may be kept at most (0: no more than ttl says) */
 };
 
 /* What a hook saw of one request. */

@@ -1,22 +1,24 @@
 #include "config.h"
 
 #include "canon.h"
+#include "redis_url.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define DEFAULT_TTL (7LL * 24 * 3600)
 #define DEFAULT_MEM_ENTRIES 1000
 #define DEFAULT_MEM_BYTES (256UL * 1024 * 1024)
 #define DEFAULT_MAX_ENTRY (64UL * 1024 * 1024)
 
-static const char *const mode_names[] = {"cache", "record", "replay", "off"};
+static const char *const mode_names[] = {"cache", "record", "replay", "off", "once"};
 
 const char *mode_name(enum mode m) {
-    return (unsigned)m < 4 ? mode_names[m] : "?";
+    return (unsigned)m < 5 ? mode_names[m] : "?";
 }
 
 static void fail(struct config *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -197,6 +199,36 @@ static void parse_key_settings(struct config *c, config_lookup get) {
     }
 }
 
+/* An absolute path, or an error naming the setting. */
+static char *path_setting(struct config *c, config_lookup get, const char *name) {
+    const char *v = get(name);
+    if (!v || !*v) return NULL;
+    if (v[0] != '/') {
+        fail(c, "%s='%s' must be an absolute path", name, v);
+        return NULL;
+    }
+    return dup_or_fail(c, v);
+}
+
+/* TLS files and the sentinels' password, checked against the URL they go with: a CA set for a
+ * redis:// URL would let someone believe the connection is encrypted. */
+static void parse_redis_extras(struct config *c, config_lookup get) {
+    const char *u = c->redis_url ? c->redis_url : "", *v;
+    int tls = !strncasecmp(u, "rediss://", 9) || !strncasecmp(u, "rediss+", 7);
+    int sentinel = !strncasecmp(u, "redis+sentinel://", 17) || !strncasecmp(u, "rediss+sentinel://", 18);
+    c->redis_ca = path_setting(c, get, "LLMSHIM_REDIS_CA");
+    c->redis_cert = path_setting(c, get, "LLMSHIM_REDIS_CERT");
+    c->redis_key = path_setting(c, get, "LLMSHIM_REDIS_KEY");
+    if ((v = get("LLMSHIM_SENTINEL_PASSWORD")) && *v) c->sentinel_password = dup_or_fail(c, v);
+    if (!c->redis_cert != !c->redis_key)
+        fail(c, "LLMSHIM_REDIS_CERT and LLMSHIM_REDIS_KEY go together (mutual TLS needs the certificate and its key)");
+    if (c->backend != BACKEND_REDIS || c->mode == MODE_OFF) return;
+    const char *set = c->redis_ca ? "LLMSHIM_REDIS_CA" : c->redis_cert ? "LLMSHIM_REDIS_CERT" : NULL;
+    if (set && !tls) fail(c, "%s is set but LLMSHIM_REDIS_URL is not a TLS URL (rediss://...)", set);
+    if (c->sentinel_password && !sentinel)
+        fail(c, "LLMSHIM_SENTINEL_PASSWORD is set but LLMSHIM_REDIS_URL is not a redis+sentinel:// URL");
+}
+
 static char *default_dir(struct config *c, config_lookup get) {
     const char *xdg = get("XDG_CACHE_HOME"), *home = get("HOME");
     char path[4096];
@@ -218,7 +250,7 @@ void config_parse(struct config *c, config_lookup get) {
     long long n;
 
     if ((v = get("LLMSHIM_MODE")) && *v) {
-        if ((i = pick(v, mode_names, 4)) < 0) fail(c, "LLMSHIM_MODE='%s' is not one of cache, record, replay, off", v);
+        if ((i = pick(v, mode_names, 5)) < 0) fail(c, "LLMSHIM_MODE='%s' is not one of cache, record, replay, once, off", v);
         else c->mode = (enum mode)i;
     }
     if ((v = get("LLMSHIM_BACKEND")) && *v) {
@@ -240,6 +272,7 @@ void config_parse(struct config *c, config_lookup get) {
         if (parse_size(v, &n, 0) != 0 || n < 1 || n > 60000) fail(c, "LLMSHIM_REDIS_TIMEOUT_MS='%s' is not a number of milliseconds (1-60000)", v);
         else c->redis_timeout_ms = (int)n;
     }
+    parse_redis_extras(c, get);
     if ((v = get("LLMSHIM_COALESCE_MS")) && *v) {
         if (parse_size(v, &n, 0) != 0 || n > 3600000) fail(c, "LLMSHIM_COALESCE_MS='%s' is not a number of milliseconds (0 = off)", v);
         else c->coalesce_ms = n;
@@ -280,6 +313,17 @@ void config_parse(struct config *c, config_lookup get) {
     }
     if (c->backend == BACKEND_FILE && !c->dir && c->mode != MODE_OFF)
         fail(c, "no cache directory: set LLMSHIM_DIR (HOME and XDG_CACHE_HOME are unset)");
+    /* a URL that can never connect is a bad setting, found here rather than at the first call */
+    if (c->backend == BACKEND_REDIS && c->redis_url) {
+        struct redis_url u;
+        char *why = NULL;
+        if (redis_url_parse(c->redis_url, &u, &why) != 0) fail(c, "LLMSHIM_REDIS_URL: %s", why ? why : "not a Redis URL");
+        free(why);
+    }
+    /* once asks whether a cassette directory holds entries: only the file store has one */
+    if (c->mode == MODE_ONCE && c->backend != BACKEND_FILE)
+        fail(c, "LLMSHIM_MODE=once needs LLMSHIM_BACKEND=file (or memory,file): it replays a cassette "
+                "directory that holds entries and records into one that holds none");
 }
 
 void config_free(struct config *c) {
@@ -288,6 +332,11 @@ void config_free(struct config *c) {
     free(c->dir);
     free(c->ns);
     free(c->redis_url);
+    free(c->redis_ca);
+    free(c->redis_cert);
+    free(c->redis_key);
+    if (c->sentinel_password) explicit_bzero(c->sentinel_password, strlen(c->sentinel_password));
+    free(c->sentinel_password);
     free_list(c->key_ignore);
     free_list(c->key_headers);
     free_list(c->redact_query);

@@ -7,7 +7,9 @@
 
 #include "endpoint.h"
 
-enum mode { MODE_CACHE, MODE_RECORD, MODE_REPLAY, MODE_OFF };
+/* MODE_ONCE is resolved before anything else sees it (cache.c, the command's run): REPLAY when
+ * the cassette directory holds entries, else RECORD. */
+enum mode { MODE_CACHE, MODE_RECORD, MODE_REPLAY, MODE_OFF, MODE_ONCE };
 enum backend { BACKEND_FILE, BACKEND_MEMORY, BACKEND_REDIS };
 enum log_level { LOG_OFF, LOG_INFO, LOG_DEBUG };
 
@@ -18,6 +20,9 @@ struct config {
     char *redis_url;
     int redis_connect_ms;
     int redis_timeout_ms;
+    char *redis_ca;          /* TLS: trust anchors (PEM); NULL: the system's bundle */
+    char *redis_cert, *redis_key; /* TLS: the client's certificate and key, both or neither */
+    char *sentinel_password; /* the sentinels' own password, when they have one */
     long long coalesce_ms; /* wait this long for another process fetching the same prompt; 0 = off */
     long long stale_if_error; /* seconds after expiry an entry may still answer a failed call */
     char *dir;            /* file store directory */

@@ -18,6 +18,10 @@ const char *const config_setting_names[] = {
     "LLMSHIM_REDIS_URL",
     "LLMSHIM_REDIS_CONNECT_TIMEOUT_MS",
     "LLMSHIM_REDIS_TIMEOUT_MS",
+    "LLMSHIM_REDIS_CA",
+    "LLMSHIM_REDIS_CERT",
+    "LLMSHIM_REDIS_KEY",
+    "LLMSHIM_SENTINEL_PASSWORD",
     "LLMSHIM_TTL",
     "LLMSHIM_ENDPOINTS",
     "LLMSHIM_NAMESPACE",
@@ -33,6 +37,7 @@ const char *const config_setting_names[] = {
     "LLMSHIM_REPLAY_PACE",
     "LLMSHIM_COALESCE_MS",
     "LLMSHIM_STALE_IF_ERROR",
+    "LLMSHIM_PRICES",
     NULL,
 };
 
@@ -43,7 +48,7 @@ int config_setting_known(const char *name) {
 }
 
 /* Edit distance with transpositions (optimal string alignment): MDOE is one step from MODE. */
-static size_t distance(const char *a, const char *b) {
+size_t text_distance(const char *a, const char *b) {
     size_t la = strlen(a), lb = strlen(b);
     if (la > 63 || lb > 63) return (size_t)-1;
     size_t d[64][64];
@@ -67,7 +72,7 @@ const char *config_setting_nearest(const char *name) {
     size_t len = strlen(name), suffix = len > 8 ? len - 8 : len;
     size_t best_d = (suffix / 4 > 1 ? suffix / 4 : 1) + 1;
     for (const char *const *n = config_setting_names; *n; n++) {
-        size_t d = distance(name, *n);
+        size_t d = text_distance(name, *n);
         if (d < best_d) {
             best_d = d;
             best = *n;

@@ -26,6 +26,8 @@ struct config_file {
 /* Every setting name the shim and the command know, NULL-terminated. */
 extern const char *const config_setting_names[];
 int config_setting_known(const char *name);
+/* Edit distance with transpositions between two names of at most 63 bytes (else SIZE_MAX). */
+size_t text_distance(const char *a, const char *b);
 /* The known setting a misspelt name most likely meant (at most 3 edits away), or NULL. */
 const char *config_setting_nearest(const char *name);
 /* Calls say once for each LLMSHIM_* variable in env (NAME=value strings, NULL-terminated) that

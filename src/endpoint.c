@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 
 /* Built-in LLM APIs, one row each: provider, shape, scheme, host ('*' matches within the host
  * name), port (0 = the scheme's default), path prefix, the path endings under it that are model
@@ -97,7 +98,7 @@ static void lower(char *s) {
  * compared percent-decoded and in any case (?%6Bey= is ?key=). Only exact names: a parameter
  * wrongly taken for a credential would be left out of the key and merge two questions. */
 static const char *const secret_names[] = {
-    "key", "api_key", "api-key", "apikey", "x-api-key", "access_token", "auth", "auth_token", "token",
+    "key", "api_key", "api-key", "apikey", "x-api-key", "subscription-key", "access_token", "auth", "auth_token", "token",
     "sig", "signature", "password", "passwd", "secret", "client_secret", "x-amz-signature",
     "x-amz-credential", "x-amz-security-token", "x-goog-signature", "x-goog-credential", NULL};
 static const char *const *extra_secret_names; /* LLMSHIM_REDACT_QUERY */
@@ -180,13 +181,69 @@ int url_credential(const char *text, const char **cred, size_t *len) {
     return 0;
 }
 
+/* The host as libcurl connects to it: percent-decoded, lowercase, without a trailing dot,
+ * an IPv4 address in any of the forms inet_aton takes (127.1, 0x7f000001) written dotted.
+ * 0, or -1 when out of memory. */
+static int normalize_host(char **hp) {
+    char *h = *hp;
+    size_t w = 0;
+    for (size_t i = 0; h[i]; i++) {
+        int hi, lo;
+        if (h[i] == '%' && h[i + 1] && h[i + 2] && (hi = hexval(h[i + 1])) >= 0 && (lo = hexval(h[i + 2])) >= 0) {
+            h[w++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            h[w++] = h[i];
+        }
+    }
+    h[w] = '\0';
+    if (w > 1 && h[w - 1] == '.' && h[0] != '[') h[--w] = '\0';
+    lower(h);
+    struct in_addr a;
+    if (h[0] != '[' && strspn(h, "0123456789abcdefx.") == w && inet_aton(h, &a)) {
+        char *d = realloc(h, 16);
+        if (!d) return -1;
+        const unsigned char *b = (const unsigned char *)&a.s_addr;
+        snprintf(d, 16, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+        *hp = d;
+    }
+    return 0;
+}
+
+/* RFC 3986 remove_dot_segments, as libcurl applies it before it sends the path. */
+static void remove_dot_segments(char *path) {
+    char *out = path;
+    const char *in = path;
+    while (*in) {
+        if (in[0] == '/' && in[1] == '.' && (in[2] == '/' || !in[2])) { /* "/./" or a final "/." */
+            in += 2;
+            if (!*in) *out++ = '/';
+            continue;
+        }
+        if (in[0] == '/' && in[1] == '.' && in[2] == '.' && (in[3] == '/' || !in[3])) { /* "/../" */
+            in += 3;
+            while (out > path && *--out != '/') {} /* the last segment written goes */
+            if (!*in) *out++ = '/';
+            continue;
+        }
+        do *out++ = *in++; while (*in && *in != '/');
+    }
+    if (out == path) *out++ = '/';
+    *out = '\0';
+}
+
 int url_parse(const char *text, struct url *u) {
     memset(u, 0, sizeof(*u));
     const char *p = text;
     const char *sep = strstr(p, "://");
+    size_t slen = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
     if (sep && sep < p + strcspn(p, "/?#")) {
         u->scheme = dup_range(p, (size_t)(sep - p));
         p = sep + 3;
+    } else if (slen && p[slen] == ':' && p[slen + 1] == '/') { /* scheme:/host, which libcurl takes */
+        u->scheme = dup_range(p, slen);
+        p += slen + 1;
+        while (*p == '/') p++;
     } else {
         u->scheme = dup_range("http", 4);
     }
@@ -208,7 +265,7 @@ int url_parse(const char *text, struct url *u) {
     }
     u->host = dup_range(auth, (size_t)((colon ? colon : host_end) - auth));
     if (!u->host || !u->host[0]) goto fail;
-    lower(u->host);
+    if (normalize_host(&u->host) != 0) goto fail;
     if (colon) {
         char *end;
         long port = strtol(colon + 1, &end, 10);
@@ -221,6 +278,7 @@ int url_parse(const char *text, struct url *u) {
     size_t path_len = strcspn(p, "?#");
     u->path = path_len ? dup_range(p, path_len) : dup_range("/", 1);
     if (!u->path) goto fail;
+    remove_dot_segments(u->path);
     p += path_len;
     if (*p == '?') {
         size_t qlen = strcspn(p + 1, "#");

@@ -8,6 +8,7 @@
 
 #include "canon.h"
 #include "json.h"
+#include "jsonfmt.h"
 #include "stream.h"
 
 /* Never stored: cookies and framing that no longer applies; headers that differ on every call
@@ -84,43 +85,87 @@ static void put_body(struct buf *b, const char *indent, const char *name, const 
     }
 }
 
-#define PRETTY_MAX_DEPTH 32 /* deeper levels stay on one line: indentation must not grow as n^2 */
+/* ---- answers kept as JSON ---------------------------------------------------------------- */
 
-static void newline(struct buf *b, int depth) {
-    if (depth > PRETTY_MAX_DEPTH) return;
-    buf_putc(b, '\n');
-    for (int i = 0; i < depth; i++) buf_puts(b, "  ");
+/* How a JSON answer's bytes are laid out, so that the entry can hold the value itself (one
+ * field per line: a changed answer is a readable diff) and give back the exact bytes. */
+static const char *const layouts[] = {"compact", "indented", "spaced", NULL};
+enum layout { LAYOUT_COMPACT, LAYOUT_INDENTED, LAYOUT_SPACED, LAYOUT_NONE };
+
+static int is_blank(char c) {
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
 }
 
-/* Canonical JSON (no whitespace outside strings, keys sorted) indented by two spaces per level,
- * starting at depth: one field per line, so a changed prompt is a one-line diff. */
-static void put_pretty(struct buf *b, const char *p, size_t n, int depth) {
-    int in_str = 0;
-    for (size_t i = 0; i < n; i++) {
-        char ch = p[i];
-        if (in_str) {
-            buf_putc(b, ch);
-            if (ch == '\\' && i + 1 < n) buf_putc(b, p[++i]);
-            else if (ch == '"') in_str = 0;
-        } else if (ch == '"') {
-            in_str = 1;
-            buf_putc(b, ch);
-        } else if (ch == '{' || ch == '[') {
-            buf_putc(b, ch);
-            if (i + 1 < n && (p[i + 1] == '}' || p[i + 1] == ']')) buf_putc(b, p[++i]); /* {} [] */
-            else newline(b, ++depth);
-        } else if (ch == '}' || ch == ']') {
-            newline(b, --depth);
-            buf_putc(b, ch);
-        } else if (ch == ',') {
-            buf_putc(b, ',');
-            newline(b, depth);
-        } else if (ch == ':') {
-            buf_puts(b, ": ");
-        } else {
-            buf_putc(b, ch);
+/* The answer's bytes from its compact value, layout and tail. */
+static void relayout(struct buf *out, const char *compact, size_t n, enum layout l, const char *tail, size_t tn) {
+    if (l == LAYOUT_INDENTED) jsonfmt_indent(out, compact, n, 0);
+    else if (l == LAYOUT_SPACED) jsonfmt_spaced(out, compact, n);
+    else buf_append(out, compact, n);
+    buf_append(out, tail, tn);
+}
+
+/* Writes body_layout, body_tail and body_json for a JSON object or array answer whose bytes one
+ * of the layouts gives back exactly; 0 when it wrote nothing (the answer is kept as a string). */
+static int put_json_body(struct buf *out, const char *p, size_t n) {
+    size_t vn = n;
+    while (vn && is_blank(p[vn - 1])) vn--;
+    if (!vn || (p[0] != '{' && p[0] != '[') || !json_utf8_valid(p, n)) return 0;
+    struct json_doc d;
+    if (json_parse(&d, p, vn) != 0) return 0;
+    json_doc_free(&d);
+    struct buf c, again;
+    buf_init(&c);
+    buf_init(&again);
+    enum layout l = LAYOUT_NONE;
+    if (jsonfmt_compact(p, vn, &c) == 0) {
+        for (int i = LAYOUT_COMPACT; i < LAYOUT_NONE && l == LAYOUT_NONE; i++) {
+            buf_clear(&again);
+            relayout(&again, c.data, c.len, (enum layout)i, p + vn, n - vn);
+            if (!again.oom && again.len == n && !memcmp(again.data, p, n)) l = (enum layout)i;
         }
     }
+    if (l != LAYOUT_NONE) {
+        buf_printf(out, "    \"body_layout\": \"%s\",\n", layouts[l]);
+        if (n > vn) {
+            buf_puts(out, "    \"body_tail\": ");
+            json_escape(out, p + vn, n - vn);
+            buf_puts(out, ",\n");
+        }
+        buf_puts(out, "    \"body_json\": ");
+        jsonfmt_indent(out, c.data, c.len, 2);
+    }
+    buf_free(&c);
+    buf_free(&again);
+    return l != LAYOUT_NONE;
+}
+
+/* body_json back into the answer's bytes; -1 when the entry's fields do not fit together. */
+static int get_json_body(const struct json_doc *d, int res, int t, char **out, size_t *len) {
+    int lt = json_get(d, res, "body_layout"), tt = json_get(d, res, "body_tail"), rc = -1;
+    struct buf b, c, tb;
+    buf_init(&b);
+    buf_init(&c);
+    buf_init(&tb);
+    int li = LAYOUT_NONE;
+    if (lt >= 0 && json_tok_str(d, lt, &b) == 0 && b.data)
+        for (int i = 0; layouts[i]; i++)
+            if (!strcmp(b.data, layouts[i])) li = i;
+    const jsmntok_t *v = &d->tok[t];
+    if (li != LAYOUT_NONE && (v->type == JSMN_OBJECT || v->type == JSMN_ARRAY) &&
+        (tt < 0 || json_tok_str(d, tt, &tb) == 0) &&
+        jsonfmt_compact(d->text + v->start, (size_t)(v->end - v->start), &c) == 0) {
+        buf_clear(&b);
+        relayout(&b, c.data, c.len, (enum layout)li, tb.data ? tb.data : "", tb.len);
+        if (!b.data) buf_puts(&b, "");
+        if (!b.oom) {
+            *out = buf_take(&b, len);
+            rc = 0;
+        }
+    }
+    buf_free(&b);
+    buf_free(&c);
+    buf_free(&tb);
+    return rc;
 }
 
 static int text_ok(const char *s) {
@@ -155,7 +200,8 @@ static void put_event(struct buf *b, int kind, const char *p, size_t n) {
 
 int entry_encode(const struct entry *e, struct buf *out) {
     if (!encodable(e)) return -1;
-    buf_printf(out, "{\n  \"llmshim\": %d,\n  \"key\": \"%s\",\n", ENTRY_VERSION, e->key);
+    size_t version_at = out->len + 15; /* where the version digit goes: known once the body is */
+    buf_printf(out, "{\n  \"llmshim\": %d,\n  \"key\": \"%s\",\n", 1, e->key);
     buf_printf(out, "  \"created\": %lld,\n  \"ttl\": %lld,\n  \"latency_us\": %lld,\n", e->created,
                e->ttl, e->latency_us);
     buf_puts(out, "  \"request\": {\n    \"method\": ");
@@ -169,7 +215,7 @@ int entry_encode(const struct entry *e, struct buf *out) {
     buf_puts(out, ",\n");
     if (e->req_json) {
         buf_puts(out, "    \"body\": ");
-        put_pretty(out, e->req_body, e->req_body_len, 2);
+        jsonfmt_indent(out, e->req_body, e->req_body_len, 2);
     } else {
         put_body(out, "    ", "body_text", e->req_body, e->req_body_len);
     }
@@ -184,8 +230,11 @@ int entry_encode(const struct entry *e, struct buf *out) {
         buf_putc(out, ']');
     }
     buf_puts(out, e->nheaders ? "\n    ],\n" : "],\n");
-    if (e->usage_in || e->usage_out)
-        buf_printf(out, "    \"usage\": {\"input\": %lld, \"output\": %lld},\n", e->usage_in, e->usage_out);
+    if (e->usage_in || e->usage_out) {
+        buf_printf(out, "    \"usage\": {\"input\": %lld, \"output\": %lld", e->usage_in, e->usage_out);
+        if (e->usage_cached) buf_printf(out, ", \"cached\": %lld", e->usage_cached);
+        buf_puts(out, "},\n");
+    }
     if (e->stream && e->nevents) {
         /* one event per line, with when it arrived: replay can keep the pace */
         buf_printf(out, "    \"stream\": \"%s\",\n    \"events\": [", stream_kind_name((enum stream_kind)e->stream));
@@ -202,6 +251,8 @@ int entry_encode(const struct entry *e, struct buf *out) {
             buf_putc(out, ']');
         }
         buf_puts(out, "\n    ]");
+    } else if (put_json_body(out, e->body, e->body_len)) {
+        if (!out->oom) out->data[version_at] = '2'; /* an older llmshim cannot read body_json */
     } else {
         put_body(out, "    ", "body", e->body, e->body_len);
     }
@@ -271,29 +322,6 @@ static int get_body(const struct json_doc *d, int obj, const char *name, char **
     return 0;
 }
 
-/* JSON text without the whitespace between tokens: the canonical form itself whenever the text
- * is canonical JSON pretty-printed (what entry_encode writes), at the cost of one pass. */
-static int compact_json(const char *s, size_t n, struct buf *out) {
-    if (buf_reserve(out, n) != 0) return -1;
-    int in_str = 0;
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (in_str) {
-            if (c == '\\') i++;
-            else if (c == '"') in_str = 0;
-            continue;
-        }
-        if (c == '"') in_str = 1;
-        else if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
-            buf_append(out, s + run, i - run);
-            run = i + 1;
-        }
-    }
-    buf_append(out, s + run, n - run);
-    return out->oom ? -1 : 0;
-}
-
 int entry_decode(struct entry *e, const char *data, size_t len) {
     return entry_decode_as(e, data, len, 1);
 }
@@ -305,7 +333,7 @@ int entry_decode_as(struct entry *e, const char *data, size_t len, int canonical
     long long version = 0, status = 0;
     char *key = NULL;
     int req = json_get(&d, 0, "request"), res = json_get(&d, 0, "response");
-    if (get_ll(&d, 0, "llmshim", &version) != 0 || version != ENTRY_VERSION) goto fail;
+    if (get_ll(&d, 0, "llmshim", &version) != 0 || version < 1 || version > ENTRY_VERSION) goto fail;
     if (get_str(&d, 0, "key", &key) != 0 || !key || strlen(key) != 64 || strspn(key, "0123456789abcdef") != 64)
         goto fail; /* only what the shim writes: a key is also written back unescaped */
     memcpy(e->key, key, 65);
@@ -325,7 +353,7 @@ int entry_decode_as(struct entry *e, const char *data, size_t len, int canonical
         int start = t->type == JSMN_STRING ? t->start - 1 : t->start;
         int end = t->type == JSMN_STRING ? t->end + 1 : t->end;
         int rc = canonical ? canon_json(data + start, (size_t)(end - start), NULL, &cb)
-                           : compact_json(data + start, (size_t)(end - start), &cb);
+                           : jsonfmt_compact(data + start, (size_t)(end - start), &cb);
         if (rc != 0) { buf_free(&cb); goto fail; }
         e->req_body = buf_take(&cb, &e->req_body_len);
         e->req_json = 1;
@@ -353,8 +381,9 @@ int entry_decode_as(struct entry *e, const char *data, size_t len, int canonical
     if (usage >= 0) {
         get_ll(&d, usage, "input", &e->usage_in);
         get_ll(&d, usage, "output", &e->usage_out);
+        get_ll(&d, usage, "cached", &e->usage_cached);
     }
-    int events = json_get(&d, res, "events");
+    int events = json_get(&d, res, "events"), t_json;
     if (events >= 0) {
         char *kind = NULL;
         if (get_str(&d, res, "stream", &kind) != 0) goto fail;
@@ -380,6 +409,8 @@ int entry_decode_as(struct entry *e, const char *data, size_t len, int canonical
         if (!body.data) buf_puts(&body, "");
         if (body.oom) { buf_free(&body); goto fail; }
         e->body = buf_take(&body, &e->body_len);
+    } else if ((t_json = json_get(&d, res, "body_json")) >= 0) {
+        if (version < 2 || get_json_body(&d, res, t_json, &e->body, &e->body_len) != 0) goto fail;
     } else if (get_body(&d, res, "body", &e->body, &e->body_len) != 0) {
         goto fail;
     }

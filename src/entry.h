@@ -7,7 +7,9 @@
 
 #include "buf.h"
 
-#define ENTRY_VERSION 1
+/* The newest entry format this llmshim reads; it reads every older one, and writes the oldest
+ * that holds the entry: 1, or 2 for an answer kept as JSON (body_json), which 1 cannot read. */
+#define ENTRY_VERSION 2
 
 /* One event of a streamed answer: the body bytes up to `end`, complete `t_us` after the request. */
 struct entry_event {
@@ -45,6 +47,7 @@ struct entry {
     size_t nevents;
     long long usage_in;    /* tokens the API reported (0 when unknown) */
     long long usage_out;
+    long long usage_cached; /* of usage_in, tokens the API read from its own prompt cache */
     struct entry_share *share; /* body shared by copies of one entry (read-only), else NULL */
 };
 

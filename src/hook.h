@@ -39,6 +39,7 @@
     X(curl_multi_remove_handle, CURLMcode, (CURLM *, CURL *))           \
     X(curl_multi_perform, CURLMcode, (CURLM *, int *))                  \
     X(curl_multi_socket_action, CURLMcode, (CURLM *, curl_socket_t, int, int *)) \
+    X(curl_multi_socket_all, CURLMcode, (CURLM *, int *))                \
     X(curl_multi_info_read, CURLMsg *, (CURLM *, int *))                \
     X(curl_multi_wait, CURLMcode, (CURLM *, struct curl_waitfd *, unsigned int, int, int *)) \
     X(curl_multi_poll, CURLMcode, (CURLM *, struct curl_waitfd *, unsigned int, int, int *)) \
@@ -120,6 +121,7 @@ enum opt_class {
 };
 enum opt_class opt_class(CURLoption opt);
 long opt_default_long(CURLoption opt);
+const char *opt_pass_name(CURLoption opt); /* "CURLOPT_RANGE", ...; NULL for others */
 
 /* ---- hook_handle.c: what the program set on each easy handle ---- */
 
@@ -167,6 +169,7 @@ struct hk_handle {
     struct hk_opt *opts;       /* OPT_KEY/OPT_PASS/OPT_UNKNOWN options away from their default */
     size_t nopts;
     int unreadable;            /* an option could not be mirrored (no memory): never cached */
+    int cookie_engine;         /* COOKIEFILE, COOKIELIST, NETRC: credentials llmshim cannot see */
 
     /* where the answer goes */
     curl_write_callback write_cb;   /* NULL: fwrite */
@@ -180,6 +183,8 @@ struct hk_handle {
     curl_xferinfo_callback xferinfo_cb;       /* wins over progress_cb */
     curl_progress_callback progress_cb;
     void *progress_data;                      /* XFERINFODATA = PROGRESSDATA */
+    curl_prereq_callback prereq_cb;           /* CURLOPT_PREREQFUNCTION (also an OPT_PASS) */
+    void *prereq_data;
     int decodes_content;       /* ACCEPT_ENCODING set and HTTP_CONTENT_DECODING on */
     char *accept_encoding;     /* CURLOPT_ACCEPT_ENCODING ("": all libcurl decodes); NULL: unset */
     long content_decoding;
@@ -213,6 +218,7 @@ struct hk_handle {
     /* the transfer in progress */
     struct xfer *x;            /* from the start of a recorded (or held-option) transfer to its end */
     struct hold *holding;      /* while llmshim asks the progress callback before deciding */
+    int delivering;            /* curl_easy_perform is delivering a cached answer */
     struct hk_multi *multi;    /* the multi handle it was added to, until it is removed */
     struct hk_handle *mnext;   /* the multi's list of its handles */
     int fresh;                 /* added to the multi, not started yet: judged at the next perform */
@@ -370,6 +376,19 @@ void mime_done(struct mime_key *k);
 /* curl_easy_duphandle copied a handle with this MIMEPOST: libcurl's copy holds llmshim's
  * callbacks too. */
 void mime_duplicated(const void *mime);
+
+/* ---- hook_control.c: X-LLMShim-Cache-Control, the program's per-request say ---- */
+struct control {
+    int no_lookup;   /* no-cache, refresh, no-store: ask the API */
+    int no_store;    /* no-store */
+    int only_cached; /* only-if-cached: never the network */
+    long long ttl;   /* ttl=SECONDS; -1: LLMSHIM_TTL */
+};
+/* Reads the control header lines among headers into c; returns how many there were. */
+int control_read(const struct curl_slist *headers, struct control *c);
+/* headers without the control lines, as nodes pointing at the program's strings (free() the
+ * result; *count nodes, 0 when none is left). NULL when out of memory. */
+struct curl_slist *control_strip(const struct curl_slist *headers, size_t *count);
 
 /* ---- hook_precall.c: the progress callback asked before deciding ---- */
 /* Calls h's progress callback as libcurl first would (NOPROGRESS off). Returns non-zero when it

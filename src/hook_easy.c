@@ -156,6 +156,10 @@ HOOK_EXPORT CURLcode curl_easy_perform(CURL *curl) {
         return CURLE_FAILED_INIT;
     }
     if (h->x) return real_perform(h); /* from its own callback: libcurl refuses, as it should */
+    if (h->delivering) { /* from a callback of the answer llmshim is delivering: as libcurl says */
+        if (h->errorbuffer) snprintf(h->errorbuffer, CURL_ERROR_SIZE, "easy handle already used in multi handle");
+        return CURLE_FAILED_INIT;
+    }
     handle_clear_replay(h);
     struct xfer *x = xfer_start(h, 1);
     if (!x) return real_perform(h);
@@ -163,7 +167,11 @@ HOOK_EXPORT CURLcode curl_easy_perform(CURL *curl) {
     if (xfer_kind(x) == XFER_PASS) {
         rc = real_perform(h);
     } else {
-        if (xfer_kind(x) != XFER_RECORD) rc = xfer_answer(x);
+        if (xfer_kind(x) != XFER_RECORD) {
+            h->delivering = 1;
+            rc = xfer_answer(x);
+            h->delivering = 0;
+        }
         if (rc == CURLE_AGAIN) { /* a miss (or a hit that could not be delivered): the network */
             if (xfer_record_begin(x) != 0) rc = real_perform(h);
             else rc = xfer_end(x, real_perform(h));

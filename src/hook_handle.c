@@ -49,7 +49,8 @@ void handle_reset(struct hk_handle *h) {
     struct xfer *x = h->x;
     struct hk_multi *multi = h->multi;
     struct hk_handle *mnext = h->mnext;
-    int fresh = h->fresh, taken = h->taken;
+    int fresh = h->fresh, taken = h->taken, delivering = h->delivering;
+    struct hold *holding = h->holding;
     handle_clear_replay(h);
     free(h->url);
     free(h->copy);
@@ -69,6 +70,8 @@ void handle_reset(struct hk_handle *h) {
     h->mnext = mnext;
     h->fresh = fresh;
     h->taken = taken;
+    h->delivering = delivering;
+    h->holding = holding;
     set_defaults(h);
 }
 
@@ -392,6 +395,21 @@ void handle_note_option(struct hk_handle *h, CURLoption opt, struct hk_arg a) {
         break;
     case CURLOPT_NOPROGRESS:
         h->noprogress = l;
+        break;
+    case CURLOPT_COOKIEFILE:
+    case CURLOPT_COOKIELIST:
+    case CURLOPT_NETRC_FILE:
+        if (ptr) h->cookie_engine = 1; /* once engaged, it stays for the handle's life */
+        break;
+    case CURLOPT_NETRC:
+        if (l) h->cookie_engine = 1;
+        break;
+    case CURLOPT_PREREQFUNCTION:
+        h->prereq_cb = (curl_prereq_callback)ptr;
+        note_generic(h, opt, a); /* and it makes LLM transfers pass */
+        break;
+    case CURLOPT_PREREQDATA:
+        h->prereq_data = (void *)ptr;
         break;
     case CURLOPT_XFERINFOFUNCTION:
         h->xferinfo_cb = (curl_xferinfo_callback)ptr;

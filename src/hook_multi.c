@@ -138,15 +138,25 @@ static void forget(struct hk_multi *m, struct hk_handle *h) {
 }
 
 /* A newly added handle's transfer starts: decide it from the options in force now. */
-static void start(struct hk_multi *m, struct hk_handle *h) {
+/* A newly added handle's transfer starts: decided from the options in force now (its progress
+ * callback asked first, as libcurl asks it before sending). */
+static struct xfer *judge(struct hk_multi *m, struct hk_handle *h) {
     handle_clear_replay(h);
-    m->busy++; /* the application's progress callback may run: it is inside this multi's transfer */
+    m->busy++; /* the application's progress callback runs inside this multi's transfer */
     struct xfer *x = xfer_start(h, 0);
+    m->busy--;
+    return x;
+}
+
+/* Acts on the decision: a hit is answered, a miss handed to libcurl with the recorder. */
+static void act(struct hk_multi *m, struct hk_handle *h, struct xfer *x) {
     CURLcode rc = CURLE_AGAIN;
     int more = 0;
-    if (x && (xfer_kind(x) == XFER_HIT || xfer_kind(x) == XFER_REFUSE)) rc = xfer_answer_start(x, &more);
-    m->busy--;
-    if (!x) return;
+    if (xfer_kind(x) == XFER_HIT || xfer_kind(x) == XFER_REFUSE) {
+        m->busy++;
+        rc = xfer_answer_start(x, &more);
+        m->busy--;
+    }
     if (xfer_kind(x) == XFER_PASS) { /* libcurl's; finished when its DONE comes */
         h->x = x;
         return;
@@ -242,16 +252,37 @@ void multi_replay_resumed(struct hk_handle *h) {
     if (h->multi) tell_timer(h->multi, -2);
 }
 
+/* libcurl starts every newly added transfer, in the order they were added, before any answer
+ * arrives: so all are judged first (their progress callbacks asked), then answered. */
 static void start_fresh(struct hk_multi *m) {
-    struct hk_handle *h = m->handles;
-    while (h) {
-        struct hk_handle *next = h->mnext;
-        if (h->fresh) {
+    size_t n = 0;
+    for (struct hk_handle *h = m->handles; h; h = h->mnext) n += h->fresh;
+    if (!n) return;
+    struct hk_handle **hs = malloc(n * sizeof(*hs));
+    struct xfer **xs = malloc(n * sizeof(*xs));
+    if (!hs || !xs) { /* no memory for the order: one at a time, newest first */
+        free(hs);
+        free(xs);
+        for (struct hk_handle *h = m->handles, *next; h; h = next) {
+            next = h->mnext;
+            if (!h->fresh) continue;
             h->fresh = 0;
-            start(m, h);
+            struct xfer *x = judge(m, h);
+            if (x) act(m, h, x);
         }
-        h = next;
+        return;
     }
+    size_t k = n; /* the list is newest first */
+    for (struct hk_handle *h = m->handles; h && k; h = h->mnext)
+        if (h->fresh) hs[--k] = h;
+    for (size_t i = 0; i < n; i++) {
+        hs[i]->fresh = 0;
+        xs[i] = judge(m, hs[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (xs[i]) act(m, hs[i], xs[i]);
+    free(hs);
+    free(xs);
 }
 
 /* Moves libcurl's messages into ours, finishing the recordings they complete. */
@@ -330,25 +361,37 @@ HOOK_EXPORT CURLMcode curl_multi_perform(CURLM *multi, int *running) {
     return rc;
 }
 
+/* The ways a program drives the multi handle's transfers on: each starts what was added (so
+ * every one of them judges first), steps the replays, then moves libcurl's messages. */
+#define DRIVE(real_call)                                              \
+    const void *caller = HOOK_CALLER();                               \
+    struct hk_multi *m = multi_find(multi, caller);                   \
+    const struct real_api *r = api_of(m, caller);                     \
+    if (m && m->busy) return CURLM_RECURSIVE_API_CALL;                \
+    int going = 0;                                                    \
+    if (m) {                                                          \
+        start_fresh(m);                                               \
+        going = step_replays(m);                                      \
+    }                                                                 \
+    CURLMcode rc = real_call;                                         \
+    if (m) {                                                          \
+        drain(m);                                                     \
+        if (running) *running += going;                               \
+        tell_timer(m, -2);                                            \
+    }                                                                 \
+    return rc
+
 HOOK_EXPORT CURLMcode curl_multi_socket_action(CURLM *multi, curl_socket_t s, int ev, int *running) {
-    const void *caller = HOOK_CALLER();
-    struct hk_multi *m = multi_find(multi, caller);
-    const struct real_api *r = api_of(m, caller);
-    if (!r->curl_multi_socket_action) return CURLM_INTERNAL_ERROR;
-    if (m && m->busy) return CURLM_RECURSIVE_API_CALL;
-    int going = 0;
-    if (m) {
-        start_fresh(m);
-        going = step_replays(m);
-    }
-    CURLMcode rc = r->curl_multi_socket_action(multi, s, ev, running);
-    if (m) {
-        drain(m);
-        if (running) *running += going;
-        tell_timer(m, -2);
-    }
-    return rc;
+    DRIVE(r->curl_multi_socket_action ? r->curl_multi_socket_action(multi, s, ev, running) : CURLM_INTERNAL_ERROR);
 }
+
+/* curl_multi_socket_all (deprecated, still exported; pycurl's CurlMulti.socket_all): a
+ * transfer driven through it is judged like any other. */
+HOOK_EXPORT CURLMcode curl_multi_socket_all(CURLM *multi, int *running) {
+    DRIVE(r->curl_multi_socket_all ? r->curl_multi_socket_all(multi, running) : CURLM_INTERNAL_ERROR);
+}
+
+#undef DRIVE
 
 HOOK_EXPORT CURLMsg *curl_multi_info_read(CURLM *multi, int *left) {
     const void *caller = HOOK_CALLER();

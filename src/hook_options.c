@@ -37,6 +37,8 @@ enum opt_class opt_class(CURLoption opt) {
     case CURLOPT_ABSTRACT_UNIX_SOCKET: case CURLOPT_DEFAULT_PROTOCOL: case CURLOPT_PATH_AS_IS:
     case CURLOPT_FOLLOWLOCATION: case CURLOPT_POSTREDIR: case CURLOPT_MAXREDIRS:
     case CURLOPT_MAXFILESIZE: case CURLOPT_MAXFILESIZE_LARGE:
+    /* the answer's status line and header names: HTTP/2 200 is not HTTP/1.1 200 OK */
+    case CURLOPT_HTTP_VERSION:
         return OPT_KEY;
 
     /* When not at libcurl's default the transfer is not an answer llmshim can stand in for:
@@ -90,7 +92,7 @@ enum opt_class opt_class(CURLoption opt) {
     case CURLOPT_RESOLVER_START_DATA: case CURLOPT_HAPPY_EYEBALLS_TIMEOUT_MS: case CURLOPT_PIPEWAIT:
     case CURLOPT_STREAM_WEIGHT: case CURLOPT_STREAM_DEPENDS: case CURLOPT_STREAM_DEPENDS_E:
     case CURLOPT_UPKEEP_INTERVAL_MS: case CURLOPT_MAXAGE_CONN: case CURLOPT_MAXLIFETIME_CONN: case CURLOPT_SHARE:
-    case CURLOPT_HTTP_VERSION: case CURLOPT_ALTSVC_CTRL: case CURLOPT_ALTSVC: case CURLOPT_HSTS_CTRL:
+    case CURLOPT_ALTSVC_CTRL: case CURLOPT_ALTSVC: case CURLOPT_HSTS_CTRL:
     case CURLOPT_HSTS: case CURLOPT_HSTSREADFUNCTION: case CURLOPT_HSTSREADDATA: case CURLOPT_HSTSWRITEFUNCTION:
     case CURLOPT_HSTSWRITEDATA: case CURLOPT_PROTOCOLS: case CURLOPT_REDIR_PROTOCOLS: case CURLOPT_PROTOCOLS_STR:
     case CURLOPT_REDIR_PROTOCOLS_STR: case CURLOPT_DISALLOW_USERNAME_IN_URL: case CURLOPT_QUICK_EXIT:
@@ -146,5 +148,17 @@ long opt_default_long(CURLoption opt) {
     case CURLOPT_MAXREDIRS: return -1;
     case CURLOPT_HTTP_TRANSFER_DECODING: return 1;
     default: return 0;
+    }
+}
+
+/* The name of an OPT_PASS option, for the line that says why a transfer was not cached. */
+const char *opt_pass_name(CURLoption opt) {
+    switch (opt) {
+#define NAME(o) case CURLOPT_##o: return "CURLOPT_" #o;
+    NAME(RANGE) NAME(RESUME_FROM) NAME(RESUME_FROM_LARGE) NAME(TIMECONDITION) NAME(CONNECT_ONLY)
+    NAME(REQUEST_TARGET) NAME(HTTP_TRANSFER_DECODING) NAME(CRLF) NAME(PREREQFUNCTION)
+    NAME(TRAILERFUNCTION) NAME(RTSP_REQUEST) NAME(WILDCARDMATCH)
+#undef NAME
+    default: return NULL;
     }
 }

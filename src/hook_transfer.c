@@ -32,6 +32,11 @@ struct xfer {
     struct recorder *r;
     struct hold *hold;    /* options the progress callback set for the next transfer (precall) */
     char *url;            /* the URL judged */
+    struct control ctl;   /* what X-LLMShim-Cache-Control asked */
+    struct curl_slist *hdrs; /* the program's headers without it, sent in their place */
+    size_t nhdrs;
+    int guard;            /* replay: llmshim's pre-request callback watches where it goes */
+    int guarded;          /* ... and it stopped a redirect to an LLM endpoint */
     CURLoption changed;   /* the program changed the request while it ran: never stored */
     int body_given_back;  /* ... and libcurl has the program's own body again */
 };
@@ -67,6 +72,9 @@ static const char *unkeyable(const struct hk_handle *h, const struct config *cfg
     if (h->unreadable) return "an option could not be read (out of memory)";
     int multipart = h->method == HK_POST_MIME || h->method == HK_POST_FORM;
     if (h->method != HK_POST && h->method != HK_PUT && !multipart) return "not a POST";
+    if (h->nobody) return "CURLOPT_NOBODY is set (libcurl sends HEAD)"; /* POSTFIELDS keeps NOBODY */
+    if (cfg->key_scope && h->cookie_engine)
+        return "LLMSHIM_KEY_SCOPE cannot see credentials from libcurl's cookie engine or .netrc";
     if (h->method == HK_PUT && !h->customrequest) return "a PUT (CURLOPT_UPLOAD)";
     if (h->customrequest && strcmp(h->customrequest, "POST") != 0) {
         snprintf(buf, size, "the method is \"%.40s\", not POST", h->customrequest);
@@ -77,7 +85,9 @@ static const char *unkeyable(const struct hk_handle *h, const struct config *cfg
     if (!*via_read && !multipart) handle_body(h, &len);
     if (cfg->max_entry_bytes && len > cfg->max_entry_bytes) return "the body is larger than LLMSHIM_MAX_ENTRY_BYTES";
     if (pass) {
-        snprintf(buf, size, "option %d is set", (int)pass);
+        const char *name = opt_pass_name(pass);
+        if (name) snprintf(buf, size, "%s is set", name);
+        else snprintf(buf, size, "option %d, newer than llmshim, is set", (int)pass);
         return buf;
     }
     return NULL;
@@ -85,7 +95,7 @@ static const char *unkeyable(const struct hk_handle *h, const struct config *cfg
 
 /* A transfer that is not llmshim's: a GET or HEAD is never a prompt, so even replay lets it go. */
 static int harmless(const struct hk_handle *h) {
-    return (h->method == HK_GET || h->method == HK_HEAD) && !h->customrequest;
+    return (h->method == HK_GET || h->method == HK_HEAD || h->nobody) && !h->customrequest;
 }
 
 /* A newcomer's first try with a local server: say why nothing was cached, and how to change it. */
@@ -114,7 +124,9 @@ static struct xfer *refuse(struct xfer *x, const char *fmt, const char *what, co
 
 static void lookup(struct xfer *x, int may_wait) {
     const struct config *cfg = x->cfg;
-    if (cfg->mode == MODE_RECORD) {
+    x->c.ttl = x->ctl.ttl;
+    /* replay stays sealed whatever the header asks; only-if-cached seals this one request */
+    if ((cfg->mode == MODE_RECORD || x->ctl.no_lookup) && cfg->mode != MODE_REPLAY && !x->ctl.only_cached) {
         x->kind = XFER_RECORD;
         return;
     }
@@ -125,7 +137,7 @@ static void lookup(struct xfer *x, int may_wait) {
         return;
     }
     if (l == LOOKUP_STALE) x->has_e = 1;
-    if (cfg->mode == MODE_REPLAY) {
+    if (cfg->mode == MODE_REPLAY || x->ctl.only_cached) {
         if (x->has_e) entry_free(&x->e);
         x->has_e = 0;
         x->kind = XFER_REFUSE;
@@ -168,6 +180,34 @@ static const char *url_of(const struct hk_handle *h, char **own) {
     return *own;
 }
 
+/* Before each request libcurl sends for a transfer llmshim passed in replay mode (a redirect
+ * included): one to an LLM endpoint is stopped. The program's own callback is asked after. */
+static int guard_request(void *ud, char *primary_ip, char *local_ip, int primary_port, int local_port) {
+    struct xfer *x = ud;
+    struct hk_handle *h = x->h;
+    char *url = NULL;
+    if (h->real->curl_easy_getinfo(h->curl, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url &&
+        call_is_llm_url(x->cfg, url)) {
+        char *safe = loggable(url);
+        log_line("replay: not sent, because a redirect led to an LLM endpoint: %s", safe ? safe : "(a URL)");
+        free(safe);
+        x->guarded = 1;
+        return CURL_PREREQFUNC_ABORT;
+    }
+    return h->prereq_cb ? h->prereq_cb(h->prereq_data, primary_ip, local_ip, primary_port, local_port)
+                        : CURL_PREREQFUNC_OK;
+}
+
+static int install_guard(struct xfer *x) {
+    struct hk_handle *h = x->h;
+    if (SET(h, CURLOPT_PREREQFUNCTION, guard_request) != CURLE_OK) return -1;
+    if (SET(h, CURLOPT_PREREQDATA, x) != CURLE_OK) {
+        SET(h, CURLOPT_PREREQFUNCTION, h->prereq_cb);
+        return -1;
+    }
+    return 0;
+}
+
 struct xfer *xfer_start(struct hk_handle *h, int may_wait) {
     const struct config *cfg = cache_config();
     if (cfg->mode == MODE_OFF) return NULL;
@@ -178,7 +218,7 @@ struct xfer *xfer_start(struct hk_handle *h, int may_wait) {
     x->t0 = cache_monotonic_us();
     /* libcurl asks the progress callback before it sends the request: so does llmshim, before
      * it reads the options (hook_precall.c) */
-    if (!h->noprogress) {
+    if (!h->noprogress && (h->url || h->curlu)) { /* without a URL libcurl fails before asking */
         if (precall_progress(h, &x->hold)) {
             x->kind = XFER_REFUSE;
             x->refuse_rc = CURLE_ABORTED_BY_CALLBACK;
@@ -186,12 +226,18 @@ struct xfer *xfer_start(struct hk_handle *h, int may_wait) {
             return x;
         }
     }
+    /* llmshim's own header is read here and never leaves the machine */
+    if (control_read(h->headers, &x->ctl) && (x->hdrs = control_strip(h->headers, &x->nhdrs)) != NULL)
+        SET(h, CURLOPT_HTTPHEADER, x->nhdrs ? x->hdrs : NULL);
     char *own;
     const char *url = url_of(h, &own);
     struct xfer *decided = url ? start(x, url, may_wait) : NULL;
     if (own) h->real->curl_free(own);
     if (decided) return decided;
-    if (x->hold) { /* libcurl passes it, and gets the held options after */
+    /* replay: a request that is not an LLM call may still become one on the way (a redirect
+     * to an LLM endpoint, an HSTS upgrade): libcurl asks llmshim before each request it sends */
+    if (cfg->mode == MODE_REPLAY && !harmless(h) && install_guard(x) == 0) x->guard = 1;
+    if (x->hold || x->hdrs || x->guard) { /* libcurl passes it, and gets the program's options back after */
         x->kind = XFER_PASS;
         return x;
     }
@@ -278,11 +324,12 @@ static struct xfer *start(struct xfer *x, const char *url, int may_wait) {
         body = handle_body(h, &len);
     }
 
+    const struct curl_slist *sent_headers = x->hdrs ? (x->nhdrs ? x->hdrs : NULL) : h->headers;
     size_t nlines = 0; /* every header line counts, however many */
-    for (const struct curl_slist *l = h->headers; l; l = l->next) nlines++;
+    for (const struct curl_slist *l = sent_headers; l; l = l->next) nlines++;
     const char **lines = malloc((nlines ? nlines : 1) * sizeof(*lines));
     nlines = 0;
-    for (const struct curl_slist *l = h->headers; l && lines; l = l->next) lines[nlines++] = l->data;
+    for (const struct curl_slist *l = sent_headers; l && lines; l = l->next) lines[nlines++] = l->data;
     struct call_request req = {
         .method = method_word(h),
         .url = url,
@@ -443,6 +490,11 @@ int xfer_record_begin(struct xfer *x) {
                             .hold_errors = x->has_e, .answering = answering, .answering_ud = x};
     x->r = record_begin(h, &x->rec, &o, &x->res);
     if (!x->r) return -1;
+    /* libcurl reads the header list when it builds the request, later than llmshim keyed it: it
+     * gets a copy of the list as keyed (a program appending to its list meanwhile changes the
+     * next request, not this one's key) */
+    if (!x->hdrs && h->headers && (x->hdrs = control_strip(h->headers, &x->nhdrs)) != NULL)
+        SET(h, CURLOPT_HTTPHEADER, x->nhdrs ? x->hdrs : NULL);
     if (x->mime) { /* libcurl sends the program's parts itself (hook_mime.c) */
     } else if (x->up ? upload_install(x->up) != 0
                      : (SET(h, CURLOPT_POSTFIELDS, x->sent) != CURLE_OK ||
@@ -511,6 +563,10 @@ CURLcode xfer_record_end(struct xfer *x, CURLcode rc) {
     long long us = cache_monotonic_us() - x->t0;
     const char *other = x->res.storable ? sent_other(x) : NULL;
     char changed[96];
+    if (x->res.storable && x->ctl.no_store) {
+        x->res.storable = 0; /* as asked: X-LLMShim-Cache-Control: no-store */
+        other = NULL;
+    }
     if (x->res.storable && x->changed) {
         snprintf(changed, sizeof(changed), "the program changed option %d while the transfer ran", (int)x->changed);
         other = changed;
@@ -552,6 +608,7 @@ void xfer_fix_duplicate(const struct xfer *x, struct hk_handle *dup) {
     record_restore_delivery(dup);
     if (x->up) upload_restore(dup);
     else if (!x->mime) restore_body(dup);
+    if (x->hdrs) SET(dup, CURLOPT_HTTPHEADER, dup->headers);
 }
 
 CURLcode xfer_end(struct xfer *x, CURLcode rc) {
@@ -571,6 +628,16 @@ void xfer_free(struct xfer *x) {
     free(x->sent);
     upload_free(x->up);
     mime_done(x->mime);
+    if (x->guard) { /* the program's own pre-request callback back */
+        SET(x->h, CURLOPT_PREREQFUNCTION, x->h->prereq_cb);
+        SET(x->h, CURLOPT_PREREQDATA, x->h->prereq_data);
+        if (x->guarded && x->h->errorbuffer)
+            snprintf(x->h->errorbuffer, CURL_ERROR_SIZE, "llmshim: replay: not sent, because a redirect led to an LLM endpoint");
+    }
+    if (x->hdrs) { /* the program's own header list back in libcurl */
+        SET(x->h, CURLOPT_HTTPHEADER, x->h->headers);
+        free(x->hdrs);
+    }
     hold_apply(x->hold, x->h);
     free(x->url);
     free(x);

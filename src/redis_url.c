@@ -1,6 +1,7 @@
-/* redis_url: parses redis:// and unix:// URLs. Messages name the part that is wrong but never echo
- * text that could be a password: a '/', '?' or '#' left unencoded in one shifts it into the port,
- * path or query, so only digits and plain parameter names are quoted back. */
+/* redis_url: parses redis://, rediss://, the +cluster and +sentinel forms and unix:// URLs.
+ * Messages name the part that is wrong but never echo text that could be a password: a '/', '?'
+ * or '#' left unencoded in one shifts it into the port, path or query, so only digits and plain
+ * parameter names are quoted back. */
 #include "redis_url.h"
 
 #include <stdarg.h>
@@ -137,7 +138,7 @@ static int valid_host(const char *s, size_t n, int v6) {
 }
 
 /* host[:port] or [v6][:port] in s[0..n) */
-static int parse_hostport(const char *s, size_t n, struct redis_url *u, char **err) {
+static int parse_hostport(const char *s, size_t n, struct redis_addr *u, char **err) {
     const char *end = s + n, *host = s, *p;
     size_t host_len;
     if (n && *s == '[') {
@@ -175,6 +176,40 @@ static int parse_hostport(const char *s, size_t n, struct redis_url *u, char **e
     return 0;
 }
 
+/* "host[:port],host[:port]..." in s[0..n): one address unless several are allowed. */
+static int parse_hosts(const char *s, size_t n, struct redis_url *u, int port, char **err) {
+    const char *end = s + n;
+    int several = u->topology != REDIS_SINGLE;
+    if (!several && memchr(s, ',', n))
+        return fail(err, "several hosts need redis+cluster:// (a cluster's nodes) or redis+sentinel:// (sentinels)");
+    for (u->naddr = 0; s <= end; u->naddr++) {
+        const char *comma = memchr(s, ',', (size_t)(end - s));
+        size_t len = (size_t)((comma ? comma : end) - s);
+        if (u->naddr == REDIS_URL_MAX_HOSTS) return fail(err, "more than %d hosts", REDIS_URL_MAX_HOSTS);
+        struct redis_addr *a = &u->addr[u->naddr];
+        strcpy(a->host, "127.0.0.1");
+        a->port = port;
+        if (several && !len && n) return fail(err, "an empty host in the list of hosts");
+        if (parse_hostport(s, len, a, err)) return -1;
+        if (!comma) break;
+        s = comma + 1;
+    }
+    u->naddr++;
+    return 0;
+}
+
+/* The sentinel form's path: /MASTER[/db] in s[0..n), s just past the first '/'. */
+static int parse_master(const char *s, size_t n, struct redis_url *u, struct seen *seen, char **err) {
+    const char *slash = memchr(s, '/', n);
+    size_t len = slash ? (size_t)(slash - s) : n;
+    if (decode(s, len, u->master, sizeof(u->master), "primary's name", err)) return -1;
+    if (!u->master[0])
+        return fail(err, "the primary's name is missing: redis+sentinel://host:26379/mymaster[/db]");
+    for (const char *c = u->master; *c; c++)
+        if ((unsigned char)*c <= ' ' || *c == 0x7f) return fail(err, "the primary's name contains a space or control character");
+    return slash && n - len > 1 ? parse_db(slash + 1, n - len - 1, u, seen, err) : 0;
+}
+
 static int parse_redis(const char *p, struct redis_url *u, struct seen *seen, char **err) {
     size_t alen = strcspn(p, "/?#");
     const char *aend = p + alen;
@@ -189,14 +224,24 @@ static int parse_redis(const char *p, struct redis_url *u, struct seen *seen, ch
         if (parse_userinfo(p, (size_t)(at - p), u, seen, err)) return -1;
         p = at + 1;
     }
-    if (parse_hostport(p, (size_t)(aend - p), u, err)) return -1;
+    int port = u->topology == REDIS_SENTINEL ? 26379 : 6379;
+    if (parse_hosts(p, (size_t)(aend - p), u, port, err)) return -1;
     p = aend;
     if (*p == '/') {
         size_t n = strcspn(++p, "?#");
-        if (n && parse_db(p, n, u, seen, err)) return -1;
+        if (u->topology == REDIS_SENTINEL) {
+            if (parse_master(p, n, u, seen, err)) return -1;
+        } else if (n && parse_db(p, n, u, seen, err)) {
+            return -1;
+        }
         p += n;
+    } else if (u->topology == REDIS_SENTINEL) {
+        return fail(err, "the primary's name is missing: redis+sentinel://host:26379/mymaster[/db]");
     }
-    return *p == '?' ? parse_query(p + 1, u, seen, err) : parse_query(p, u, seen, err);
+    if ((*p == '?' ? parse_query(p + 1, u, seen, err) : parse_query(p, u, seen, err)) != 0) return -1;
+    if (u->topology == REDIS_CLUSTER && u->db)
+        return fail(err, "a cluster has database 0 only (cluster mode has no SELECT)");
+    return 0;
 }
 
 static int parse_unix(const char *p, struct redis_url *u, struct seen *seen, char **err) {
@@ -215,38 +260,102 @@ static int parse_unix(const char *p, struct redis_url *u, struct seen *seen, cha
     return *p == '?' ? parse_query(p + 1, u, seen, err) : parse_query(p, u, seen, err);
 }
 
+/* The schemes of the TCP forms: TLS or not, and the topology. */
+static const struct scheme {
+    const char *name;
+    int tls;
+    enum redis_topology topology;
+} schemes[] = {
+    {"redis://", 0, REDIS_SINGLE},          {"rediss://", 1, REDIS_SINGLE},
+    {"redis+cluster://", 0, REDIS_CLUSTER},   {"rediss+cluster://", 1, REDIS_CLUSTER},
+    {"redis+sentinel://", 0, REDIS_SENTINEL}, {"rediss+sentinel://", 1, REDIS_SENTINEL},
+};
+
+#define EXPECTED "expected redis://, rediss://, redis+cluster://, redis+sentinel:// or unix://"
+
 int redis_url_parse(const char *url, struct redis_url *out, char **err) {
     struct redis_url u;
     struct seen seen = {0, 0, 0};
     memset(&u, 0, sizeof(u));
-    strcpy(u.host, "127.0.0.1");
-    u.port = 6379;
+    strcpy(u.addr[0].host, "127.0.0.1");
+    u.addr[0].port = 6379;
+    u.naddr = 1;
     if (!url || !*url) return fail(err, "empty (expected redis://host:port/db or unix:///path/to/redis.sock)");
     const char *sep = strstr(url, "://");
-    int rc;
-    if (!strncasecmp(url, "redis://", 8)) {
-        rc = parse_redis(url + 8, &u, &seen, err);
-    } else if (!strncasecmp(url, "unix://", 7)) {
+    int rc = 1;
+    for (size_t i = 0; rc == 1 && i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+        size_t n = strlen(schemes[i].name);
+        if (strncasecmp(url, schemes[i].name, n) != 0) continue;
+        u.tls = schemes[i].tls;
+        u.topology = schemes[i].topology;
+        rc = parse_redis(url + n, &u, &seen, err);
+    }
+    if (rc == 1 && !strncasecmp(url, "unix://", 7)) {
         u.is_unix = 1;
         rc = parse_unix(url + 7, &u, &seen, err);
-    } else if (!strncasecmp(url, "rediss://", 9)) {
-        return fail(err, "TLS (rediss://) is not supported; use redis:// or unix://");
-    } else if (!sep) {
-        return fail(err, "no scheme (expected redis://host:port/db or unix:///path/to/redis.sock)");
-    } else {
+    }
+    if (rc == 1 && !sep) return fail(err, "no scheme (expected redis://host:port/db or unix:///path/to/redis.sock)");
+    if (rc == 1) {
         int plain = sep - url <= 16;
         for (const char *c = url; plain && c < sep; c++)
             plain = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || *c == '+';
-        if (plain) return fail(err, "unsupported scheme '%.*s' (expected redis:// or unix://)", (int)(sep - url), url);
-        return fail(err, "unsupported scheme (expected redis:// or unix://)");
+        if (plain) return fail(err, "unsupported scheme '%.*s' (" EXPECTED ")", (int)(sep - url), url);
+        return fail(err, "unsupported scheme (" EXPECTED ")");
     }
     if (rc) return -1;
     *out = u;
     return 0;
 }
 
+void redis_addr_label(const char *host, int port, char *out, size_t n) {
+    if (strchr(host, ':')) snprintf(out, n, "[%s]:%d", host, port);
+    else snprintf(out, n, "%s:%d", host, port);
+}
+
 void redis_url_label(const struct redis_url *u, char *out, size_t n) {
-    if (u->is_unix) snprintf(out, n, "%s", u->path);
-    else if (strchr(u->host, ':')) snprintf(out, n, "[%s]:%d", u->host, u->port);
-    else snprintf(out, n, "%s:%d", u->host, u->port);
+    if (!n) return;
+    out[0] = '\0';
+    if (u->is_unix) {
+        snprintf(out, n, "%s", u->path);
+        return;
+    }
+    size_t len = 0;
+    if (u->topology == REDIS_SENTINEL) {
+        snprintf(out, n, "primary '%s' via ", u->master);
+        len = strlen(out);
+    }
+    for (int i = 0; i < u->naddr && len + 1 < n; i++) {
+        if (i) out[len++] = ',';
+        redis_addr_label(u->addr[i].host, u->addr[i].port, out + len, n - len);
+        len += strlen(out + len);
+    }
+    out[len < n ? len : n - 1] = '\0';
+}
+
+void redis_url_redact(const char *url, char *out, size_t n) {
+    if (!n) return;
+    size_t o = 0;
+    const char *p = url ? url : "", *sep = strstr(p, "://");
+    const char *auth = sep ? sep + 3 : p, *aend = auth + strcspn(auth, "/?#"), *at = NULL;
+    for (const char *q = auth; q < aend; q++)
+        if (*q == '@') at = q;
+    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    while (*p && o + 1 < n) {
+        if (at && p == (colon ? colon + 1 : auth)) { /* the password: "***" in its place */
+            for (const char *m = "***"; *m && o + 1 < n; m++) out[o++] = *m;
+            p = at;
+            continue;
+        }
+        if (*p == '?' || *p == '&') { /* ?password=x: the value hidden too */
+            out[o++] = *p++;
+            if (!strncmp(p, "password=", 9)) {
+                for (int i = 0; i < 9 && o + 1 < n; i++) out[o++] = *p++;
+                for (const char *m = "***"; *m && o + 1 < n; m++) out[o++] = *m;
+                p += strcspn(p, "&#");
+            }
+            continue;
+        }
+        out[o++] = *p++;
+    }
+    out[o] = '\0';
 }

@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STATS_TAG "llmshim-stats-v1"
+#define STATS_TAG "llmshim-stats-v2"
+#define STATS_TAG_V1 "llmshim-stats-v1"
 
 static void copy_field(char *dst, size_t cap, const char *src) {
     size_t n = 0;
@@ -20,9 +21,9 @@ void stats_row_init(struct stats_row *r, const char *provider, const char *model
 }
 
 int stats_format_line(const struct stats_row *r, struct buf *out) {
-    return buf_printf(out, STATS_TAG "\t%s\t%s\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\n", r->provider,
-                      r->model, r->hits, r->misses, r->stores, r->errors, r->stale, r->bytes_saved,
-                      r->tokens_saved, r->us_saved);
+    return buf_printf(out, STATS_TAG "\t%s\t%s\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\n",
+                      r->provider, r->model, r->hits, r->misses, r->stores, r->errors, r->stale, r->bytes_saved,
+                      r->tokens_saved, r->us_saved, r->input_saved, r->output_saved, r->cached_saved);
 }
 
 int stats_parse_line(const char *line, size_t len, struct stats_row *r) {
@@ -30,15 +31,16 @@ int stats_parse_line(const char *line, size_t len, struct stats_row *r) {
     if (len >= sizeof(tmp)) return -1;
     memcpy(tmp, line, len);
     tmp[len] = '\0';
-    char *save = NULL, *f[11];
+    char *save = NULL, *f[15];
     int n = 0;
-    for (char *tok = strtok_r(tmp, "\t\n", &save); tok && n < 11; tok = strtok_r(NULL, "\t\n", &save))
+    for (char *tok = strtok_r(tmp, "\t\n", &save); tok && n < 15; tok = strtok_r(NULL, "\t\n", &save))
         f[n++] = tok;
-    if (n != 11 || strcmp(f[0], STATS_TAG) != 0) return -1;
+    int v2 = n == 14 && !strcmp(f[0], STATS_TAG);
+    if (!v2 && (n != 11 || strcmp(f[0], STATS_TAG_V1) != 0)) return -1;
     stats_row_init(r, f[1], f[2]);
-    long long *v[] = {&r->hits, &r->misses, &r->stores, &r->errors, &r->stale,
-                      &r->bytes_saved, &r->tokens_saved, &r->us_saved};
-    for (int i = 0; i < 8; i++) {
+    long long *v[] = {&r->hits, &r->misses, &r->stores, &r->errors, &r->stale, &r->bytes_saved,
+                      &r->tokens_saved, &r->us_saved, &r->input_saved, &r->output_saved, &r->cached_saved};
+    for (int i = 0; i < (v2 ? 11 : 8); i++) {
         char *end;
         *v[i] = strtoll(f[3 + i], &end, 10);
         if (*end) return -1;
@@ -63,6 +65,9 @@ int stats_rows_add(struct stats_row *rows, size_t *n, size_t cap, const struct s
     row->bytes_saved += r->bytes_saved;
     row->tokens_saved += r->tokens_saved;
     row->us_saved += r->us_saved;
+    row->input_saved += r->input_saved;
+    row->output_saved += r->output_saved;
+    row->cached_saved += r->cached_saved;
     return 0;
 }
 

@@ -14,6 +14,9 @@ struct stats_row {
     long long bytes_saved;   /* response bytes served from the cache */
     long long tokens_saved;  /* prompt + completion tokens of the answers served from the cache */
     long long us_saved;      /* original latency minus the time a hit took */
+    /* the same tokens by kind, for what they would have cost (stats lines v2 on): input (the
+     * cached part included), output, and the input the API read from its own prompt cache */
+    long long input_saved, output_saved, cached_saved;
 };
 
 struct stats_table {
@@ -23,7 +26,8 @@ struct stats_table {
 
 /* Sets provider/model (truncated, tabs and newlines replaced) and zeroes the counters. */
 void stats_row_init(struct stats_row *r, const char *provider, const char *model);
-/* "llmshim-stats-v1<TAB>provider<TAB>model<TAB>hits ... us_saved\n" */
+/* "llmshim-stats-v2<TAB>provider<TAB>model<TAB>hits ... us_saved<TAB>input<TAB>output<TAB>cached\n"
+ * (v1 lines, without the last three, are still read). */
 int stats_format_line(const struct stats_row *r, struct buf *out);
 /* 0 and r filled, or -1 for a line that is not a stats line (skipped by readers). */
 int stats_parse_line(const char *line, size_t len, struct stats_row *r);

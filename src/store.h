@@ -43,6 +43,11 @@ struct store_ops {
      * must free itself (flock released with the process; Redis PX expiry = ttl_ms). */
     int (*lock)(struct store *s, const struct store_key *k, long long ttl_ms, char **err);
     void (*unlock)(struct store *s, const struct store_key *k);
+    /* Notes that the entries with these keys (64 hex digits each) answered a request at `when`
+     * (unix seconds): so that `llmshim prune --unused-since` can find recordings nothing uses. */
+    int (*mark_used)(struct store *s, const char *const *hexes, size_t n, long long when, char **err);
+    /* Calls fn once per mark (a key may come several times, at several times). */
+    int (*each_used)(struct store *s, void (*fn)(const char *hex, long long when, void *ud), void *ud, char **err);
 };
 
 struct store {
@@ -66,10 +71,21 @@ static inline void store_close(struct store *s) {
 struct store *store_memory_open(size_t max_entries, size_t max_bytes);
 /* front (a memory store) before back; owns both. */
 struct store *store_tier_open(struct store *front, struct store *back);
-/* url: redis://[user:pass@]host:port/db or unix:///path?db=N; ns goes into every key. */
-struct store *store_redis_open(const char *url, const char *ns, int connect_timeout_ms,
-                               int command_timeout_ms, char **err);
-/* Creates dir (0700) if needed. NULL with *err set when it cannot be used. */
+/* The Redis store's settings: config.h's LLMSHIM_REDIS_*, or the command's own timeouts. */
+struct store_redis_opts {
+    const char *url;  /* redis[s]://, redis[s]+cluster://, redis[s]+sentinel://, unix:// (redis_url.h) */
+    const char *ns;   /* goes into every key */
+    int connect_ms, command_ms;
+    const char *ca_file;   /* TLS: trust anchors; NULL: the system's bundle */
+    const char *cert_file, *key_file;  /* TLS: the client's certificate and key, or NULL */
+    const char *sentinel_password;     /* the sentinels' own, or NULL */
+};
+struct store *store_redis_open(const struct store_redis_opts *o, char **err);
+/* Creates dir (0700) if needed, with a .gitignore for everything but the entries. NULL with
+ * *err set when it cannot be used. */
 struct store *store_file_open(const char *dir, char **err);
+/* 1 when dir holds at least one entry (*.json; hidden names skipped), 0 when it holds none or
+ * does not exist, -1 when it cannot be read. For LLMSHIM_MODE=once. */
+int store_file_has_entries(const char *dir);
 
 #endif

@@ -205,8 +205,8 @@ static int walk_file(struct walk *w, const char *fname, size_t flen) {
         buf_free(&data);
         return 0;
     }
-    /* unreadable: handed on empty, so that verify reports it instead of it vanishing */
-    int stop = w->fn(&k, rc == 1 && data.data ? data.data : "", rc == 1 ? data.len : 0, w->ud);
+    /* unreadable: handed on as NULL, so that the command says so instead of it vanishing */
+    int stop = w->fn(&k, rc == 1 ? (data.data ? data.data : "") : NULL, rc == 1 ? data.len : 0, w->ud);
     buf_free(&data);
     return stop;
 }
@@ -313,34 +313,44 @@ static int sub_dir(struct fstore *f, const char *sub, char **err) {
 }
 
 /* One log per host: hosts sharing the directory over NFS never append to the same file. */
-static int fs_add_stats(struct store *s, const struct stats_row *delta, char **err) {
-    struct fstore *f = (struct fstore *)s;
-    char path[128], host[65] = "";
-    int sd = sub_dir(f, ".stats", err);
+/* <sub>/<host>.log under the store, opened for appending, the directory created when missing
+ * (one file per host: hosts sharing the directory over NFS never append to the same file).
+ * name gets its file name, for messages. */
+static int open_host_log(struct fstore *f, const char *sub, char *name, size_t n, char **err) {
+    char host[65] = "";
+    int sd = sub_dir(f, sub, err);
     if (sd < 0) return -1;
     gethostname(host, sizeof(host) - 1);
     for (char *p = host; *p; p++)
         if (*p == '/' || (*p == '.' && p == host)) *p = '_';
-    snprintf(path, sizeof(path), "%s.log", host[0] ? host : "localhost");
+    snprintf(name, n, "%s/%s/%s.log", f->d.dir, sub, host[0] ? host : "localhost");
+    int fd = fdir_open_regular(sd, strrchr(name, '/') + 1, O_WRONLY | O_APPEND | O_CREAT);
+    int e = errno;
+    close(sd);
+    if (fd < 0 && err) *err = errorf("cannot append to", name, e);
+    return fd;
+}
+
+static int fs_add_stats(struct store *s, const struct stats_row *delta, char **err) {
+    struct fstore *f = (struct fstore *)s;
+    char path[PATH_MAX];
     struct buf line;
     buf_init(&line);
     if (stats_format_line(delta, &line) != 0 || line.oom || line.len >= PIPE_BUF) {
         buf_free(&line);
-        close(sd);
         if (err) *err = strdup("file store: cannot format a stats line");
         return -1;
     }
     /* O_APPEND and one write() of less than PIPE_BUF: lines of concurrent writers never mix */
-    int fd = fdir_open_regular(sd, path, O_WRONLY | O_APPEND | O_CREAT), e = 0;
-    close(sd);
-    ssize_t w = -1;
-    if (fd >= 0) {
-        do w = write(fd, line.data, line.len); while (w < 0 && errno == EINTR);
-        if (w != (ssize_t)line.len) e = w < 0 ? errno : EIO;
-        close(fd);
-    } else {
-        e = errno;
+    int fd = open_host_log(f, ".stats", path, sizeof(path), err), e = 0;
+    if (fd < 0) {
+        buf_free(&line);
+        return -1;
     }
+    ssize_t w;
+    do w = write(fd, line.data, line.len); while (w < 0 && errno == EINTR);
+    if (w != (ssize_t)line.len) e = w < 0 ? errno : EIO;
+    close(fd);
     buf_free(&line);
     if (e) {
         if (err) *err = errorf("cannot append to", path, e);
@@ -394,6 +404,85 @@ static int fs_get_stats(struct store *s, struct stats_table *t, char **err) {
     free(line);
     closedir(d);
     return rc;
+}
+
+#define USED_TAG "llmshim-used-v1"
+
+/* One line per key, written in whole lines of less than PIPE_BUF per write(): appends of many
+ * processes never mix. A mark lost to a full disk only makes an entry look unused sooner. */
+static int fs_mark_used(struct store *s, const char *const *hexes, size_t n, long long when, char **err) {
+    struct fstore *f = (struct fstore *)s;
+    char path[PATH_MAX];
+    int fd = open_host_log(f, ".used", path, sizeof(path), err);
+    if (fd < 0) return -1;
+    char chunk[PIPE_BUF];
+    size_t len = 0;
+    int e = 0;
+    for (size_t i = 0; i <= n && !e; i++) {
+        char line[128];
+        int w = i < n ? snprintf(line, sizeof(line), USED_TAG "\t%lld\t%.64s\n", when, hexes[i]) : 0;
+        if (len && (i == n || len + (size_t)w > sizeof(chunk))) {
+            ssize_t r;
+            do r = write(fd, chunk, len); while (r < 0 && errno == EINTR);
+            if (r != (ssize_t)len) e = r < 0 ? errno : EIO;
+            len = 0;
+        }
+        if (w > 0 && (size_t)w < sizeof(line)) {
+            memcpy(chunk + len, line, (size_t)w);
+            len += (size_t)w;
+        }
+    }
+    close(fd);
+    if (e) {
+        if (err) *err = errorf("cannot append to", path, e);
+        return -1;
+    }
+    return 0;
+}
+
+static int fs_each_used(struct store *s, void (*fn)(const char *, long long, void *), void *ud, char **err) {
+    struct fstore *f = (struct fstore *)s;
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/.used", f->d.dir);
+    int dfd = fdir_fd(&f->d, err);
+    if (dfd < 0) return -1;
+    int used = openat(dfd, ".used", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = used >= 0 ? fdopendir(used) : NULL;
+    if (!d) {
+        int e = errno;
+        if (used >= 0) close(used);
+        if (e == ENOENT) return 0; /* nothing used yet */
+        if (err) *err = errorf("cannot read directory", path, e);
+        return -1;
+    }
+    size_t len = strlen(path);
+    char *line = NULL;
+    size_t cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.' || len + 2 + strlen(de->d_name) > sizeof(path)) continue;
+        int fd = fdir_open_regular(dirfd(d), de->d_name, O_RDONLY);
+        FILE *fp = fd < 0 ? NULL : fdopen(fd, "r");
+        if (!fp) {
+            if (fd >= 0) close(fd);
+            continue;
+        }
+        ssize_t n;
+        while ((n = getline(&line, &cap, fp)) > 0) {
+            char hex[65];
+            long long when;
+            /* a line without its newline was cut short */
+            if (line[n - 1] != '\n' || sscanf(line, USED_TAG "\t%lld\t%64[0-9a-f]\n", &when, hex) != 2 ||
+                strlen(hex) != 64)
+                continue;
+            fn(hex, when, ud);
+        }
+        fclose(fp);
+        path[len] = '\0';
+    }
+    free(line);
+    closedir(d);
+    return 0;
 }
 
 static int hex_ok(const char *hex) {
@@ -467,9 +556,12 @@ static void fs_unlock(struct store *s, const struct store_key *k) {
 
 static const struct store_ops file_ops = {.name = "file", .get = fs_get, .put = fs_put, .close = fs_close,
                                           .each = fs_each, .del = fs_del, .add_stats = fs_add_stats,
-                                          .get_stats = fs_get_stats, .lock = fs_lock, .unlock = fs_unlock};
+                                          .get_stats = fs_get_stats, .lock = fs_lock, .unlock = fs_unlock,
+                                          .mark_used = fs_mark_used, .each_used = fs_each_used};
 
 struct store *store_file_open(const char *dir, char **err) {
+    struct stat st0;
+    int existed = stat(dir, &st0) == 0; /* a new directory gets llmshim's .gitignore */
     struct fstore *f = calloc(1, sizeof(*f));
     if (!f || !(f->d.dir = strdup(dir))) {
         free(f);
@@ -489,5 +581,6 @@ struct store *store_file_open(const char *dir, char **err) {
     forksafe_register(&f->held_mu);
     forksafe_on_child(forget_locks, f);
     f->base.ops = &file_ops;
+    if (!existed) fdir_write_gitignore(&f->d);
     return &f->base;
 }

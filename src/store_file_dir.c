@@ -1,6 +1,7 @@
 /* The file store's directory: checked once (it and every directory above it), held as a
  * descriptor, and every path below it walked one component at a time without following links
  * (store_file.c explains why). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "store.h"
 #include "store_file_dir.h"
 
 #define NAME_DEPTH 8 /* provider/model/x.json, .locks/x.lock: far fewer */
@@ -179,5 +181,53 @@ int fdir_open_regular(int dir, const char *name, int flags) {
         return -1;
     }
     return fd;
+}
+
+
+/* A cassette directory is committed: what is only this machine's must not be. Written once,
+ * when llmshim makes the directory; a person's own .gitignore is never touched. */
+static const char gitignore[] =
+    "# Written by llmshim when it made this directory. The entries (*.json) are the cassette; the\n"
+    "# hidden files beside them belong to this machine: counters (.stats/), fill locks (.locks/),\n"
+    "# usage marks (.used/), saved replay misses (.misses/), the key-scope secret (.secret) and\n"
+    "# temporary files.\n"
+    ".*\n"
+    "!.gitignore\n";
+
+void fdir_write_gitignore(struct fdir *f) {
+    int fd = openat(f->dfd, ".gitignore", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return; /* there already, or not writable: the store works without it */
+    size_t n = sizeof(gitignore) - 1;
+    ssize_t w;
+    do w = write(fd, gitignore, n); while (w < 0 && errno == EINTR);
+    close(fd);
+    if (w != (ssize_t)n) unlinkat(f->dfd, ".gitignore", 0);
+}
+
+static int has_entries(char *path, size_t cap, int depth) {
+    DIR *d = opendir(path);
+    if (!d) return depth || errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+    size_t len = strlen(path);
+    int found = 0;
+    struct dirent *de;
+    while (!found && (de = readdir(d))) {
+        size_t n = strlen(de->d_name);
+        if (de->d_name[0] == '.' || len + 2 + n > cap) continue;
+        snprintf(path + len, cap - len, "/%s", de->d_name);
+        struct stat st;
+        if (lstat(path, &st) == 0) {
+            if (S_ISREG(st.st_mode)) found = n > 5 && !strcmp(de->d_name + n - 5, ".json");
+            else if (S_ISDIR(st.st_mode) && depth < 4) found = has_entries(path, cap, depth + 1) > 0;
+        }
+        path[len] = '\0';
+    }
+    closedir(d);
+    return found;
+}
+
+int store_file_has_entries(const char *dir) {
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path)) return -1;
+    return has_entries(path, sizeof(path), 0);
 }
 

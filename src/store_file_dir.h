@@ -29,4 +29,8 @@ int fdir_open_entry(int dfd, const char *name, struct stat *st);
 /* A regular file of this user's in dir, opened (flags | O_NOFOLLOW | O_NONBLOCK, mode 0600). */
 int fdir_open_regular(int dir, const char *name, int flags);
 
+/* Writes the cache directory's own .gitignore (.stats/, .locks/, .secret, ...) when it has none:
+ * a cassette directory is committed, what is only this machine's must not be. */
+void fdir_write_gitignore(struct fdir *f);
+
 #endif

@@ -1,30 +1,16 @@
 /* redis store: entries under llmshim:v1:<ns>:<hex> in one Redis shared by every process and
- * machine that points at it. The request path (get, put, lock, unlock, add_stats) uses only
- * single-key commands, so the store also works through sharding proxies (twemproxy) and managed
- * Redis; each and get_stats (the llmshim command) may use SCAN and HGETALL.
+ * machine that points at it. Every command names one key (get, put, lock, unlock, add_stats;
+ * each's GETs), so the store also works through sharding proxies (twemproxy), on a cluster and
+ * on managed Redis; each (the llmshim command) SCANs every primary.
  *
- * Connections: a small lock-free pool (POOL_SLOTS atomic slots; a caller takes a connection
- * with an exchange and owns it until it puts it back). Not one per thread: a library has no
- * thread-exit hook but pthread_key destructors, which cannot be cancelled when the store closes
- * and give a thread pool of 200 threads 200 connections; the pool needs as many connections as
- * callers at once. No mutex either: a fork() while another thread held one would leave the
- * child's copy locked forever, and the shim must never hang. Each connection remembers the pid
- * that made it; the child of a fork() drops its parent's (redisFree closes only the child's copy
- * of the descriptor and sends nothing) and connects anew.
- *
- * Failures: any connection-level error (refused, timeout, closed, protocol) frees the
- * connection and opens a backoff window (1 s, doubling on each failure after a window ended, up
- * to 30 s, reset by a success) during which every call fails at once without connecting, so a
- * dead or stalled Redis costs the program one timeout per window, not one per request. An error
- * reply (-ERR, -OOM) leaves the connection in sync: that call fails, nothing else changes.
- * The wire itself (sending, reading, deadlines): store_redis_io.c. */
+ * Where a command goes: to the one server of the URL, to the primary of its key's slot in a
+ * cluster (redis_cluster.c), or to the primary the sentinels name (redis_sentinel.c). Each
+ * server's connections, their pool and the backoff after failures: redis_node.c; the wire
+ * (sending, reading, deadlines): store_redis_io.c; TLS: redis_tls.c. */
+#include <arpa/inet.h>
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,39 +21,36 @@
 
 #include <hiredis/hiredis.h>
 
-#include "forksafe.h"
+#include "redis_cluster.h"
+#include "redis_node.h"
+#include "redis_sentinel.h"
+#include "redis_tls.h"
 #include "redis_url.h"
 #include "store_redis_io.h"
 #include "store.h"
 
-#define POOL_SLOTS 16        /* idle connections kept; more callers at once use extra ones */
 #define NS_MAX 1024
 #define KEY_MAX (NS_MAX + 96)
 #define SCAN_COUNT "500"
 #define EACH_BATCH 32        /* GETs pipelined at once by each */
-#define BACKOFF_FIRST_MS 1000
-#define BACKOFF_MAX_MS 30000
 #define DEFAULT_CONNECT_MS 100
 #define DEFAULT_COMMAND_MS 250
-
-struct conn {
-    redisContext *ctx;
-    pid_t pid;  /* the process that connected: no other may use the socket */
-};
 
 struct rstore {
     struct store base;
     struct redis_url url;
+    struct node_opts opts;          /* for the servers holding entries */
+    struct node_opts watch_opts;    /* for sentinels */
+    char *sentinel_password;
+    struct rtls_conf *tls;
+    struct redis_node *node;        /* one of these three */
+    struct cluster *cluster;
+    struct sentinel *sentinel;
     char label[300];                /* for messages: host:port or socket path */
     char id[33];                    /* random: tells this store's fill locks from others' */
     char prefix[NS_MAX + 16];       /* "llmshim:v1:<ns>:" */
     char pattern[2 * NS_MAX + 32];  /* the prefix with glob characters escaped, then '*' */
     size_t prefix_len;
-    struct timeval connect_tv;
-    int connect_ms, command_ms;
-    _Atomic(struct conn *) pool[POOL_SLOTS];
-    _Atomic long long retry_at;  /* CLOCK_MONOTONIC ms before which nothing is tried */
-    _Atomic int delay_ms;        /* the last backoff; 0 after a success */
 };
 
 static const char *const counter_names[8] = {"hits",  "misses",      "stores",       "errors",
@@ -106,158 +89,25 @@ static size_t key_of(const struct rstore *r, const struct store_key *k, const ch
     return n > 0 && n < KEY_MAX ? (size_t)n : 0;
 }
 
-/* ---- failures and backoff ----------------------------------------------------------------- */
+/* ---- routing ------------------------------------------------------------------------------ */
 
-/* The message of a broken connection; e is errno right after the failing call. */
-static void ctx_error(const struct rstore *r, const redisContext *ctx, int e, int connecting, char **err) {
-    if (!ctx->err && e == ETIMEDOUT) /* our own wait */
-        fail(r, err, "no answer within %d ms", r->command_ms);
-    else if (!ctx->err)
-        fail(r, err, "poll: %s", strerror(e));
-    else if (connecting && (e == ETIMEDOUT || strstr(ctx->errstr, "timed out")))
-        fail(r, err, "connect timed out after %d ms", r->connect_ms);
-    else if (ctx->err == REDIS_ERR_EOF)
-        fail(r, err, "connection closed by the server");
-    else if (ctx->err == REDIS_ERR_PROTOCOL)
-        fail(r, err, "protocol error: %s", ctx->errstr);
-    else
-        fail(r, err, "%c%s", tolower((unsigned char)ctx->errstr[0]), ctx->errstr[0] ? ctx->errstr + 1 : "");
-}
-
-static int backing_off(const struct rstore *r, char **err) {
-    long long left = atomic_load(&r->retry_at) - clock_ms(CLOCK_MONOTONIC);
-    if (left <= 0) return 0;
-    fail(r, err, "unavailable, retrying in %llds", (left + 999) / 1000);
-    return 1;
-}
-
-static void backoff_fail(struct rstore *r) {
-    long long now = clock_ms(CLOCK_MONOTONIC), at = atomic_load(&r->retry_at);
-    if (now < at) return; /* a concurrent failure already opened this window: do not double twice */
-    int d = atomic_load(&r->delay_ms);
-    d = !d ? BACKOFF_FIRST_MS : d >= BACKOFF_MAX_MS / 2 ? BACKOFF_MAX_MS : d * 2;
-    if (atomic_compare_exchange_strong(&r->retry_at, &at, now + d)) atomic_store(&r->delay_ms, d);
-}
-
-static void backoff_ok(struct rstore *r) {
-    if (atomic_load(&r->delay_ms)) atomic_store(&r->delay_ms, 0);
-}
-
-/* ---- connections -------------------------------------------------------------------------- */
-
-static void conn_free(struct conn *c) {
-    if (!c) return;
-    redisFree(c->ctx);
-    free(c);
-}
-
-static struct conn *conn_new(const struct rstore *r, char **err) {
-    const struct redis_url *u = &r->url;
-    redisContext *ctx = u->is_unix ? redisConnectUnixWithTimeout(u->path, r->connect_tv)
-                                   : redisConnectWithTimeout(u->host, u->port, r->connect_tv);
-    int e = errno;
-    struct conn *c = ctx ? calloc(1, sizeof(*c)) : NULL;
-    if (!c) {
-        redisFree(ctx);
-        fail(r, err, "out of memory");
-        return NULL;
-    }
-    c->ctx = ctx;
-    c->pid = forksafe_pid();
-    if (ctx->err) {
-        ctx_error(r, ctx, e, 1, err);
-        conn_free(c);
-        return NULL;
-    }
-    /* Non-blocking, every wait ours (exchange): a socket timeout restarts with each signal the
-     * program gets (a profiling timer would never let it expire). Close-on-exec: programs that
-     * fork and exec must not hand our socket to their children. */
-    fcntl(ctx->fd, F_SETFL, fcntl(ctx->fd, F_GETFL) | O_NONBLOCK);
-    fcntl(ctx->fd, F_SETFD, fcntl(ctx->fd, F_GETFD) | FD_CLOEXEC);
-    ctx->flags &= ~REDIS_BLOCK;
-    /* keep the reader's buffer between replies (up to this much unused): hiredis would free and
-     * regrow it for every entry over 16 KiB */
-    ctx->reader->maxbuf = 512 * 1024;
-    struct redis_cmd hs[2];
-    redisReply *rep[2];
-    char db[16];
-    int n = 0, rc = 0;
-    if (u->user[0])
-        hs[n++] = (struct redis_cmd){3, {"AUTH", u->user, u->password}, {4, strlen(u->user), strlen(u->password)}};
-    else if (u->password[0])
-        hs[n++] = (struct redis_cmd){2, {"AUTH", u->password}, {4, strlen(u->password)}};
-    if (u->db) hs[n++] = (struct redis_cmd){2, {"SELECT", db}, {6, (size_t)snprintf(db, sizeof(db), "%d", u->db)}};
-    if (n && redis_exchange(ctx, r->command_ms, hs, n, rep) != 0) {
-        ctx_error(r, ctx, errno, 0, err);
-        n = 0, rc = -1;
-    }
-    for (int i = 0; i < n; i++) { /* AUTH first: a SELECT after a failed AUTH fails too */
-        if (!rc && rep[i]->type == REDIS_REPLY_ERROR) rc = fail(r, err, "%s failed: %s", hs[i].argv[0], rep[i]->str);
-        freeReplyObject(rep[i]);
-    }
-    if (!rc) return c;
-    conn_free(c);
-    return NULL;
-}
-
-/* An idle connection of this process, or a new one. Connections made before a fork() are the
- * parent's: dropped here without a word to the server. */
-static struct conn *conn_take(struct rstore *r, int *reused, char **err) {
-    pid_t pid = forksafe_pid();
-    for (int i = 0; i < POOL_SLOTS; i++) {
-        struct conn *c = atomic_exchange(&r->pool[i], NULL);
-        if (!c) continue;
-        if (c->pid == pid) {
-            *reused = 1;
-            return c;
-        }
-        conn_free(c);
-    }
-    *reused = 0;
-    return conn_new(r, err);
-}
-
-static void conn_give(struct rstore *r, struct conn *c) {
-    for (int i = 0; i < POOL_SLOTS; i++) {
-        struct conn *none = NULL;
-        if (atomic_compare_exchange_strong(&r->pool[i], &none, c)) return;
-    }
-    conn_free(c); /* more callers at once than slots: this one is not kept */
-}
-
-static void pool_drain(struct rstore *r) {
-    for (int i = 0; i < POOL_SLOTS; i++) conn_free(atomic_exchange(&r->pool[i], NULL));
-}
-
-/* Runs n pipelined commands; 0 with n replies in rep (the caller frees them, error replies
- * included), or -1 with *err. A pooled connection the server has closed meanwhile (restart,
- * idle timeout, proxy) fails at once: that is retried once on a new connection. */
+/* n pipelined commands that all name one key, as their first argument, on the server holding
+ * it: 0 with n replies in rep (the caller frees them, error replies included), or -1 with *err. */
 static int run(struct rstore *r, const struct redis_cmd *cmds, int n, redisReply **rep, char **err) {
-    if (backing_off(r, err)) return -1;
-    int rc = -1;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        int reused = 0;
-        struct conn *c = attempt ? conn_new(r, err) : conn_take(r, &reused, err);
-        if (!c) break;
-        if (redis_exchange(c->ctx, r->command_ms, cmds, n, rep) == 0) {
-            conn_give(r, c);
-            backoff_ok(r);
-            rc = 0;
-            break;
-        }
-        int e = errno, kind = c->ctx->err;
-        int stale = reused && (kind == REDIS_ERR_EOF || (kind == REDIS_ERR_IO && (e == EPIPE || e == ECONNRESET)));
-        if (!stale) ctx_error(r, c->ctx, e, 0, err);
-        conn_free(c);
-        if (!stale) break;
-        pool_drain(r); /* the others idled as long: most likely closed too */
-    }
-    if (rc) backoff_fail(r);
-    return rc;
+    if (r->cluster) return cluster_run(r->cluster, cmds, n, rep, err);
+    if (r->sentinel) return sentinel_run(r->sentinel, cmds, n, rep, err);
+    return node_run(r->node, cmds, n, rep, err);
 }
 
 static int run1(struct rstore *r, const struct redis_cmd *c, redisReply **rep, char **err) {
     return run(r, c, 1, rep, err);
+}
+
+/* The servers holding entries (SCAN each of them): up to max into out; their number or -1. */
+static int primaries(struct rstore *r, struct redis_node **out, int max, char **err) {
+    if (r->cluster) return cluster_primaries(r->cluster, out, max, err);
+    out[0] = r->sentinel ? sentinel_primary(r->sentinel, err) : r->node;
+    return out[0] ? 1 : -1;
 }
 
 /* -1 with *err for an error reply or a reply of an unexpected type. */
@@ -349,24 +199,32 @@ static int each_page(struct rstore *r, const redisReply *keys, store_each_fn fn,
     return rc;
 }
 
-static int rs_each(struct store *s, store_each_fn fn, void *ud, char **err) {
-    struct rstore *r = (struct rstore *)s;
+/* SCAN over one server (each primary of a cluster holds its own part of the keys). */
+static int each_on(struct rstore *r, struct redis_node *node, store_each_fn fn, void *ud, char **err) {
     char cursor[32] = "0";
     int rc = 0;
     do {
         struct redis_cmd c = {6, {"SCAN", cursor, "MATCH", r->pattern, "COUNT", SCAN_COUNT},
                         {4, strlen(cursor), 5, strlen(r->pattern), 5, strlen(SCAN_COUNT)}};
         redisReply *rep;
-        if (run1(r, &c, &rep, err)) return -1;
+        if (node_run(node, &c, 1, &rep, err)) return -1;
         if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 || rep->element[0]->type != REDIS_REPLY_STRING ||
             rep->element[0]->len >= sizeof(cursor) || rep->element[1]->type != REDIS_REPLY_ARRAY) {
-            rc = bad_reply(r, rep, "SCAN", err);
+            rc = node_fail(node, err, "SCAN: %s", rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
         } else {
             memcpy(cursor, rep->element[0]->str, rep->element[0]->len + 1);
             rc = each_page(r, rep->element[1], fn, ud, err);
         }
         freeReplyObject(rep);
     } while (!rc && strcmp(cursor, "0") != 0);
+    return rc;
+}
+
+static int rs_each(struct store *s, store_each_fn fn, void *ud, char **err) {
+    struct rstore *r = (struct rstore *)s;
+    struct redis_node *nodes[NODE_TABLE_MAX];
+    int n = primaries(r, nodes, NODE_TABLE_MAX, err), rc = n < 0 ? -1 : 0;
+    for (int i = 0; !rc && i < n; i++) rc = each_on(r, nodes[i], fn, ud, err);
     return rc < 0 ? -1 : 0;
 }
 
@@ -479,7 +337,13 @@ static void rs_unlock(struct store *s, const struct store_key *k) {
 static void rs_close(struct store *s) {
     struct rstore *r = (struct rstore *)s;
     if (!r) return;
-    pool_drain(r);
+    node_free(r->node);
+    cluster_free(r->cluster);
+    sentinel_free(r->sentinel);
+    rtls_conf_free(r->tls);
+    if (r->sentinel_password) explicit_bzero(r->sentinel_password, strlen(r->sentinel_password));
+    free(r->sentinel_password);
+    explicit_bzero(&r->url, sizeof(r->url)); /* the password */
     free(r);
 }
 
@@ -488,11 +352,52 @@ static const struct store_ops redis_ops = {
     .add_stats = rs_add_stats, .get_stats = rs_get_stats, .lock = rs_lock, .unlock = rs_unlock,
 };
 
-struct store *store_redis_open(const char *url, const char *ns, int connect_timeout_ms,
-                               int command_timeout_ms, char **err) {
+static int is_address(const char *host) {
+    unsigned char a[16];
+    return inet_pton(AF_INET, host, a) == 1 || inet_pton(AF_INET6, host, a) == 1;
+}
+
+/* The nodes' options, TLS settings loaded, and the nodes the URL names. */
+static int open_nodes(struct rstore *r, const struct store_redis_opts *o, char **err) {
+    struct redis_url *u = &r->url;
+    r->opts = (struct node_opts){.user = u->user, .password = u->password, .db = u->db,
+                                 .connect_ms = r->opts.connect_ms, .command_ms = r->opts.command_ms};
+    if (u->tls) {
+        char *why = NULL;
+        if (rtls_conf_load(&r->tls, o->ca_file, o->cert_file, o->key_file, &why) != 0) {
+            fail(r, err, "%s", why ? why : "out of memory");
+            free(why);
+            return -1;
+        }
+        r->opts.tls = r->tls;
+        /* nodes a cluster or the sentinels name by address must hold the name the URL gave */
+        for (int i = 0; i < u->naddr && !r->opts.tls_name; i++)
+            if (!is_address(u->addr[i].host)) r->opts.tls_name = u->addr[i].host;
+    }
+    if (u->topology == REDIS_CLUSTER) {
+        r->cluster = cluster_new(u, &r->opts);
+        return r->cluster ? 0 : fail(r, err, "out of memory");
+    }
+    if (u->topology == REDIS_SENTINEL) {
+        if (o->sentinel_password && !(r->sentinel_password = strdup(o->sentinel_password)))
+            return fail(r, err, "out of memory");
+        r->opts.want_primary = 1;
+        r->watch_opts = r->opts;
+        r->watch_opts.want_primary = 0;
+        r->watch_opts.user = NULL;
+        r->watch_opts.password = r->sentinel_password;
+        r->watch_opts.db = 0;
+        r->sentinel = sentinel_new(u, &r->opts, &r->watch_opts);
+        return r->sentinel ? 0 : fail(r, err, "out of memory");
+    }
+    r->node = node_new(u->addr[0].host, u->addr[0].port, u->is_unix ? u->path : NULL, &r->opts);
+    return r->node ? 0 : fail(r, err, "out of memory");
+}
+
+struct store *store_redis_open(const struct store_redis_opts *o, char **err) {
     struct redis_url u;
-    if (redis_url_parse(url, &u, err) != 0) return NULL;
-    if (!ns) ns = "";
+    if (redis_url_parse(o->url, &u, err) != 0) return NULL;
+    const char *ns = o->ns ? o->ns : "";
     if (strlen(ns) > NS_MAX) {
         if (err) *err = strdup("redis store: namespace longer than 1024 bytes");
         return NULL;
@@ -504,7 +409,8 @@ struct store *store_redis_open(const char *url, const char *ns, int connect_time
     }
     r->base.ops = &redis_ops;
     r->url = u;
-    redis_url_label(&u, r->label, sizeof(r->label));
+    explicit_bzero(&u, sizeof(u));
+    redis_url_label(&r->url, r->label, sizeof(r->label));
     r->prefix_len = (size_t)snprintf(r->prefix, sizeof(r->prefix), "llmshim:v1:%s:", ns);
     /* SCAN MATCH is a glob: a namespace with * ? [ ] \ must match only itself */
     char *p = r->pattern;
@@ -514,9 +420,8 @@ struct store *store_redis_open(const char *url, const char *ns, int connect_time
     }
     *p++ = '*';
     *p = '\0';
-    r->connect_ms = connect_timeout_ms > 0 ? connect_timeout_ms : DEFAULT_CONNECT_MS;
-    r->command_ms = command_timeout_ms > 0 ? command_timeout_ms : DEFAULT_COMMAND_MS;
-    r->connect_tv = (struct timeval){r->connect_ms / 1000, (r->connect_ms % 1000) * 1000};
+    r->opts.connect_ms = o->connect_ms > 0 ? o->connect_ms : DEFAULT_CONNECT_MS;
+    r->opts.command_ms = o->command_ms > 0 ? o->command_ms : DEFAULT_COMMAND_MS;
     unsigned char b[16];
     if (getrandom(b, sizeof(b), GRND_NONBLOCK) != (ssize_t)sizeof(b)) {
         /* no entropy yet (early boot): clock, pid and address tell stores apart well enough */
@@ -524,8 +429,9 @@ struct store *store_redis_open(const char *url, const char *ns, int connect_time
         memcpy(b, x, sizeof(b));
     }
     for (int i = 0; i < 16; i++) snprintf(r->id + 2 * i, 3, "%02x", b[i]);
-    for (int i = 0; i < POOL_SLOTS; i++) atomic_init(&r->pool[i], NULL);
-    atomic_init(&r->retry_at, 0);
-    atomic_init(&r->delay_ms, 0);
+    if (open_nodes(r, o, err) != 0) {
+        rs_close(&r->base);
+        return NULL;
+    }
     return &r->base; /* nothing connects before the first call */
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "redis_tls.h"
 
 static long long clock_ms(void) {
     struct timespec ts;
@@ -54,6 +55,28 @@ static int send_all(redisContext *ctx, int command_ms, const char *p, size_t n) 
     return 0;
 }
 
+/* The TLS side of send_all and read_more: the engine does its own waiting. */
+static int tls_failed(redisContext *ctx, const struct rtls *t) {
+    int e = errno;
+    ctx->err = e == ECONNRESET ? REDIS_ERR_EOF : e == ETIMEDOUT ? 0 : e == EPROTO ? REDIS_ERR_OTHER : REDIS_ERR_IO;
+    if (e == EPROTO) snprintf(ctx->errstr, sizeof(ctx->errstr), "TLS: %s", rtls_error(t));
+    else snprintf(ctx->errstr, sizeof(ctx->errstr), "%s", e == ECONNRESET ? "Server closed the connection" : strerror(e));
+    errno = e;
+    return -1;
+}
+
+static int tls_read_more(redisContext *ctx, struct rtls *t, int command_ms) {
+    size_t len;
+    const unsigned char *p = rtls_read(t, &len, command_ms);
+    if (!p) return tls_failed(ctx, t);
+    int rc = redisReaderFeed(ctx->reader, (const char *)p, len);
+    rtls_read_done(t, len);
+    if (rc == REDIS_OK) return 0;
+    ctx->err = REDIS_ERR_PROTOCOL;
+    snprintf(ctx->errstr, sizeof(ctx->errstr), "%s", ctx->reader->errstr);
+    return -1;
+}
+
 /* Feeds the reader what the socket holds. Waits (poll) only before the first read of a reply
  * and when the socket is empty; once part of a large reply is in, reads go to *big (READ_CHUNK,
  * allocated once per exchange by the caller's pointer): a 200 KiB entry then takes a few reads
@@ -92,7 +115,8 @@ static int read_more(redisContext *ctx, int command_ms, int *waited, char **big)
     }
 }
 
-int redis_exchange(redisContext *ctx, int command_ms, const struct redis_cmd *cmds, int n, redisReply **rep) {
+int redis_exchange(struct redis_link *l, int command_ms, const struct redis_cmd *cmds, int n, redisReply **rep) {
+    redisContext *ctx = l->ctx;
     struct buf out;
     buf_init(&out);
     for (int i = 0; i < n; i++) {
@@ -106,7 +130,8 @@ int redis_exchange(redisContext *ctx, int command_ms, const struct redis_cmd *cm
         }
         free(one);
     }
-    int sent = send_all(ctx, command_ms, out.data, out.len);
+    int sent = l->tls ? (rtls_write(l->tls, out.data, out.len, command_ms) ? tls_failed(ctx, l->tls) : 0)
+                      : send_all(ctx, command_ms, out.data, out.len);
     buf_free(&out);
     if (sent != 0) return -1;
     char *big = NULL;
@@ -114,7 +139,7 @@ int redis_exchange(redisContext *ctx, int command_ms, const struct redis_cmd *cm
         void *p = NULL;
         int waited = 0;
         while (redisGetReplyFromReader(ctx, &p) == REDIS_OK && !p)
-            if (read_more(ctx, command_ms, &waited, &big) != 0) break;
+            if ((l->tls ? tls_read_more(ctx, l->tls, command_ms) : read_more(ctx, command_ms, &waited, &big)) != 0) break;
         if (!p) {
             int e = errno;
             while (i--) freeReplyObject(rep[i]);

@@ -69,6 +69,16 @@ static void tier_unlock(struct store *s, const struct store_key *k) {
     t->back->ops->unlock(t->back, k);
 }
 
+static int tier_mark_used(struct store *s, const char *const *hexes, size_t n, long long when, char **err) {
+    struct tier *t = (struct tier *)s;
+    return t->back->ops->mark_used(t->back, hexes, n, when, err);
+}
+
+static int tier_each_used(struct store *s, void (*fn)(const char *, long long, void *), void *ud, char **err) {
+    struct tier *t = (struct tier *)s;
+    return t->back->ops->each_used(t->back, fn, ud, err);
+}
+
 struct store *store_tier_open(struct store *front, struct store *back) {
     struct tier *t = calloc(1, sizeof(*t));
     if (!t) return NULL;
@@ -84,6 +94,8 @@ struct store *store_tier_open(struct store *front, struct store *back) {
         .get_stats = b->get_stats ? tier_get_stats : NULL,
         .lock = b->lock && b->unlock ? tier_lock : NULL,
         .unlock = b->lock && b->unlock ? tier_unlock : NULL,
+        .mark_used = b->mark_used ? tier_mark_used : NULL,
+        .each_used = b->each_used ? tier_each_used : NULL,
     };
     t->base.ops = &t->ops;
     t->front = front;

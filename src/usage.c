@@ -69,9 +69,32 @@ static void scan_doc(const char *json, size_t len, long long *in, long long *out
     json_doc_free(&d);
 }
 
-void usage_scan(enum stream_kind k, const char *body, size_t len, long long *in, long long *out) {
+static void scan_cached_obj(const struct json_doc *d, int u, long long *cached) {
+    if (u < 0) return;
+    raise_to(d, json_get(d, json_get(d, u, "prompt_tokens_details"), "cached_tokens"), cached);
+    raise_to(d, json_get(d, json_get(d, u, "input_tokens_details"), "cached_tokens"), cached);
+    raise_to(d, json_get(d, u, "cache_read_input_tokens"), cached);
+}
+
+static void scan_cached_doc(const char *json, size_t len, long long *cached, long long *unused) {
+    (void)unused;
+    struct json_doc d;
+    if (json_parse(&d, json, len) != 0) return;
+    if (d.tok[0].type == JSMN_ARRAY) /* Gemini streamGenerateContent without alt=sse */
+        for (int i = 0; i < d.tok[0].size; i++)
+            raise_to(&d, json_get(&d, json_get(&d, json_child(&d, 0, i), "usageMetadata"), "cachedContentTokenCount"), cached);
+    scan_cached_obj(&d, json_get(&d, 0, "usage"), cached);
+    scan_cached_obj(&d, json_get(&d, json_get(&d, 0, "response"), "usage"), cached);
+    scan_cached_obj(&d, json_get(&d, json_get(&d, 0, "message"), "usage"), cached);
+    raise_to(&d, json_get(&d, json_get(&d, 0, "usageMetadata"), "cachedContentTokenCount"), cached);
+    json_doc_free(&d);
+}
+
+/* Calls scan on the answer, or on the data of every event of a stream. */
+static void scan_all(enum stream_kind k, const char *body, size_t len, long long *a, long long *b,
+                     void (*scan)(const char *, size_t, long long *, long long *)) {
     if (k == STREAM_NONE) {
-        scan_doc(body, len, in, out);
+        scan(body, len, a, b);
         return;
     }
     struct buf data;
@@ -80,8 +103,17 @@ void usage_scan(enum stream_kind k, const char *body, size_t len, long long *in,
     while ((next = stream_next_event(k, body, len, pos)) != 0) {
         buf_clear(&data);
         stream_event_data(k, body + pos, next - pos, &data);
-        if (data.len && data.data[0] == '{') scan_doc(data.data, data.len, in, out);
+        if (data.len && data.data[0] == '{') scan(data.data, data.len, a, b);
         pos = next;
     }
     buf_free(&data);
+}
+
+void usage_scan(enum stream_kind k, const char *body, size_t len, long long *in, long long *out) {
+    scan_all(k, body, len, in, out, scan_doc);
+}
+
+void usage_scan_cached(enum stream_kind k, const char *body, size_t len, long long *cached) {
+    long long unused = 0;
+    scan_all(k, body, len, cached, &unused, scan_cached_doc);
 }

@@ -10,4 +10,9 @@
  * supported API, and raises *in and *out to the largest counts seen (streams report running totals). */
 void usage_scan(enum stream_kind k, const char *body, size_t len, long long *in, long long *out);
 
+/* The input tokens the API says it read from its own prompt cache (billed at a lower rate):
+ * OpenAI prompt_tokens_details / input_tokens_details.cached_tokens, Anthropic
+ * cache_read_input_tokens, Gemini cachedContentTokenCount. Raises *cached to the largest seen. */
+void usage_scan_cached(enum stream_kind k, const char *body, size_t len, long long *cached);
+
 #endif

@@ -4,12 +4,14 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "config_file.h"
 #include "json.h"
+#include "redis_url.h"
 #include "llmshim.h"
 
 const char *tool_verb;
@@ -92,15 +94,45 @@ int wants_help(int argc, char **argv) {
     return 0;
 }
 
+/* The settings option arg names ("--dir" for "--dir=/x"), or NULL. */
+static const char *settings_name(const char *arg);
+
+/* The option in text (a usage) nearest to arg's name, within two edits; NULL when none is. */
+const char *nearest_option(const char *text, const char *arg) {
+    static char best[48];
+    char name[48];
+    snprintf(name, sizeof(name), "%.*s", (int)strcspn(arg, "="), arg);
+    size_t best_d = strlen(name) > 5 ? 3 : 2;
+    best[0] = '\0';
+    for (const char *p = strstr(text, "--"); p; p = strstr(p + 2, "--")) {
+        size_t n = 2 + strspn(p + 2, "abcdefghijklmnopqrstuvwxyz-");
+        if (n < 4 || n >= sizeof(best)) continue;
+        char cand[48];
+        snprintf(cand, sizeof(cand), "%.*s", (int)n, p);
+        size_t d = text_distance(name, cand);
+        if (d < best_d) {
+            best_d = d;
+            snprintf(best, sizeof(best), "%s", cand);
+        }
+    }
+    return best[0] ? best : NULL;
+}
+
 int bad_arg(const char *usage, const char *arg) {
-    if (arg[0] == '-' && arg[1]) return usage_error(usage, "unknown option '%s'", arg);
-    return usage_error(usage, "unexpected argument '%s'", arg);
+    if (!(arg[0] == '-' && arg[1])) return usage_error(usage, "unexpected argument '%s'", arg);
+    const char *setting = settings_name(arg);
+    if (setting)
+        return usage_error(usage, "'%s' is a setting: give it before the verb (llmshim %s VALUE %s ...)", arg, setting,
+                           tool_verb ? tool_verb : "VERB");
+    const char *near = nearest_option(usage, arg);
+    if (near) return usage_error(usage, "unknown option '%s'; did you mean '%s'?", arg, near);
+    return usage_error(usage, "unknown option '%s'", arg);
 }
 
 const char *one_arg(int argc, char **argv, const char *usage, const char *missing) {
     const char *arg = NULL;
     for (int i = 1; i < argc; i++) {
-        if (argv[i][0] == '-' && argv[i][1]) exit(usage_error(usage, "unknown option '%s'", argv[i]));
+        if (argv[i][0] == '-' && argv[i][1]) exit(bad_arg(usage, argv[i]));
         if (arg) exit(usage_error(usage, "unexpected argument '%s'", argv[i]));
         arg = argv[i];
     }
@@ -120,6 +152,14 @@ static const struct {
     {"--backend", "LLMSHIM_BACKEND"},     {"--redis-url", "LLMSHIM_REDIS_URL"},
     {"--namespace", "LLMSHIM_NAMESPACE"}, {"--config", "LLMSHIM_CONFIG"},
 };
+
+static const char *settings_name(const char *arg) {
+    for (size_t k = 0; k < sizeof(settings_opts) / sizeof(settings_opts[0]); k++) {
+        size_t n = strlen(settings_opts[k].opt);
+        if (!strncmp(arg, settings_opts[k].opt, n) && (!arg[n] || arg[n] == '=')) return settings_opts[k].opt;
+    }
+    return NULL;
+}
 
 int settings_opt(int argc, char **argv, int *i, const char *usage) {
     for (size_t k = 0; k < sizeof(settings_opts) / sizeof(settings_opts[0]); k++) {
@@ -191,7 +231,7 @@ static void free_config(void) {
 const struct config *tool_config(void) {
     if (config_loaded) return &the_config;
     const char *ferr = config_file_error();
-    if (ferr) die(EXIT_FAIL, "%s", ferr);
+    if (ferr) die(EXIT_USAGE, "%s", ferr);
     config_parse(&the_config, tool_lookup);
     url_redact_params((const char *const *)the_config.redact_query);
     config_loaded = 1;
@@ -202,10 +242,17 @@ const struct config *tool_config(void) {
     size_t n = strspn(the_config.error, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_");
     snprintf(name, sizeof(name), "%.*s", (int)(n < sizeof(name) ? n : 0), the_config.error);
     const char *src = n && config_setting_known(name) ? tool_source(name) : NULL;
-    if (!src) die(EXIT_FAIL, "%s", the_config.error);
+    if (!src) die(EXIT_USAGE, "%s", the_config.error);
     int cmdline = !strcmp(src, "command line");
-    die(cmdline ? EXIT_USAGE : EXIT_FAIL, "%s (from %s%s)", the_config.error,
-        cmdline || !strcmp(src, "environment") ? "the " : "", src);
+    /* wherever it came from, a bad setting is the caller's to fix: exit status 2 */
+    die(EXIT_USAGE, "%s (from %s%s)", the_config.error, cmdline || !strcmp(src, "environment") ? "the " : "", src);
+}
+
+enum mode tool_mode(int *once) {
+    const struct config *cfg = tool_config();
+    if (once) *once = cfg->mode == MODE_ONCE;
+    if (cfg->mode != MODE_ONCE) return cfg->mode;
+    return store_file_has_entries(cfg->dir) > 0 ? MODE_REPLAY : MODE_RECORD;
 }
 
 long long tool_now(void) {
@@ -247,11 +294,13 @@ struct store *open_backend(int must_exist) {
     /* every other backend is Redis */
     const char *url = tool_lookup("LLMSHIM_REDIS_URL");
     if (!url || !*url) url = DEFAULT_REDIS_URL;
-    snprintf(label, sizeof(label), "%s", url);
+    redis_url_redact(url, label, sizeof(label)); /* for messages: never the password */
 #ifdef LLMSHIM_HAVE_REDIS
     char *err = NULL;
-    struct store *s = store_redis_open(url, cfg->ns, 2000, 10000, &err);
-    if (!s) die(EXIT_FAIL, "cannot use redis at %s: %s", url, err ? err : "unreachable");
+    struct store_redis_opts o = {url, cfg->ns, 2000, 10000, cfg->redis_ca, cfg->redis_cert, cfg->redis_key,
+                                 cfg->sentinel_password};
+    struct store *s = store_redis_open(&o, &err);
+    if (!s) die(EXIT_FAIL, "cannot use redis at %s: %s", label, err ? err : "unreachable");
     return s;
 #else
     (void)must_exist;
@@ -269,9 +318,12 @@ static int is_hex_name(const char *s) {
     return n > 0 && n <= 64;
 }
 
+const char entry_unreadable[] = "unreadable (check its owner and permissions)";
+
 const char *entry_check(struct entry *e, const char *hex, const char *data, size_t len) {
     memset(e, 0, sizeof(*e));
-    if (!len) return "empty or unreadable file";
+    if (!data) return entry_unreadable;
+    if (!len) return "empty file";
     if (entry_decode(e, data, len) == 0) {
         if (hex && is_hex_name(hex) && strncmp(hex, e->key, strlen(hex)) != 0) {
             entry_free(e);
@@ -287,7 +339,7 @@ const char *entry_check(struct entry *e, const char *hex, const char *data, size
     int known = t >= 0 && json_tok_ll(&d, t, &v) == 0;
     json_doc_free(&d);
     if (!known) return "valid JSON but not an llmshim entry";
-    if (v != ENTRY_VERSION) return "an entry format this llmshim does not know (newer version?)";
+    if (v < 1 || v > ENTRY_VERSION) return "an entry format this llmshim does not know (newer version?)";
     return "a required field is missing or malformed";
 }
 
@@ -352,6 +404,39 @@ void recs_free(struct recs *r) {
     }
     free(r->v);
     memset(r, 0, sizeof(*r));
+}
+
+struct used_index {
+    struct rec **by_hex;
+    size_t n;
+};
+
+static int cmp_hex(const void *a, const void *b) {
+    return strcmp((*(struct rec *const *)a)->hex, (*(struct rec *const *)b)->hex);
+}
+
+static int find_hex(const void *key, const void *el) {
+    return strcmp(key, (*(struct rec *const *)el)->hex);
+}
+
+static void note_used(const char *hex, long long when, void *ud) {
+    struct used_index *u = ud;
+    struct rec **x = bsearch(hex, u->by_hex, u->n, sizeof(*u->by_hex), find_hex);
+    if (x && when > (*x)->used) (*x)->used = when;
+}
+
+void recs_load_used(struct store *s, struct recs *r) {
+    if (!s->ops->each_used)
+        die(EXIT_FAIL, "the %s backend keeps no record of which entries were used (the file backend does)",
+            s->ops->name);
+    struct used_index u = {calloc(r->n + 1, sizeof(*u.by_hex)), r->n};
+    if (!u.by_hex) die(EXIT_FAIL, "out of memory");
+    for (size_t i = 0; i < r->n; i++) u.by_hex[i] = &r->v[i];
+    qsort(u.by_hex, u.n, sizeof(*u.by_hex), cmp_hex);
+    char *err = NULL;
+    if (s->ops->each_used(s, note_used, &u, &err) != 0) die(EXIT_FAIL, "%s", err ? err : "cannot read the usage marks");
+    free(err);
+    free(u.by_hex);
 }
 
 const char *rec_label(const struct rec *r) {

@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "config_file.h"
+#include "redis_tls.h"
+#include "redis_url.h"
 #include "llmshim.h"
 
 static const char usage[] =
@@ -12,7 +14,7 @@ static const char usage[] =
     "line, the environment, the config file (its path), or the default. The config file is\n"
     "the first of $LLMSHIM_CONFIG, ./.llmshim, $XDG_CONFIG_HOME/llmshim/config (else\n"
     "~/.config/llmshim/config): NAME=value lines, # comments; the environment wins.\n"
-    "Exit status 1 when a setting or the config file is invalid.\n";
+    "Exit status 2 when a setting or the config file is invalid.\n";
 
 /* What the shim will use: parsed values where config.c has them, else the text as given. */
 static void effective(const struct config *c, const char *name, char *out, size_t n) {
@@ -38,7 +40,11 @@ static void effective(const struct config *c, const char *name, char *out, size_
     } else if (!strcmp(name, "LLMSHIM_BACKEND")) {
         snprintf(out, n, "%s", raw ? raw : "file");
     } else if (!strcmp(name, "LLMSHIM_REDIS_URL")) {
-        snprintf(out, n, "%s", raw ? raw : DEFAULT_REDIS_URL);
+        redis_url_redact(raw ? raw : DEFAULT_REDIS_URL, out, n); /* a password is never shown */
+    } else if (!strcmp(name, "LLMSHIM_SENTINEL_PASSWORD")) {
+        snprintf(out, n, "%s", raw && *raw ? "(set, not shown)" : "");
+    } else if (!strcmp(name, "LLMSHIM_REDIS_CA")) {
+        snprintf(out, n, "%s", raw && *raw ? raw : c->backend == BACKEND_REDIS ? "(the system's: " RTLS_SYSTEM_CA ")" : "");
     } else {
         snprintf(out, n, "%s", raw ? raw : "");
     }
@@ -68,10 +74,10 @@ int cmd_config(int argc, char **argv) {
         effective(&c, *n, v, sizeof(v));
         printf("%-*s  %-28s  %s\n", w, *n, v[0] ? v : "-", tool_source(*n));
     }
-    int status = ferr ? EXIT_FAIL : 0;
+    int status = ferr ? EXIT_USAGE : 0;
     if (c.error) {
         note("invalid setting: %s; the shim passes every call through until it is fixed", c.error);
-        status = EXIT_FAIL;
+        status = EXIT_USAGE;
     }
     config_free(&c);
     return status;

@@ -27,7 +27,7 @@ static const char usage_import[] =
 struct copy {
     struct store *to;
     long long now;
-    size_t seen, copied, corrupt, expired;
+    size_t seen, copied, corrupt, expired, unreadable;
     char *error; /* the first write failure: stops the copy */
 };
 
@@ -38,7 +38,8 @@ static int copy_one(const struct store_key *k, const char *data, size_t len, voi
     const char *bad = entry_check(&e, k->hex, data, len);
     if (bad) {
         note("skipping %s: %s", k->name ? k->name : k->hex, bad);
-        c->corrupt++;
+        if (bad == entry_unreadable) c->unreadable++;
+        else c->corrupt++;
         return 0;
     }
     if (!entry_fresh(&e, c->now)) {
@@ -76,7 +77,9 @@ static int copy(struct store *from, struct store *to, const char *dest) {
            dest);
     if (c.expired) printf("; skipped %zu expired", c.expired);
     if (c.corrupt) printf("; skipped %zu corrupt (llmshim verify names them)", c.corrupt);
+    if (c.unreadable) printf("; could not read %zu", c.unreadable);
     printf("\n");
+    if (c.unreadable && !status) status = EXIT_FAIL; /* an entry left behind is not a whole copy */
     free(c.error);
     free(err);
     return status;

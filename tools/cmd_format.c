@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "json.h"
 #include "llmshim.h"
@@ -66,6 +67,33 @@ int parse_bytes(const char *s, long long *out) {
 int parse_duration(const char *s, long long *out) {
     static const long long mul[] = {1, 60, 3600, 86400, 7 * 86400};
     return parse_unit(s, out, "smhdw", mul);
+}
+
+int parse_when(const char *s, long long now, long long *out) {
+    long long v;
+    if (s[0] == '@') { /* date +%s */
+        char *end;
+        errno = 0;
+        v = strtoll(s + 1, &end, 10);
+        if (end == s + 1 || *end || errno || v < 0) return -1;
+        *out = v;
+        return 0;
+    }
+    if (parse_duration(s, &v) == 0) {
+        *out = now - v;
+        return 0;
+    }
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    const char *end = strptime(s, "%Y-%m-%d", &tm);
+    if (end && (*end == 'T' || *end == ' ')) {
+        const char *t = strptime(end + 1, "%H:%M:%S", &tm);
+        end = t ? t : strptime(end + 1, "%H:%M", &tm);
+    }
+    if (end && *end == 'Z') end++;
+    if (!end || *end) return -1;
+    *out = (long long)timegm(&tm); /* UTC, as the entries' times are */
+    return 0;
 }
 
 /* ---- prompts ------------------------------------------------------------------------------ */

@@ -6,10 +6,11 @@
 
 #include "call.h"
 #include "json.h"
+#include "jsondiff.h"
+#include "nearest.h"
 #include "llmshim.h"
 
 #define STDIN_MAX (256L * 1024 * 1024)
-#define MAX_PATHS 4096 /* a diff longer than this is "everything differs" anyway */
 
 static const char usage[] =
     "usage: llmshim key [--explain] [--url URL] [--method METHOD] < request.json\n"
@@ -19,8 +20,9 @@ static const char usage[] =
     "\n"
     "  --url URL       where the request goes (default https://api.openai.com/v1/chat/completions)\n"
     "  --method M      the HTTP method (default POST; only POST requests are cached)\n"
-    "  --explain       also find the stored entry for the same URL whose body is nearest,\n"
-    "                  and list the JSON paths (e.g. /messages/1/content) that differ\n";
+    "  --explain       also say what the shim does with it in the current mode (a hit,\n"
+    "                  expired, a miss) and, for a miss, the nearest stored request (same\n"
+    "                  URL and model first) with the JSON paths that differ and both values\n";
 
 static int read_stdin(struct buf *b) {
     char tmp[65536];
@@ -33,197 +35,122 @@ static int read_stdin(struct buf *b) {
     return b->oom ? -1 : 0;
 }
 
-/* ---- JSON diff ---------------------------------------------------------------------------- */
+/* ---- why a request is a miss -------------------------------------------------------------- */
 
-struct diff {
-    const struct json_doc *a, *b;
-    char **paths;
-    size_t n;
-};
-
-static void add_path(struct diff *d, const struct buf *path) {
-    if (d->paths && d->n < MAX_PATHS) d->paths[d->n] = strdup(path->len ? path->data : "");
-    d->n++;
-}
-
-/* Appends /segment with ~ and / escaped (RFC 6901); returns the length to restore. */
-static size_t push_key(struct buf *path, const struct json_doc *doc, int key) {
-    size_t old = path->len;
-    struct buf k;
-    buf_init(&k);
-    json_tok_str(doc, key, &k);
-    buf_putc(path, '/');
-    for (size_t i = 0; i < k.len; i++) {
-        if (k.data[i] == '~') buf_puts(path, "~0");
-        else if (k.data[i] == '/') buf_puts(path, "~1");
-        else buf_putc(path, k.data[i]);
-    }
-    buf_free(&k);
-    return old;
-}
-
-static void restore(struct buf *path, size_t len) {
-    path->len = len;
-    if (path->data) path->data[len] = '\0';
-}
-
-static int same_token(const struct json_doc *a, int i, const struct json_doc *b, int j) {
-    const jsmntok_t *x = &a->tok[i], *y = &b->tok[j];
-    return x->type == y->type && x->end - x->start == y->end - y->start &&
-           !memcmp(a->text + x->start, b->text + y->start, (size_t)(x->end - x->start));
-}
-
-/* Both bodies are canonical, so equal values have equal bytes. */
-static void diff_at(struct diff *d, int i, int j, struct buf *path) {
-    const jsmntok_t *x = &d->a->tok[i], *y = &d->b->tok[j];
-    if (x->type != y->type || (x->type != JSMN_OBJECT && x->type != JSMN_ARRAY)) {
-        if (!same_token(d->a, i, d->b, j)) add_path(d, path);
-        return;
-    }
-    if (x->type == JSMN_ARRAY) {
-        int n = x->size > y->size ? x->size : y->size;
-        for (int k = 0; k < n; k++) {
-            size_t old = path->len;
-            buf_printf(path, "/%d", k);
-            if (k < x->size && k < y->size) diff_at(d, json_child(d->a, i, k), json_child(d->b, j, k), path);
-            else add_path(d, path);
-            restore(path, old);
-        }
-        return;
-    }
-    for (int k = 0; k < x->size; k++) { /* keys of a, then keys only b has */
-        int ka = json_child(d->a, i, k);
-        struct buf name;
-        buf_init(&name);
-        json_tok_str(d->a, ka, &name);
-        int vb = json_get(d->b, j, name.data ? name.data : "");
-        buf_free(&name);
-        size_t old = push_key(path, d->a, ka);
-        if (vb < 0) add_path(d, path);
-        else diff_at(d, ka + 1, vb, path);
-        restore(path, old);
-    }
-    for (int k = 0; k < y->size; k++) {
-        int kb = json_child(d->b, j, k);
-        struct buf name;
-        buf_init(&name);
-        json_tok_str(d->b, kb, &name);
-        int va = json_get(d->a, i, name.data ? name.data : "");
-        buf_free(&name);
-        if (va >= 0) continue;
-        size_t old = push_key(path, d->b, kb);
-        add_path(d, path);
-        restore(path, old);
-    }
-}
-
-/* Number of differing paths (filled into paths when given); bodies that are not both JSON
- * differ as a whole ("" = the root). */
-static size_t body_diff(const char *a, size_t alen, int ajson, const char *b, size_t blen, int bjson, char **paths) {
-    struct json_doc da, db;
-    struct diff d = {&da, &db, paths, 0};
-    struct buf path;
-    buf_init(&path);
-    if (ajson && bjson && json_parse(&da, a, alen) == 0) {
-        if (json_parse(&db, b, blen) == 0) {
-            diff_at(&d, 0, 0, &path);
-            json_doc_free(&db);
-        } else {
-            add_path(&d, &path);
-        }
-        json_doc_free(&da);
-    } else if (alen != blen || ajson != bjson || memcmp(a, b, alen)) {
-        add_path(&d, &path);
-    }
-    buf_free(&path);
-    return d.n;
-}
-
-/* ---- the nearest stored entry ------------------------------------------------------------- */
-
-struct nearest {
-    const struct call *c;
-    size_t scanned, same_url;
-    size_t best;      /* differing paths of the best so far */
-    long long best_created;
-    char best_hex[65];
-    char *best_name;
-    struct buf best_body;
-    int best_json;
-    int exact;        /* an entry with this very key */
-    char *exact_name;
+struct scan {
+    struct nearest n;
+    struct entry exact; /* the entry stored under this very key, if any */
+    int has_exact;
 };
 
 static int near_one(const struct store_key *k, const char *data, size_t len, void *ud) {
-    struct nearest *n = ud;
-    progress("comparing", ++n->scanned);
+    struct scan *s = ud;
+    progress("comparing", s->n.seen + 1);
     struct entry e;
     if (entry_check(&e, NULL, data, len)) return 0;
-    if (!strcmp(e.key, n->c->hex) && !n->exact) {
-        n->exact = 1;
-        n->exact_name = k->name ? strdup(k->name) : NULL;
-    }
-    if (e.url && !strcmp(e.url, n->c->safe_url) && e.method && !strcmp(e.method, "POST")) {
-        n->same_url++;
-        size_t d = body_diff(n->c->body.data, n->c->body.len, n->c->body_json, e.req_body, e.req_body_len,
-                             e.req_json, NULL);
-        if (d < n->best || (d == n->best && e.created > n->best_created)) {
-            n->best = d;
-            n->best_created = e.created;
-            snprintf(n->best_hex, sizeof(n->best_hex), "%s", e.key);
-            free(n->best_name);
-            n->best_name = k->name ? strdup(k->name) : NULL;
-            buf_clear(&n->best_body);
-            buf_append(&n->best_body, e.req_body ? e.req_body : "", e.req_body_len);
-            n->best_json = e.req_json;
-        }
+    nearest_consider(&s->n, &e, k->name);
+    if (!s->has_exact && !strcmp(e.key, s->n.c->hex)) {
+        s->exact = e;
+        s->has_exact = 1;
+        return 0;
     }
     entry_free(&e);
     return 0;
 }
 
-static void explain(const struct call *c) {
-    struct store *s = open_backend(1);
-    if (!s->ops->each) die(EXIT_FAIL, "the %s backend cannot list its entries", s->ops->name);
-    struct nearest n = {.c = c, .best = (size_t)-1};
-    buf_init(&n.best_body);
-    char *err = NULL;
-    int rc = s->ops->each(s, near_one, &n, &err);
-    progress_done();
-    store_close(s);
-    if (rc != 0) die(EXIT_FAIL, "%s", err ? err : "cannot list the entries");
-    printf("\n");
-    if (n.exact && n.exact_name && strchr(n.exact_name, '/') && strcmp(n.exact_name, c->name) != 0) {
+/* The entry under this key answers exactly this request (what the shim checks on every hit). */
+static int answers(const struct entry *e, const struct call *c) {
+    return e->method && !strcmp(e->method, "POST") && e->url && !strcmp(e->url, c->safe_url) &&
+           e->req_json == c->body_json && e->req_body_len == c->body.len &&
+           (!c->body.len || !memcmp(e->req_body, c->body.data, c->body.len));
+}
+
+/* What the shim does with the entry stored under this key, in mode m. */
+static void judge(const struct entry *e, const char *name, const struct call *c, enum mode m, int once) {
+    const char *where = name ? name : c->hex;
+    long long now = tool_now();
+    if (name && strchr(name, '/') && strcmp(name, c->name) != 0) {
         /* same key, another file name: the provider or model segment was made differently */
         printf("stored:  yes, as %s, but the shim looks for %s (recorded with other\n"
                "         LLMSHIM_ENDPOINTS, or by an older llmshim?); llmshim export renames entries\n",
-               n.exact_name, c->name);
-    } else if (n.exact) {
-        printf("stored:  yes, %s: this request is a hit\n", n.exact_name ? n.exact_name : c->hex);
-    } else if (!n.same_url) {
-        printf("stored:  no; no stored entry for POST %s (%zu entries looked at)\n", c->safe_url, n.scanned);
-    } else if (n.best == 0) {
+               name, c->name);
+        return;
+    }
+    if (!answers(e, c)) {
+        printf("stored:  %s has this key but answers another request (edited by hand, or a\n"
+               "         collision): the shim ignores it, so this request is a miss\n", where);
+        return;
+    }
+    const char *how = once ? " (once: the directory holds entries, so it replays)" : "";
+    if (m == MODE_OFF) printf("stored:  yes, %s; but in off mode the shim passes every call through\n", where);
+    else if (m == MODE_RECORD) printf("stored:  yes, %s; record mode fetches it again anyway%s\n", where,
+                                      once ? " (once: the directory holds no entries)" : "");
+    else if (entry_fresh(e, now)) printf("stored:  yes, %s: this request is a hit%s\n", where, how);
+    else {
+        char age[16];
+        fmt_age(age, sizeof(age), now - e->created - e->ttl);
+        if (m == MODE_REPLAY)
+            printf("stored:  yes, %s: this request is a hit%s (it expired %s ago; replay ignores TTLs)\n", where, how, age);
+        else
+            printf("stored:  yes, %s, but it expired %s ago: a miss in cache mode, fetched and stored\n"
+                   "         again (replay mode would still serve it)\n", where, age);
+    }
+}
+
+static void show_diff(const struct nearest *n, const struct call *c) {
+    struct jsondiff d;
+    jsondiff(&d, n->body.data ? n->body.data : "", n->body.len, n->body_json, c->body.data ? c->body.data : "",
+             c->body.len, c->body_json, 50);
+    if (n->rank == NEAR_MODEL) printf("url:     %s → %s\n", n->url ? n->url : "?", c->safe_url);
+    printf("differs: %zu JSON path%s (recorded → this request)\n", d.total, d.total == 1 ? "" : "s");
+    for (size_t i = 0; i < d.n; i++) {
+        const struct jsondiff_item *it = &d.items[i];
+        if (!it->path[0]) printf("  (the whole body: not JSON on both sides)\n");
+        else printf("  %s: %s → %s\n", it->path, it->a ? it->a : "(absent)", it->b ? it->b : "(absent)");
+    }
+    if (d.total > d.n) printf("  ... and %zu more\n", d.total - d.n);
+    jsondiff_free(&d);
+}
+
+static void explain(const struct call *c) {
+    int once;
+    enum mode m = tool_mode(&once);
+    struct store *s = open_backend(1);
+    if (!s->ops->each) die(EXIT_FAIL, "the %s backend cannot list its entries", s->ops->name);
+    struct scan sc = {.has_exact = 0};
+    nearest_init(&sc.n, c);
+    char *err = NULL;
+    int rc = s->ops->each(s, near_one, &sc, &err);
+    progress_done();
+    store_close(s);
+    if (rc != 0) die(EXIT_FAIL, "%s", err ? err : "cannot list the entries");
+    const struct nearest *n = &sc.n;
+    printf("\nmode:    %s%s\n", mode_name(m), once ? " (once)" : "");
+    if (sc.has_exact) {
+        judge(&sc.exact, n->exact_name, c, m, once);
+        entry_free(&sc.exact);
+    } else if (m == MODE_OFF) {
+        printf("stored:  no; in off mode the shim passes every call through anyway\n");
+    } else if (n->rank == NEAR_NONE) {
+        printf("stored:  no; no stored entry for POST %s or model %s (%zu entries looked at)\n", c->safe_url,
+               c->model ? c->model : "-", n->seen);
+    } else if (n->diffs == 0 && n->rank != NEAR_MODEL) {
         printf("stored:  no; entry %.12s has the same URL and body but another key: it was stored\n"
-               "         under another LLMSHIM_NAMESPACE or key format\n", n.best_hex);
+               "         under another LLMSHIM_NAMESPACE or key format\n", n->hex);
     } else {
         char age[16];
-        fmt_age(age, sizeof(age), tool_now() - n.best_created);
-        printf("stored:  no; nearest of %zu entr%s for this URL: %.12s (%s, %s ago)\n", n.same_url,
-               n.same_url == 1 ? "y" : "ies", n.best_hex, n.best_name ? n.best_name : n.best_hex, age);
-        char **paths = calloc(n.best < MAX_PATHS ? n.best : MAX_PATHS, sizeof(*paths));
-        size_t d = body_diff(c->body.data, c->body.len, c->body_json, n.best_body.data, n.best_body.len,
-                             n.best_json, paths);
-        printf("differs: %zu JSON path%s\n", d, d == 1 ? "" : "s");
-        for (size_t i = 0; paths && i < d && i < MAX_PATHS; i++) {
-            if (i < 50) printf("  %s\n", paths[i][0] ? paths[i] : "(the whole body)");
-            free(paths[i]);
-        }
-        if (d > 50) printf("  ... and %zu more\n", d - 50);
-        free(paths);
+        fmt_age(age, sizeof(age), tool_now() - n->created);
+        if (n->rank == NEAR_MODEL)
+            printf("stored:  no; no stored entry for POST %s; nearest with the same model: %.12s (%s, %s ago)\n",
+                   c->safe_url, n->hex, n->name ? n->name : n->hex, age);
+        else
+            printf("stored:  no; nearest of %zu entr%s for this URL: %.12s (%s, %s, %s ago)\n", n->same_url,
+                   n->same_url == 1 ? "y" : "ies", n->hex, n->name ? n->name : n->hex, nearest_rank_text(n->rank), age);
+        show_diff(n, c);
+        if (m == MODE_RECORD || m == MODE_CACHE)
+            printf("in %s mode this request is fetched and stored as a new entry\n", mode_name(m));
     }
-    free(n.exact_name);
-    free(n.best_name);
-    buf_free(&n.best_body);
+    nearest_free(&sc.n);
     free(err);
 }
 

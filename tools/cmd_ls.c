@@ -7,13 +7,16 @@
 #include "llmshim.h"
 
 static const char usage_ls[] =
-    "usage: llmshim ls [--json]\n"
+    "usage: llmshim ls [--json] [--unused-since WHEN]\n"
     "\n"
     "One line per cached answer, oldest first: short key, age, when it expires, provider,\n"
     "model, size and the first words of the prompt. Corrupt entries are counted on stderr\n"
     "(llmshim verify names them).\n"
     "\n"
-    "  --json  a JSON array with one object per entry\n";
+    "  --json                a JSON array with one object per entry\n"
+    "  --unused-since WHEN   only the entries that answered no request since WHEN and were\n"
+    "                        recorded before it: @UNIXTIME (date +%s), an age (2h, 30d) or\n"
+    "                        a UTC date (2025-06-01, 2025-06-01T12:00Z)\n";
 
 static const char usage_show[] =
     "usage: llmshim show KEY\n"
@@ -21,6 +24,15 @@ static const char usage_show[] =
     "Prints one cached answer: the request it answers and the response, JSON bodies\n"
     "indented, streams as they were received. KEY is the key or a unique prefix of at\n"
     "least 6 hex digits (as llmshim ls prints it).\n";
+
+/* The --unused-since value as given, for messages. */
+static const char *argv_when(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        if (!strncmp(argv[i], "--unused-since=", 15)) return argv[i] + 15;
+        if (!strcmp(argv[i], "--unused-since") && i + 1 < argc) return argv[i + 1];
+    }
+    return "?";
+}
 
 static int by_created(const void *a, const void *b) {
     const struct rec *x = a, *y = b;
@@ -51,7 +63,9 @@ static void ls_json(const struct recs *r, long long now) {
         printf(", \"created\": %lld, \"age\": %lld, \"ttl\": %lld, ", x->created, now - x->created, x->ttl);
         if (x->ttl) printf("\"expires\": %lld, ", x->created + x->ttl);
         else printf("\"expires\": null, ");
-        printf("\"expired\": %s, \"provider\": ", x->ttl && x->created + x->ttl <= now ? "true" : "false");
+        printf("\"expired\": %s, ", x->ttl && x->created + x->ttl <= now ? "true" : "false");
+        if (x->used) printf("\"used\": %lld, \"provider\": ", x->used);
+        else printf("\"used\": null, \"provider\": ");
         put_json_str(stdout, x->provider);
         printf(", \"model\": ");
         put_json_str(stdout, x->model);
@@ -63,24 +77,53 @@ static void ls_json(const struct recs *r, long long now) {
     printf("%s]\n", first ? "" : "\n");
 }
 
+/* Not used since `since` and recorded before it: a recording nothing asks for any more. */
+int rec_unused(const struct rec *x, long long since) {
+    return !x->bad && x->used < since && x->created < since;
+}
+
 int cmd_ls(int argc, char **argv) {
     int json = 0;
+    long long since = -1;
+    const char *v;
     if (wants_help(argc, argv)) return help(usage_ls);
     for (int i = 1; i < argc; i++) {
         if (flag(argv[i], "--json")) json = 1;
-        else return bad_arg(usage_ls, argv[i]);
+        else if (opt(argc, argv, &i, "--unused-since", &v, usage_ls)) {
+            if (parse_when(v, tool_now(), &since) != 0)
+                return usage_error(usage_ls, "--unused-since '%s' is not a time (@UNIXTIME, an age like 2h, or 2025-06-01)", v);
+        } else {
+            return bad_arg(usage_ls, argv[i]);
+        }
     }
     struct store *s = open_backend(1);
     struct recs r;
     recs_load(s, &r, "reading entries:", 1);
+    if (since >= 0 || s->ops->each_used) recs_load_used(s, &r);
     store_close(s);
+    size_t total = 0;
+    for (size_t i = 0; i < r.n; i++) total += !r.v[i].bad;
+    if (since >= 0) { /* keep only the unused ones; the corrupt are counted as before */
+        size_t k = 0;
+        for (size_t i = 0; i < r.n; i++) {
+            if (r.v[i].bad || rec_unused(&r.v[i], since)) r.v[k++] = r.v[i];
+            else {
+                free(r.v[i].name);
+                free(r.v[i].provider);
+                free(r.v[i].model);
+                free(r.v[i].prompt);
+            }
+        }
+        r.n = k;
+    }
     if (r.n) qsort(r.v, r.n, sizeof(*r.v), by_created);
     long long now = tool_now();
-    size_t bad = 0;
+    size_t bad = 0, unreadable = 0;
     int pw = 8, mw = 5;
     for (size_t i = 0; i < r.n; i++) {
         if (r.v[i].bad) {
             bad++;
+            unreadable += r.v[i].bad == entry_unreadable;
             continue;
         }
         int p = r.v[i].provider ? (int)strlen(r.v[i].provider) : 1, m = r.v[i].model ? (int)strlen(r.v[i].model) : 1;
@@ -103,7 +146,12 @@ int cmd_ls(int argc, char **argv) {
                    x->model ? x->model : "-", size, x->prompt ? x->prompt : "");
         }
     }
-    if (bad) note("%zu corrupt entr%s not listed (llmshim verify names them)", bad, bad == 1 ? "y" : "ies");
+    if (unreadable) note("%zu unreadable entr%s not listed (llmshim verify names them)", unreadable,
+                         unreadable == 1 ? "y" : "ies");
+    if (bad > unreadable)
+        note("%zu corrupt entr%s not listed (llmshim verify names them)", bad - unreadable, bad - unreadable == 1 ? "y" : "ies");
+    if (since >= 0) note("%zu of %zu entries not used since %s (llmshim prune --unused-since removes them)",
+                         r.n - bad, total, argv_when(argc, argv));
     recs_free(&r);
     return 0;
 }
@@ -187,7 +235,12 @@ static void show_entry(const struct entry *e, const char *name) {
     printf("%-10s %s\n", "key", e->key);
     if (name) printf("%-10s %s\n", "entry", name);
     print_time("created", e->created);
-    printf(" (%s ago), expires %s\n", age, exp);
+    if (!e->ttl) printf(" (%s ago); it never expires\n", age);
+    else if (e->created + e->ttl > now) printf(" (%s ago); it expires %s\n", age, exp);
+    else {
+        fmt_age(exp, sizeof(exp), now - e->created - e->ttl);
+        printf(" (%s ago); it expired %s ago: cache mode fetches it again, replay mode still serves it\n", age, exp);
+    }
     printf("%-10s %s (the original call)\n", "latency", lat);
     printf("%-10s %s\n%-10s %s\n", "provider", e->provider ? e->provider : "-", "model", e->model ? e->model : "-");
     printf("\n== request ==\n%s %s\n\n", e->method ? e->method : "?", e->url ? e->url : "?");

@@ -15,7 +15,7 @@ static const char usage[] =
     "that its libcurl calls to LLM APIs are cached. Each option sets the matching LLMSHIM_*\n"
     "variable for CMD; everything else comes from the environment and the config file.\n"
     "\n"
-    "  --mode M        cache (default), record, replay or off\n"
+    "  --mode M        cache (default), record, replay, once or off\n"
     "  --dir D         cache directory (a relative one is taken from here)\n"
     "  --backend B     file, memory, redis, memory,file or memory,redis\n"
     "  --redis-url U   redis://host:port/db or unix:///path\n"
@@ -59,12 +59,19 @@ int cmd_run(int argc, char **argv) {
         if (argv[i][0] != '-') break;
         if (flag(argv[i], "--config") || !strncmp(argv[i], "--config=", 9))
             return usage_error(usage, "--config goes before the verb: llmshim --config FILE run ...");
-        if (!settings_opt(argc, argv, &i, usage)) return usage_error(usage, "unknown option '%s'", argv[i]);
+        if (!settings_opt(argc, argv, &i, usage)) return bad_arg(usage, argv[i]);
     }
     if (i >= argc) return usage_error(usage, "no command to run");
     tool_config(); /* a bad setting is reported here, not once per process inside CMD */
     extern char **environ;
     config_unknown_settings(environ, say, NULL);
+    int once;
+    enum mode m = tool_mode(&once);
+    if (once) { /* one decision for the whole run, not one per process of CMD */
+        note("--mode once: %s holds %s: %s", tool_config()->dir, m == MODE_REPLAY ? "entries" : "no entries",
+             m == MODE_REPLAY ? "replaying" : "recording");
+        tool_set("LLMSHIM_MODE", mode_name(m));
+    }
 
     char lib[PATH_MAX];
     if (find_library(lib, sizeof(lib)) != 0)

@@ -3,11 +3,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "call.h"
+#include "config_file.h"
+#include "entry.h"
+#include "version.h"
 #include "llmshim.h"
 
-#ifndef LLMSHIM_VERSION
-#define LLMSHIM_VERSION "0.1"
-#endif
 
 static const char usage[] =
     "usage: llmshim [SETTINGS] VERB [ARGS...]\n"
@@ -32,7 +33,7 @@ static const char overview[] =
     "  config                        the effective settings and where each comes from\n"
     "\n"
     "SETTINGS (before the verb; each overrides its LLMSHIM_* variable for this command):\n"
-    "  --mode M          LLMSHIM_MODE: cache, record, replay, off\n"
+    "  --mode M          LLMSHIM_MODE: cache, record, replay, once, off\n"
     "  --dir D           LLMSHIM_DIR: the cache directory (file backend)\n"
     "  --backend B       LLMSHIM_BACKEND: file, memory, redis\n"
     "  --redis-url U     LLMSHIM_REDIS_URL\n"
@@ -40,8 +41,11 @@ static const char overview[] =
     "  --config FILE     read settings from FILE (LLMSHIM_CONFIG)\n"
     "\n"
     "Settings come from these options, then the environment, then the config file\n"
-    "($LLMSHIM_CONFIG, ./.llmshim, ~/.config/llmshim/config). Exit status: 0 done,\n"
-    "1 failed, 2 bad command line or setting. See llmshim(1).\n";
+    "($LLMSHIM_CONFIG, ./.llmshim, ~/.config/llmshim/config).\n"
+    "\n"
+    "Exit status: 0 done; 1 the operation failed; 2 a bad command line, option value or\n"
+    "setting (from the command line, the environment or the config file). run: CMD's.\n"
+    "See llmshim(1).\n";
 
 static const struct verb {
     const char *name;
@@ -52,6 +56,48 @@ static const struct verb {
     {"purge", cmd_purge},     {"verify", cmd_verify}, {"config", cmd_config},
 };
 
+/* Options of the verbs, for a hint when one is given before the verb. */
+static const struct {
+    const char *opt, *verbs, *example;
+} verb_opts[] = {
+    {"--json", "ls and stats", "llmshim stats --json"},
+    {"--prometheus", "stats", "llmshim stats --prometheus"},
+    {"--explain", "key", "llmshim key --explain < request.json"},
+    {"--url", "key", "llmshim key --url URL < request.json"},
+    {"--method", "key", "llmshim key --method M < request.json"},
+    {"--expired", "prune", "llmshim prune --expired"},
+    {"--older-than", "prune", "llmshim prune --older-than 30d"},
+    {"--max-size", "prune", "llmshim prune --max-size 500M"},
+    {"--unused-since", "ls and prune", "llmshim ls --unused-since @START"},
+    {"--dry-run", "prune", "llmshim prune --dry-run"},
+    {"--yes", "purge", "llmshim purge --yes"},
+};
+
+static int unknown_option(const char *arg) {
+    size_t n = strcspn(arg, "=");
+    for (size_t k = 0; k < sizeof(verb_opts) / sizeof(verb_opts[0]); k++)
+        if (strlen(verb_opts[k].opt) == n && !strncmp(arg, verb_opts[k].opt, n))
+            return usage_error(usage, "'%s' is an option of %s and goes after the verb (%s)", arg, verb_opts[k].verbs,
+                               verb_opts[k].example);
+    const char *near = nearest_option(overview, arg);
+    if (near) return usage_error(usage, "unknown option '%s'; did you mean '%s'? (settings go before the verb)", arg, near);
+    return usage_error(usage, "unknown option '%s' (settings go before the verb)", arg);
+}
+
+static int unknown_verb(const char *arg) {
+    const char *best = NULL;
+    size_t best_d = strlen(arg) > 4 ? 3 : 2;
+    for (size_t v = 0; v < sizeof(verbs) / sizeof(verbs[0]); v++) {
+        size_t d = text_distance(arg, verbs[v].name);
+        if (d < best_d) {
+            best_d = d;
+            best = verbs[v].name;
+        }
+    }
+    if (best) return usage_error(usage, "unknown verb '%s'; did you mean '%s'?", arg, best);
+    return usage_error(usage, "unknown verb '%s'", arg);
+}
+
 int main(int argc, char **argv) {
     int i = 1;
     tool_verb = NULL;
@@ -61,11 +107,11 @@ int main(int argc, char **argv) {
             return 0;
         }
         if (flag(argv[i], "--version")) {
-            printf("llmshim %s\n", LLMSHIM_VERSION);
+            printf("llmshim %s\nentry format %d (reads 1 to %d), keys %s\n", LLMSHIM_VERSION, ENTRY_VERSION,
+                   ENTRY_VERSION, KEY_VERSION);
             return 0;
         }
-        if (!settings_opt(argc, argv, &i, usage))
-            return usage_error(usage, "unknown option '%s' (settings go before the verb)", argv[i]);
+        if (!settings_opt(argc, argv, &i, usage)) return unknown_option(argv[i]);
     }
     if (i >= argc) return usage_error(usage, "no verb given");
     for (size_t v = 0; v < sizeof(verbs) / sizeof(verbs[0]); v++) {
@@ -73,5 +119,5 @@ int main(int argc, char **argv) {
         tool_verb = verbs[v].name;
         return verbs[v].fn(argc - i, argv + i);
     }
-    return usage_error(usage, "unknown verb '%s'", argv[i]);
+    return unknown_verb(argv[i]);
 }

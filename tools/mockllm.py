@@ -38,6 +38,9 @@ Request headers steering the answer:
     X-Mock-Cut: 1               send half the body/events, then drop the connection
     X-Mock-Cut: mid             the same, and half of the next event (cut inside it)
     X-Mock-Gzip: 1              gzip non-stream bodies if Accept-Encoding has gzip
+    X-Mock-Json: STYLE          write a non-stream JSON answer as pretty (indent 2, newline at
+                                the end, as OpenAI and Gemini do), spaced (", " and ": " on one
+                                line, Python's default) or odd (indent 3, " , " and " : ")
     X-Mock-Redirect: CODE       (301 302 303 307 308) unless the query has hop=1: answer CODE
                                 with Location: <path>?hop=1 and a small body; with hop=1 answer
                                 as usual. Checked before X-Mock-Status.
@@ -191,6 +194,10 @@ def openai_responses(n, req, model, answer, prompt, stream):
             "output": [{"type": "message", "id": mid, "status": "completed", "role": "assistant",
                         "content": [{"type": "output_text", "text": answer, "annotations": []}]}],
             "usage": {"input_tokens": P, "output_tokens": C, "total_tokens": P + C}}
+    # like the real Responses API, the answer echoes these request fields
+    for k in ("user", "metadata", "store", "prompt_cache_key", "safety_identifier", "prompt_cache_retention"):
+        if isinstance(req, dict) and k in req:
+            full[k] = req[k]
     if not stream:
         return "full", "application/json", js(full).encode()
     start = dict(full, status="in_progress", output=[], usage=None)
@@ -497,6 +504,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def send_full(self, status, ctype, body, headers=()):
         headers = list(headers)
+        style = self.headers.get("X-Mock-Json", "").strip()
+        if style and ctype.startswith("application/json"):
+            obj = json.loads(body)
+            body = {"pretty": lambda: json.dumps(obj, indent=2) + "\n",
+                    "spaced": lambda: json.dumps(obj),
+                    "odd": lambda: json.dumps(obj, indent=3, separators=(" , ", " : ")) + " \n"}[style]().encode()
         if (self.headers.get("X-Mock-Gzip", "").strip() == "1"
                 and "gzip" in self.headers.get("Accept-Encoding", "").lower()):
             body = gzip.compress(body, mtime=0)

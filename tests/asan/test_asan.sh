@@ -120,6 +120,36 @@ test_redis_store_and_redis_killed() {
     assert_count 2 "redis gone: the network"
 }
 
+# TLS (handshake, record pump, certificate checks, a refused one), a cluster (slot map,
+# redirections) and sentinels (discovery), each a miss then a hit in sanitized clients.
+test_redis_tls_cluster_and_sentinel() {
+    . "$ROOT/tests/redis.sh"
+    certs=$TEST_TMP/certs
+    bash "$ROOT/tests/redis_certs.sh" "$certs" || die "certificates"
+    trap 'redis_stop >/dev/null 2>&1' EXIT
+    redis_cluster_start 3 0 >/dev/null || die "cluster"
+    cluster=$REDIS_CLUSTER_URL
+    redis_start >/dev/null || die "redis"
+    primary=$REDIS_PORT
+    redis_start -- --replicaof 127.0.0.1 "$primary" >/dev/null || die "replica"
+    redis_sentinels_start "$primary" mymaster 1 >/dev/null || die "sentinel"
+    redis_start --tls "$certs" >/dev/null || die "tls"
+    export LLMSHIM_BACKEND=redis
+    i=0
+    for url in "$REDIS_URL" "$cluster" "redis+sentinel://127.0.0.1:$REDIS_SENTINEL_PORTS/mymaster"; do
+        i=$((i + 1))
+        ca=; [ "$i" = 1 ] && ca=$certs/ca.pem # TLS settings go with a TLS URL only
+        for run in a b; do
+            LLMSHIM_REDIS_URL=$url LLMSHIM_REDIS_CA=$ca client "$run$i" -d "$(chat_req "r$i")" "$(URL)" ||
+                die "$url: $(cat "$run$i.err")"
+        done
+        assert_contains "$(cat "b$i.err")" 'cache=HIT'
+    done
+    LLMSHIM_REDIS_URL=$REDIS_URL LLMSHIM_REDIS_CA=$certs/other-ca.pem client c -d "$(chat_req r1)" "$(URL)" || die
+    assert_contains "$(cat c.err)" "not signed by a CA"
+    assert_count 4 "a miss for each, then the refused certificate: the network"
+}
+
 test_key_scope_and_key_settings() {
     export LLMSHIM_KEY_SCOPE=credential LLMSHIM_KEY_IGNORE=/user,/messages/*/name LLMSHIM_NORMALIZE=whitespace,case
     client a -d '{"model":"m","messages":[{"role":"user","name":"x","content":"  Hi  There "}]}' "$(URL)" || die

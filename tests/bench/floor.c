@@ -6,6 +6,8 @@
  *   floor --url URL [--body-bytes B] [--seq S] [-n N] [--stream]   one line of key=value figures
  *   floor --ping PORT [-n N] [--get-bytes B]                Redis PING (or GET of a B-byte value)
  *                                                           round trips, via hiredis
+ *   floor --tls-conf FILE [-n N]                            reading a CA file as a TLS Redis
+ *                                                           store does once per process
  */
 #include <hiredis/hiredis.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include "bench.h"
 #include "call.h"
 #include "config.h"
+#include "redis_tls.h"
 
 static const char *env(const char *name) {
     return getenv(name);
@@ -61,8 +64,32 @@ static int ping(int port, long n, long value_bytes) {
     return 0;
 }
 
+/* What a TLS store pays once per process before its first handshake: the trust anchors. */
+static int tls_conf(const char *file, long n) {
+    double *t = calloc((size_t)n, sizeof(double));
+    if (!t) return 1;
+    for (long k = -1; k < n; k++) {
+        struct rtls_conf *c = NULL;
+        char *err = NULL;
+        double t0 = bench_now_us();
+        int rc = rtls_conf_load(&c, file, NULL, NULL, &err);
+        double t1 = bench_now_us();
+        if (rc != 0) {
+            fprintf(stderr, "floor: %s\n", err);
+            return 1;
+        }
+        rtls_conf_free(c);
+        if (k >= 0) t[k] = t1 - t0;
+    }
+    printf("n=%ld ", n);
+    bench_print_stats("", t, (size_t)n);
+    printf("\n");
+    free(t);
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    const char *url = NULL;
+    const char *url = NULL, *ca = NULL;
     long n = 1000, body_bytes = 1024, seq = 0, get_bytes = 0;
     int port = 0, stream = 0;
     for (int i = 1; i < argc; i++) {
@@ -75,10 +102,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--body-bytes")) body_bytes = atol(v);
         else if (!strcmp(a, "--seq")) seq = atol(v);
         else if (!strcmp(a, "--get-bytes")) get_bytes = atol(v);
+        else if (!strcmp(a, "--tls-conf")) ca = v;
         else goto usage;
     }
     if (n < 1) goto usage;
     if (port) return ping(port, n, get_bytes);
+    if (ca) return tls_conf(ca, n);
     if (!url) goto usage;
 
     struct config cfg;
@@ -112,6 +141,7 @@ int main(int argc, char **argv) {
     config_free(&cfg);
     return 0;
 usage:
-    fprintf(stderr, "usage: floor --url URL [--body-bytes B] [--seq S] [-n N] [--stream] | floor --ping PORT [-n N] [--get-bytes B]\n");
+    fprintf(stderr, "usage: floor --url URL [--body-bytes B] [--seq S] [-n N] [--stream] | floor --ping PORT [-n N] "
+                    "[--get-bytes B] | floor --tls-conf FILE [-n N]\n");
     return 2;
 }

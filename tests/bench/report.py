@@ -28,7 +28,8 @@ for line in open(raw):
     data.setdefault((case, int(body), int(answer)), {})[int(rnd)] = vals
 
 SMOKE = meta.get("smoke", 0) not in (0, "0")
-HIT_CASES = ("memory", "file", "redis", "memory,file", "memory,redis", "nginx")
+HIT_CASES = ("memory", "file", "redis", "redis-tls", "redis-cluster", "memory,file", "memory,redis", "nginx",
+             "first-redis", "first-redis-tls")
 rows, targets = [], []
 
 
@@ -88,12 +89,23 @@ row("redis PING round trip", "ping")
 row("redis GET round trip, 3.9 KB value (one entry)", "get")
 combos = sorted({(b, a) for (c, b, a) in data if c == "floor"})
 limits = {"memory": 1.5, "file": 2.0}
-tgt = {"memory": [], "file": [], "redis": [], "nginx": []}
+tgt = {"memory": [], "file": [], "redis": [], "nginx": [], "tls": []}
 for b, a in combos:
     row("floor: canonicalize + hash", "floor", b, a)
-    for tier in ("memory", "file", "redis", "memory,file", "memory,redis"):
+    for tier in ("memory", "file", "redis", "redis-tls", "redis-cluster", "memory,file", "memory,redis"):
         r = per_round(lambda h, f: h["p50_us"] / f["p50_us"], (tier, b, a), ("floor", b, a))
         t = v = ""
+        if tier in ("redis-tls", "redis-cluster"):  # against the plain single node, same round
+            rr = per_round(lambda h, p: h["p50_us"] / p["p50_us"], (tier, b, a), ("redis", b, a))
+            if rr is None:
+                continue
+            if tier == "redis-tls":
+                ok = rr <= 1.3
+                tgt["tls"].append(("%s/%s" % (size(b), size(a)), ok))
+                row("shim hit, redis over TLS", tier, b, a, "%.2fx plain redis hit" % rr, "<= 1.3x plain", judge(ok))
+            else:
+                row("shim hit, redis cluster (3 primaries)", tier, b, a, "%.2fx single-node hit" % rr)
+            continue
         if tier in limits:
             t, ok = "<= %.1fx floor" % limits[tier], r is not None and r <= limits[tier]
             v = judge(ok)
@@ -122,6 +134,15 @@ target("memory hit p50 <= 1.5x floor", tgt["memory"])
 target("file hit p50 <= 2x floor", tgt["file"])
 target("redis hit p50 <= floor + 1.2 PING RTT", tgt["redis"])
 target("shim (file) hit >= 5x faster than nginx hit", tgt["nginx"])
+target("redis hit over TLS <= 1.3x plain (connection up)", tgt["tls"])
+
+# a fresh process's first request, a Redis hit: connecting included, and for TLS the handshake
+row("first request of a process, redis hit", "first-redis", 1024, 2048)
+d = per_round(lambda t, p: t["p50_us"] - p["p50_us"], ("first-redis-tls", 1024, 2048), ("first-redis", 1024, 2048))
+if d is not None:
+    row("first request of a process, redis hit over TLS", "first-redis-tls", 1024, 2048,
+        "%+.0f us: handshake" % d)
+row("reading the system CA bundle (once per TLS process)", "tls-conf")
 
 # a 5 MiB binary answer (speech), kept as base64: hits against the floor and against fetching it
 BIN = 5242880
@@ -238,7 +259,7 @@ with open(os.path.join(out, "results.json"), "w") as f:
     json.dump({"meta": meta, "rows": rows, "targets": targets}, f, indent=1)
 
 # chart: p50 per body/answer combination, one bar per way of answering it, log scale
-series = ["floor", "memory", "file", "redis", "memory,file", "memory,redis", "nginx"]
+series = ["floor", "memory", "file", "redis", "redis-tls", "redis-cluster", "memory,file", "memory,redis", "nginx"]
 dat = os.path.join(out, "results.dat")
 with open(dat, "w") as f:
     f.write("combo " + " ".join('"%s"' % s for s in series) + "\n")

@@ -19,13 +19,14 @@ done
 
 SMOKE=${BENCH_SMOKE:-}
 if [ -n "$SMOKE" ]; then
-    ROUNDS=1 N=${BENCH_N:-20} NMISS=3 NTTFE=2 NPRE=20 SCALE=${BENCH_SCALE:-200} EVDELAY=1
+    ROUNDS=1 N=${BENCH_N:-20} NMISS=3 NTTFE=2 NPRE=20 SCALE=${BENCH_SCALE:-200} EVDELAY=1 NFIRST=3
 else
-    ROUNDS=${BENCH_ROUNDS:-5} N=${BENCH_N:-1000} NMISS=40 NTTFE=10 NPRE=300 SCALE=${BENCH_SCALE:-1000000} EVDELAY=10
+    ROUNDS=${BENCH_ROUNDS:-5} N=${BENCH_N:-1000} NMISS=40 NTTFE=10 NPRE=300 SCALE=${BENCH_SCALE:-1000000} EVDELAY=10 NFIRST=30
 fi
 BODIES="1024 4096 65536"
 ANSWERS="2048 204800"
-TIERS="memory file redis memory,file memory,redis"
+# redis-tls: the same redis-server through its TLS port; redis-cluster: a cluster of 3 primaries
+TIERS="memory file redis redis-tls redis-cluster memory,file memory,redis"
 
 # Nothing from the developer's shell or config files may change what is measured.
 for v in $(env | sed -n 's/^\(LLMSHIM_[A-Z_]*\)=.*/\1/p'); do unset "$v"; done
@@ -60,7 +61,13 @@ die() { echo "bench: $*" >&2; exit 1; }
 note() { echo "bench: $*" >&2; }
 
 mock_start >/dev/null || die "the mock LLM server did not start"
-redis_start >/dev/null || die "redis-server did not start"
+CERTS=$OUT/run/certs
+bash "$ROOT/tests/redis_certs.sh" "$CERTS" || die "cannot make the TLS test certificates"
+redis_cluster_start 3 0 >/dev/null || die "the redis cluster did not start"
+CLUSTER_URL=$REDIS_CLUSTER_URL
+# last, so that REDIS_PORT is the single server's, for the PING rows
+redis_start --tls "$CERTS" >/dev/null || die "redis-server did not start"
+PLAIN_URL=redis://127.0.0.1:$REDIS_PORT/0 TLS_URL=$REDIS_URL
 URL=$MOCK_URL/v1/chat/completions
 SPEECH=$MOCK_URL/v1/audio/speech BIN=5242880
 
@@ -74,8 +81,31 @@ record() {
 
 # SH=(env ...): the shim preloaded for one tier, with its own file store, the mock an LLM endpoint.
 shim_env() { # TIER DIR
-    SH=(env LD_PRELOAD="$SHIM_LIB" LLMSHIM_BACKEND="$1" LLMSHIM_DIR="$2" LLMSHIM_ENDPOINTS="$MOCK_URL/v1"
-        LLMSHIM_REDIS_URL="$REDIS_URL")
+    local backend=$1 url=$PLAIN_URL ca=""
+    case $1 in
+        redis-tls) backend=redis url=$TLS_URL ca=$CERTS/ca.pem ;;
+        redis-cluster) backend=redis url=$CLUSTER_URL ;;
+    esac
+    SH=(env LD_PRELOAD="$SHIM_LIB" LLMSHIM_BACKEND="$backend" LLMSHIM_DIR="$2" LLMSHIM_ENDPOINTS="$MOCK_URL/v1"
+        LLMSHIM_REDIS_URL="$url" ${ca:+LLMSHIM_REDIS_CA="$ca"})
+}
+
+# record_first ROUND CASE TIER: the first request of fresh processes, each one a hit (the entry
+# is there from the tier rows): connecting to Redis (and the TLS handshake) included.
+record_first() {
+    local round=$1 case=$2 tier=$3 i out vals=()
+    shim_env "$tier" "$OUT/store/first"
+    for ((i = 0; i < NFIRST; i++)); do
+        out=$("${SH[@]}" "$CLIENT" --url "$URL" -n 1 --warmup 0 --body-bytes 1024 --answer-bytes 2048 \
+            --seq-start 2048 2>"$OUT/run/last.err") || die "$case failed: $(tail -3 "$OUT/run/last.err")"
+        case $out in *"hits=1 "*) ;; *) die "$case: not a hit: $out" ;; esac
+        vals+=("$(sed -n 's/.*[^_]p50_us=\([0-9.]*\).*/\1/p' <<<" $out")")
+    done
+    printf '%s\t%s\t1024\t2048\t%s\n' "$round" "$case" "$(/usr/bin/python3 -c '
+import statistics, sys
+v = sorted(float(x) for x in sys.argv[1:])
+print("n=%d hits=%d p50_us=%.2f p99_us=%.2f mean_us=%.2f min_us=%.2f" % (len(v), len(v), statistics.median(v),
+      v[min(len(v) - 1, int(round((len(v) - 1) * 0.99)))], statistics.mean(v), v[0]))' "${vals[@]}")" >>"$RAW"
 }
 
 # ---- nginx: a POST-caching reverse proxy in front of the mock ------------------------------
@@ -214,6 +244,12 @@ for ((r = 1; r <= ROUNDS; r++)); do
         --answer-bytes $BIN --seq-start $BIN
     bin_entry=$(find "$OUT/store/bin-file" -name '*.json' | head -1)
     [ -n "$bin_entry" ] && printf 'meta\tbin\t0\t0\tbin_entry_bytes=%s\n' "$(stat -c %s "$bin_entry")" >>"$RAW"
+
+    # a fresh process's first request: a Redis hit over plain TCP, then over TLS (the handshake);
+    # and what reading the system's CA bundle costs a TLS store once per process
+    record_first "$r" first-redis redis
+    record_first "$r" first-redis-tls redis-tls
+    record "$r" tls-conf 0 0 "$FLOOR" --tls-conf /etc/ssl/certs/ca-certificates.crt -n "$NFIRST"
 
     # misses: a new question each time (seq ranges never reused), the mock answering every one,
     # at once and after 20 ms (an upstream still far quicker than any real model)

@@ -24,8 +24,12 @@ assert_same_file() { cmp -s "$1" "$2" || die "${3:-files differ}: $1 vs $2 ($(cm
 assert_count() { local n; n=$(mock_count) || die "mock not reachable"; assert_eq "$n" "$1" "${2:-upstream request count}"; }
 
 # Number of cache entries under $CACHE, temp files included so leftovers show up (the stats log,
-# lock files and the scope secret are not entries).
-entries() { if [ -d "$CACHE" ]; then find "$CACHE" -type f \( -name '*.json' -o -name '.tmp-*' \) | wc -l; else echo 0; fi; }
+# lock files, usage marks, the scope secret and the requests saved by replay misses are not entries).
+entries() {
+    if [ -d "$CACHE" ]; then
+        find "$CACHE" -path "$CACHE/.misses" -prune -o -type f \( -name '*.json' -o -name '.tmp-*' \) -print | wc -l
+    else echo 0; fi
+}
 
 # A chat request body; $1 = prompt, $2 = model.
 chat_req() { printf '{"model":"%s","messages":[{"role":"user","content":"%s"}]}' "${2:-gpt-4o-mini}" "$1"; }

@@ -24,7 +24,8 @@ tortured() {
 cache_sound() {
     local dir=$1 key=$2 f
     [ -d "$dir" ] || return 0
-    LLMSHIM_DIR=$dir "$ROOT/build/llmshim" verify >verify.out 2>&1 || die "N=$N: $(cat verify.out)"
+    LLMSHIM_DIR=$dir "$ROOT/build/llmshim" verify >verify.out 2>&1 # none at all is fine here
+    grep -q '^verified [0-9]* entr[a-z]*: 0 corrupt' verify.out || die "N=$N: $(cat verify.out)"
     [ -z "$(find "$dir" -name '.tmp-*')" ] || die "N=$N: a temporary file was left: $(find "$dir" -name '.tmp-*')"
     for f in $(find "$dir" -name '*.json'); do
         grep -q "\"key\": \"$key\"" "$f" || die "N=$N: an entry under another key: $f: $(grep '"key"' "$f")"

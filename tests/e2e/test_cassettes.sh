@@ -108,13 +108,19 @@ test_ci_record_then_replay_with_the_mock_stopped() {
     # a request the cassettes do not hold
     LLMSHIM_MODE=replay shim_chat "$(chat_req 'What is the capital of Spain?')" >new.out 2>err
     assert_eq $? 7 "a replay miss fails like an unreachable host"
-    line=$(grep '^llmshim: replay miss: POST ' err) || die "no replay miss line: $(cat err)"
-    assert_contains "$line" "llmshim key --explain --url '$MOCK_URL/v1/chat/completions' < request.json"
-    # the hint works: it names the nearest recorded request and the field that differs
-    chat_req 'What is the capital of Spain?' >request.json
-    eval "cmd ${line#*to see why: llmshim }" >why || die "the hinted command failed: $line"
+    assert_contains "$(cat err)" "llmshim: replay miss: POST $MOCK_URL/v1/chat/completions key "
+    # at the miss itself: the nearest recording and what changed, with both values
+    assert_contains "$(cat err)" "llmshim:   nearest recorded: custom/gpt-4o-mini/"
+    assert_contains "$(cat err)" "(same URL and model, recorded "
+    assert_contains "$(cat err)" $'1 JSON path differs:\nllmshim:     /messages/0/content: "What is the capital of France?" → "What is the capital of Spain?"\n'
+    # and the printed command works when pasted: the request was saved where it looks
+    line=$(grep '^llmshim:   to compare: ' err) || die "no command to paste: $(cat err)"
+    (export PATH=$ROOT/build:$PATH XDG_CONFIG_HOME=$TEST_TMP/xdg LLMSHIM_ENDPOINTS=$MOCK_URL/v1; eval "${line#*to compare: }") >why ||
+        die "the printed command failed: $line"
+    assert_contains "$(cat why)" "mode:    replay"
     assert_contains "$(cat why)" "stored:  no; nearest of 2 entries for this URL"
-    assert_contains "$(cat why)" $'differs: 1 JSON path\n  /messages/0/content'
+    assert_contains "$(cat why)" $'differs: 1 JSON path (recorded → this request)\n  /messages/0/content: "What is the capital of France?" → "What is the capital of Spain?"'
+    assert_eq "$(tail -1 err)" "$(grep -E 'replay miss(es)? in this run' err)" "the summary line comes last"
 }
 
 test_cache_mode_records_only_what_is_missing() {
@@ -176,6 +182,32 @@ assert "--mode replay" in steps(replay) and "OPENAI_API_KEY" not in str(replay),
 assert "workflow_dispatch" in record["if"] and "secrets.OPENAI_API_KEY" in str(record)
 assert '--mode "${{ inputs.mode }}"' in steps(record) and record["steps"][2]["env"]["LLMSHIM_TTL"] == "0"
 EOF
+}
+
+# A JSON answer is kept as JSON (one field per line, a readable diff) when its bytes can be given
+# back exactly, else as a string: either way replay gives the very bytes the API sent.
+test_json_answers_readable_and_byte_exact() {
+    export LLMSHIM_TTL=0
+    for style in compact pretty spaced odd; do
+        h=(); [ $style != compact ] && h=(-H "X-Mock-Json: $style")
+        shim_chat "$(chat_req "json $style")" "${h[@]}" >rec.$style || die "record $style"
+    done
+    stop_mock
+    for style in compact pretty spaced odd; do
+        LLMSHIM_MODE=replay shim_chat "$(chat_req "json $style")" >rep.$style || die "replay $style"
+        assert_same_file rep.$style rec.$style "$style: replayed byte for byte"
+    done
+    assert_contains "$(head -c 3 rec.pretty)" $'{\n ' "the mock did answer indented"
+    assert_contains "$(cat rec.odd)" '" : ' "and oddly spaced"
+    for style in compact pretty spaced; do
+        f=$(grep -rl "json $style" "$CACHE" --include='*.json')
+        assert_contains "$(cat "$f")" $'    "body_json": {\n      "id": "chatcmpl-mock-' "$style: readable"
+        assert_contains "$(cat "$f")" $'\n            "content": "answer #' "$style: one field per line"
+    done
+    f=$(grep -rl "json odd" "$CACHE" --include='*.json')
+    assert_contains "$(cat "$f")" '    "body": "{' "odd whitespace is kept as the string it was"
+    LLMSHIM_DIR=$CACHE "$ROOT/build/llmshim" verify >out || die "verify: $(cat out)"
+    assert_eq "$(cat out)" "verified 4 entries: 0 corrupt"
 }
 
 # A program keeps the entries it decoded (the hit path's memo) only while the stored bytes stay

@@ -53,7 +53,8 @@ test_help_and_usage_errors() {
     cmd stats --json --prometheus 2>err; assert_eq $? 2
     cmd --dir "" ls 2>err; assert_eq $? 2
     cmd --version >out || die "--version"
-    assert_contains "$(cat out)" "llmshim "
+    [[ $(head -1 out) =~ ^llmshim\ [0-9]+\.[0-9]+\.[0-9]+$ ]] || die "llmshim MAJOR.MINOR.PATCH: $(cat out)"
+    assert_contains "$(cat out)" "entry format 2 (reads 1 to 2), keys llmshim-key-v2"
 }
 
 test_run_miss_then_hit() {
@@ -90,7 +91,7 @@ test_run_errors() {
     cmd run --mode bogus -- true 2>err; assert_eq $? 2 "a bad option value"
     assert_contains "$(cat err)" "LLMSHIM_MODE='bogus' is not one of"
     assert_contains "$(cat err)" "(from the command line)"
-    LLMSHIM_TTL=soon cmd run -- true 2>err; assert_eq $? 1 "a bad setting in the environment"
+    LLMSHIM_TTL=soon cmd run -- true 2>err; assert_eq $? 2 "a bad setting in the environment"
     assert_contains "$(cat err)" "LLMSHIM_TTL='soon'"
     assert_contains "$(cat err)" "(from the environment)"
     cmd run --frob -- true 2>err; assert_eq $? 2
@@ -214,6 +215,11 @@ test_show_prints_request_and_answer() {
     assert_contains "$(cat out)" "HTTP/1.1 200 OK"
     assert_contains "$(cat out)" $'\n  "choices": [\n'
     assert_contains "$(cat out)" '"content": "answer #1 to: hello"'
+    [[ $(grep '^created' out) =~ \ ago\)\;\ it\ expires\ in\ [67]d$ ]] || die "a sentence: $(grep '^created' out)"
+    LLMSHIM_TTL=0 shim_chat "$(chat_req forever)" >/dev/null || die
+    cmd show "$(key_of "$(chat_req forever)" | cut -c1-10)" | grep -q '; it never expires$' || die "never expires"
+    at +8d show "${k:0:8}" >old || die
+    assert_contains "$(grep '^created' old)" "; it expired 24h ago: cache mode fetches it again, replay mode still serves it"
     K=$(echo "$k" | tr a-f A-F)
     cmd show "${K:0:10}" >upper || die "an upper-case key works too"
     assert_eq "$(grep -v '^created' upper)" "$(grep -v '^created' out)" "the same entry (the age may have moved on)"
@@ -288,13 +294,22 @@ test_key_explain_names_differing_paths() {
         <<<'{"model":"gpt-4o-mini","temperature":0.7,"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hello!"}]}' ||
         die "explain failed"
     assert_contains "$(cat out)" "stored:  no; nearest of 2 entries for this URL: $(key_of "$body" | cut -c1-12)"
-    assert_contains "$(cat out)" "differs: 2 JSON paths"
-    assert_contains "$(cat out)" $'\n  /messages/1/content\n'
-    assert_contains "$(cat out)" $'\n  /temperature'
+    assert_contains "$(cat out)" "differs: 2 JSON paths (recorded → this request)"
+    assert_contains "$(cat out)" $'\n  /messages/1/content: "hello" → "hello!"\n'
+    assert_contains "$(cat out)" $'\n  /temperature: 0.2 → 0.7'
     cmd key --explain --url "$MOCK_URL/v1/chat/completions" <<<"$body" >same || die
     assert_contains "$(cat same)" "this request is a hit"
     cmd key --explain --url "$MOCK_URL/v1/embeddings" <<<'{"model":"e","input":"x"}' >none || die
-    assert_contains "$(cat none)" "stored:  no; no stored entry for POST $MOCK_URL/v1/embeddings"
+    assert_contains "$(cat none)" "stored:  no; no stored entry for POST $MOCK_URL/v1/embeddings or model e"
+    # a long value is cut around where it changed
+    long=$(printf 'word%.0s ' $(seq 40))
+    shim_chat "$(chat_req "${long}alpha ${long}")" >/dev/null || die
+    cmd key --explain --url "$MOCK_URL/v1/chat/completions" <<<"$(chat_req "${long}beta ${long}")" >cut || die
+    assert_contains "$(cat cut)" "/messages/0/content: …word word word word alpha word wor… → …word word word word beta word wor…"
+    # another model at the same URL is still named, after the same model
+    cmd key --explain --url "$MOCK_URL/v1/chat/completions" <<<"$(chat_req hello gpt-4o)" >model || die
+    assert_contains "$(cat model)" "same URL, another model"
+    assert_contains "$(cat model)" '/model: "gpt-4o-mini" → "gpt-4o"'
     cmd --namespace elsewhere key --explain --url "$MOCK_URL/v1/chat/completions" <<<"$body" >ns || die
     assert_contains "$(cat ns)" "has the same URL and body but another key"
 }
@@ -452,7 +467,7 @@ test_purge_asks_or_needs_yes() {
     assert_contains "$(cat tty.out)" "Remove all 2 entries of $CACHE? [y/N]"
     assert_eq "$(json_entries)" 2 "answering no keeps everything"
     cmd purge --yes >out || die
-    assert_eq "$(cat out)" "removed 2 entries from $CACHE"
+    assert_eq "$(cat out)" "removed 2 entries and 2 unused lock files from $CACHE"
     assert_eq "$(json_entries)" 0
 }
 
@@ -494,14 +509,14 @@ test_config_shows_values_and_sources() {
     assert_contains "$(grep '^LLMSHIM_LOG ' out)" "info"
     # a broken file: the command says where
     printf 'LLMSHIM_LOG=info\nLLMSHIM_TTL 5\n' >.llmshim
-    cmd config >out 2>err; assert_eq $? 1
+    cmd config >out 2>err; assert_eq $? 2
     assert_contains "$(cat out)" "$TEST_TMP/.llmshim:2: expected NAME=value"
-    cmd ls 2>err; assert_eq $? 1 "every verb refuses a broken config file"
+    cmd ls 2>err; assert_eq $? 2 "every verb refuses a broken config file"
     assert_contains "$(cat err)" "$TEST_TMP/.llmshim:2: expected NAME=value, got 'LLMSHIM_TTL 5'"
     rm .llmshim
-    LLMSHIM_TTL=soon cmd config >out 2>err; assert_eq $? 1 "an invalid setting"
+    LLMSHIM_TTL=soon cmd config >out 2>err; assert_eq $? 2 "an invalid setting"
     assert_contains "$(cat err)" "LLMSHIM_TTL='soon'"
-    cmd --config "$TEST_TMP/none" config 2>err >out; assert_eq $? 1
+    cmd --config "$TEST_TMP/none" config 2>err >out; assert_eq $? 2
     assert_contains "$(cat out)" "LLMSHIM_CONFIG=$TEST_TMP/none: No such file or directory"
 }
 

@@ -10,7 +10,8 @@
 # headers (X-Mock-Redirect, X-Mock-Status) change the answer, so they are key headers here, the
 # way anthropic-version is for Anthropic.
 #
-#   DIFF_SEQUENCES=N (default 100 per seed), DIFF_STEPS=N (20): size of the random tests.
+#   DIFF_SEQUENCES=N (default 100 per seed), DIFF_STEPS=N (20): size of the random tests;
+#   DIFF_SEEDS="4 5 6": other seeds (default 1 2 3).
 #   LLMSHIM_TEST_CLIENTS=dir: the clients to run (build-asan/clients for sanitized ones).
 . "$(dirname "$0")/lib.sh"
 CLIENTS=${LLMSHIM_TEST_CLIENTS:-$ROOT/build/clients}
@@ -94,7 +95,7 @@ done
 
 # Seeded random sequences; a failure names the sequence and seed: `diff --random SEED
 # --sequences N --steps M | sed -n 's/^# //p'` (after its '#= sequence' line) is its script.
-for seed in 1 2 3; do
+for seed in ${DIFF_SEEDS:-1 2 3}; do
     eval "test_random_seed_$seed() { differential 'seed $seed' --random $seed --sequences ${DIFF_SEQUENCES:-100} --steps ${DIFF_STEPS:-20}; }"
 done
 

@@ -10,10 +10,11 @@ THREADS=$ROOT/build/clients/threads
 CHAT=$ROOT/build/examples/chat
 LLMSHIM=$ROOT/build/llmshim
 
-# The cache verifies: every entry decodes, no temporary file is visible.
+# The cache verifies: every entry decodes (none at all is fine here), no temporary file is visible.
 sound() {
     [ -d "${1:-$CACHE}" ] || return 0
-    LLMSHIM_DIR=${1:-$CACHE} "$LLMSHIM" verify >verify.out 2>&1 || die "verify: $(cat verify.out)"
+    LLMSHIM_DIR=${1:-$CACHE} "$LLMSHIM" verify >verify.out 2>&1
+    grep -q '^verified [0-9]* entr[a-z]*: 0 corrupt' verify.out || die "verify: $(cat verify.out)"
 }
 no_temp() { assert_eq "$(find "${1:-$CACHE}" -name '.tmp-*' | wc -l)" 0 "temporary files"; }
 # File $1 holds a whole chat answer to prompt $2.

@@ -193,4 +193,35 @@ test_group_writable_directory_and_foreign_entry() {
     assert_contains "$(cat err)" "inside a directory owned by another user"
 }
 
+# An entry the command cannot read is named as such, and export says it left one behind.
+test_unreadable_entry_is_said_not_hidden() {
+    make_evil
+    shim_chat "$(chat_req one)" >/dev/null || die
+    shim_chat "$(chat_req two)" >/dev/null || die
+    chown "$EVIL" "$(find "$CACHE" -name '*.json' | head -1)"
+    "$ROOT/build/llmshim" --dir "$CACHE" ls >out 2>err || die "ls: $(cat err)"
+    assert_contains "$(cat err)" "1 unreadable entry not listed"
+    "$ROOT/build/llmshim" --dir "$CACHE" export "$TEST_TMP/cas" >out 2>err
+    assert_eq $? 1 "export left an entry behind"
+    assert_contains "$(cat out)" "copied 1 entry"
+    assert_contains "$(cat out)" "could not read 1"
+    assert_not_contains "$(cat out)" "corrupt"
+}
+
+# Fill-lock files nobody holds are removed by purge and prune; one held right now stays.
+test_stale_lock_files_removed() {
+    for i in 1 2 3 4 5; do shim_chat "$(chat_req "lock $i")" >/dev/null || die; done
+    n=$(find "$CACHE/.locks" -name '*.lock' | wc -l)
+    [ "$n" -ge 5 ] || die "expected lock files, found $n"
+    held=$(find "$CACHE/.locks" -name '*.lock' | head -1)
+    exec 9<>"$held"
+    flock -n 9 || die "cannot hold a lock for the test"
+    "$ROOT/build/llmshim" --dir "$CACHE" prune --expired >out 2>&1 || die "$(cat out)"
+    assert_eq "$(find "$CACHE/.locks" -name '*.lock' | wc -l)" 1 "only the held lock is left: $(cat out)"
+    [ -f "$held" ] || die "the held lock was removed"
+    exec 9>&-
+    "$ROOT/build/llmshim" --dir "$CACHE" purge --yes >out 2>&1 || die "$(cat out)"
+    assert_eq "$(find "$CACHE/.locks" -name '*.lock' | wc -l)" 0 "purge leaves no lock files"
+}
+
 run_tests

@@ -22,6 +22,23 @@ test_builtin_openai_over_https() {
     [ -n "$(find "$CACHE/openai/gpt-4o-mini" -name '*.json')" ] || die "entry not filed under openai/"
 }
 
+# Replay: URLs spelled other ways that libcurl still sends to the API, and an HSTS upgrade from
+# http:// (not an endpoint) to https:// (one) are refused before anything leaves.
+test_replay_sealed_for_every_spelling_and_hsts() {
+    start_tls_mock
+    body='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"spelled"}]}'
+    for url in https://api.openai.com./v1/chat/completions https://api.openai.com/x/../v1/chat/completions \
+               https://api.openai.com/./v1/chat/completions https://%61pi.openai.com/v1/chat/completions \
+               https:/api.openai.com/v1/chat/completions; do
+        LLMSHIM_MODE=replay openai "$url" -d "$body" >/dev/null 2>err
+        assert_contains "$(cat err)" "replay miss" "$url"
+    done
+    printf 'api.openai.com "20991231 00:00:00"\n' >hsts.txt
+    LLMSHIM_MODE=replay openai --hsts hsts.txt http://api.openai.com/v1/chat/completions -d "$body" >/dev/null 2>err
+    assert_contains "$(cat err)" "llmshim: replay: not sent"
+    assert_count 0 "replay never reached the API"
+}
+
 test_builtin_ignores_other_openai_paths() {
     start_tls_mock
     openai https://api.openai.com/v1/files -d '{"purpose":"x"}' >/dev/null || die

@@ -4,13 +4,18 @@
 FAKETIME_LIB=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
 
 test_replay_miss_fails_with_clear_message() {
+    mkdir -p "$CACHE"
     LLMSHIM_MODE=replay shim_chat "$(chat_req new)" 2>err >out; rc=$?
     assert_eq "$rc" 7 "a replay miss fails the transfer like an unreachable host"
     assert_count 0 "replay never touches the network"
     line=$(grep '^llmshim: replay miss: POST ' err) || die "no replay miss line: $(cat err)"
-    assert_contains "$line" "$MOCK_URL/v1/chat/completions key "
-    [[ $line =~ ^llmshim:\ replay\ miss:\ POST\ [^\ ]+\ key\ [0-9a-f]{64}\;\  ]] || die "the full key, then the hint: $line"
-    assert_contains "$line" "to see why: llmshim key --explain --url '$MOCK_URL/v1/chat/completions' < request.json"
+    [[ $line =~ ^llmshim:\ replay\ miss:\ POST\ $MOCK_URL/v1/chat/completions\ key\ [0-9a-f]{64}\ \(model\ gpt-4o-mini\)$ ]] ||
+        die "the URL, the full key and the model: $line"
+    assert_contains "$(cat err)" "llmshim:   no recorded request to this URL or model among 0 entries"
+    assert_contains "$(cat err)" "to compare: llmshim --dir '$CACHE' --mode replay key --explain --url '$MOCK_URL/v1/chat/completions' < '$CACHE/.misses/"
+    key=$(sed -n 's/.* key \([0-9a-f]*\) (model.*/\1/p' <<<"$line")
+    assert_eq "$(tail -1 err)" "llmshim: 1 replay miss in this run; first: POST $MOCK_URL/v1/chat/completions (model gpt-4o-mini) key ${key:0:12}" \
+        "one summary line at exit"
 }
 
 test_replay_hit_without_network() {

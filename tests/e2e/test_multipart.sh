@@ -110,7 +110,8 @@ test_hand_built_body_with_a_new_boundary_each_run() {
           cat a.wav; printf -- "\r\n--$b\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n--$b--\r\n"; } >body.$b
         shim curl -sS "$MOCK_URL$URL_T" -H "Content-Type: multipart/form-data; boundary=$b" --data-binary @body.$b >"c.$b" || die
     done
-    assert_count 1 "the same parts as pycurl's hand-built body"
+    # one more question, not two (the curl tool's CURLOPT_HTTP_VERSION is keyed: not pycurl's)
+    assert_count 2 "the curl tool's two boundaries are one question"
     assert_same_file c.two c.one
 }
 

@@ -16,6 +16,7 @@ creds=(
     "-u|user:sk-test-SECRET-userpwd"
     "--oauth2-bearer|sk-test-SECRET-oauth"
     "query|key=sk-test-SECRET-query"
+    "query|subscription-key=sk-test-SECRET-apim"
     "query|token=sk-test-SECRET-token"
     "query|auth=sk-test-SECRET-auth"
     "query|sig=sk-test-SECRET-sig"
@@ -94,6 +95,26 @@ test_cache_dir_of_another_user_refused() {
         assert_eq "$(grep -c '^llmshim: ' err)" 1 "$dir"
     done
     assert_eq "$(find "$TEST_TMP/theirs" -name '*.json' | wc -l)" 0 "nothing written into another user's dir"
+}
+
+# The command never prints a Redis password: copy and purge messages, config, errors.
+test_command_masks_the_redis_password() {
+    redis_start --password 'Pw-SECRET-redis' >/dev/null || die "redis"
+    trap 'redis_stop' EXIT
+    url="redis://:Pw-SECRET-redis@127.0.0.1:$REDIS_PORT/0"
+    shim_chat "$(chat_req masked)" >/dev/null || die
+    L=$ROOT/build/llmshim
+    { LLMSHIM_DIR=$CACHE "$L" export "$TEST_TMP/cas"
+      LLMSHIM_BACKEND=redis LLMSHIM_REDIS_URL=$url "$L" import "$TEST_TMP/cas"
+      LLMSHIM_BACKEND=redis LLMSHIM_REDIS_URL=$url "$L" ls
+      LLMSHIM_BACKEND=redis LLMSHIM_REDIS_URL=$url "$L" stats
+      LLMSHIM_BACKEND=redis LLMSHIM_REDIS_URL=$url "$L" purge --yes
+      LLMSHIM_REDIS_URL=$url "$L" config
+      LLMSHIM_BACKEND=redis LLMSHIM_REDIS_URL="redis://:Pw-SECRET-redis@127.0.0.1:1/0" "$L" ls
+      LLMSHIM_BACKEND=redis LLMSHIM_REDIS_URL="redis://u:Pw-SECRET-redis@127.0.0.1:$REDIS_PORT/0?password=Pw-SECRET-2" "$L" ls
+    } >out 2>&1
+    assert_contains "$(cat out)" "copied 1 entry to redis://:***@127.0.0.1:$REDIS_PORT/0"
+    if grep -q SECRET out; then die "the command printed a password: $(grep SECRET out)"; fi
 }
 
 # api_key and the like in a JSON body: neither stored nor keyed (two tenants' keys, one entry).

@@ -67,6 +67,10 @@ test_responses_user_and_metadata_are_part_of_the_question() {
     shim curl -sS "$MOCK_URL/v1/responses" -d "$ra" >a2.out || die
     assert_count 2 "bob is not served alice's answer"
     assert_same_file a2.out a.out
+    assert_contains "$(cat a.out)" '"user":"alice"'
+    assert_contains "$(cat b.out)" '"user":"bob"'
+    assert_contains "$(cat b.out)" '"metadata":{"team":"b"}'
+    assert_not_contains "$(cat b.out)" alice
     shim_chat '{"model":"m","user":"alice","messages":[{"role":"user","content":"u"}]}' >c1.out || die
     shim_chat '{"model":"m","user":"bob","messages":[{"role":"user","content":"u"}]}' >c2.out || die
     assert_count 3 "chat/completions: user never changes nor appears in the answer"
@@ -122,6 +126,8 @@ test_replay_refuses_what_it_cannot_key() {
 the method is "post", not POST|-X post $MOCK_URL/v1/chat/completions -d {}
 a multipart file is not a regular file|-F file=@f.fifo $MOCK_URL/v1/audio/transcriptions
 the body is larger than LLMSHIM_MAX_ENTRY_BYTES|$MOCK_URL/v1/chat/completions -d {"x":"$big"}
+CURLOPT_RANGE is set|-r 0-10 $MOCK_URL/v1/chat/completions -d {}
+CURLOPT_REQUEST_TARGET is set|--request-target /v1/chat/completions $MOCK_URL/v1/chat/completions -d {}
 EOF
     assert_count 0 "nothing reached the API"
     # other URLs are untouched
@@ -143,6 +149,36 @@ test_curlu_url_is_keyed_and_sealed() {
     LLMSHIM_MODE=replay shim "$c" "$MOCK_URL/v1/chat/completions?x=3" "$(chat_req curlu)" >/dev/null 2>err
     assert_contains "$(cat err)" "replay miss"
     assert_count 2 "replay never reaches the API"
+}
+
+# curl_multi_socket_all (pycurl's CurlMulti.socket_all) drives transfers like perform does: they
+# are judged too, so replay refuses and cache hits.
+test_multi_socket_all_is_judged() {
+    /usr/bin/python3 -c 'import pycurl' 2>/dev/null || skip "python3-pycurl is not installed"
+    sa=$ROOT/tests/e2e/clients/pycurl_socket_all.py
+    LLMSHIM_MODE=replay shim /usr/bin/python3 "$sa" "$MOCK_URL/v1/chat/completions" "$(chat_req sa)" >r.out 2>&1
+    assert_count 0 "replay refused it: $(cat r.out)"
+    shim /usr/bin/python3 "$sa" "$MOCK_URL/v1/chat/completions" "$(chat_req sa)" >a.out 2>&1 || die "$(cat a.out)"
+    shim /usr/bin/python3 "$sa" "$MOCK_URL/v1/chat/completions" "$(chat_req sa)" >b.out 2>&1 || die "$(cat b.out)"
+    assert_count 1 "the second was a hit"
+}
+
+# Replay: a POST to a URL that is not an LLM endpoint, redirected (307/308) to one, is stopped
+# before libcurl sends it there.
+test_replay_redirect_to_an_llm_endpoint_is_stopped() {
+    /usr/bin/python3 "$ROOT/tests/e2e/clients/redirector.py" rp &
+    rpid=$!
+    trap 'kill $rpid 2>/dev/null; mock_stop >/dev/null 2>&1' EXIT
+    for i in $(seq 100); do [ -s rp ] && break; sleep 0.05; done
+    for code in 307 308; do
+        LLMSHIM_MODE=replay shim curl -sS -L "http://127.0.0.1:$(cat rp)/$code/x?to=$MOCK_URL/v1/chat/completions" \
+            -d "$(chat_req redir)" >/dev/null 2>err
+        assert_contains "$(cat err)" "llmshim: replay: not sent, because a redirect led to an LLM endpoint"
+    done
+    assert_count 0 "nothing reached the API"
+    # in cache mode the same redirect is followed, as without llmshim
+    shim curl -sS -L "http://127.0.0.1:$(cat rp)/307/x?to=$MOCK_URL/v1/chat/completions" -d "$(chat_req redir)" >/dev/null || die
+    assert_count 1
 }
 
 run_tests

@@ -131,8 +131,9 @@ static void test_config_no_dir_with_file_backend_is_error(void **state) {
 static void test_config_mode_values(void **state) {
     (void)state;
     static const struct { const char *v; enum mode m; } cases[] = {
-        {"cache", MODE_CACHE}, {"record", MODE_RECORD}, {"replay", MODE_REPLAY}, {"off", MODE_OFF}};
-    for (size_t i = 0; i < 4; i++) {
+        {"cache", MODE_CACHE}, {"record", MODE_RECORD}, {"replay", MODE_REPLAY}, {"off", MODE_OFF},
+        {"once", MODE_ONCE}};
+    for (size_t i = 0; i < 5; i++) {
         struct var t[] = {HOME, {"LLMSHIM_MODE", cases[i].v}, {NULL, NULL}};
         struct config c;
         parse(&c, t);
@@ -141,6 +142,27 @@ static void test_config_mode_values(void **state) {
         assert_string_equal(mode_name(c.mode), cases[i].v);
         config_free(&c);
     }
+}
+
+static void test_config_once_needs_a_directory(void **state) {
+    (void)state;
+    parse_err("LLMSHIM_MODE=once", HOME, {"LLMSHIM_MODE", "once"}, {"LLMSHIM_BACKEND", "redis"});
+    parse_err("LLMSHIM_MODE=once", HOME, {"LLMSHIM_MODE", "once"}, {"LLMSHIM_BACKEND", "memory"});
+    struct config c;
+    parse_ok(&c, HOME, {"LLMSHIM_MODE", "once"}, {"LLMSHIM_BACKEND", "memory,file"});
+    assert_int_equal(c.mode, MODE_ONCE);
+    config_free(&c);
+}
+
+static void test_config_redis_url_checked_for_the_redis_backend(void **state) {
+    (void)state;
+    parse_err("LLMSHIM_REDIS_URL", HOME, {"LLMSHIM_BACKEND", "redis"}, {"LLMSHIM_REDIS_URL", "memcached://h:6380"});
+    parse_err("LLMSHIM_REDIS_URL", HOME, {"LLMSHIM_BACKEND", "memory,redis"}, {"LLMSHIM_REDIS_URL", "redis://h:99999"});
+    struct config c; /* not used by the file backend: not its business */
+    parse_ok(&c, HOME, {"LLMSHIM_REDIS_URL", "memcached://h:6380"});
+    config_free(&c);
+    parse_ok(&c, HOME, {"LLMSHIM_BACKEND", "redis"}, {"LLMSHIM_REDIS_URL", "redis://:secret@h:6380/2"});
+    config_free(&c);
 }
 
 static void test_config_backend_values(void **state) {
@@ -516,9 +538,48 @@ static void test_config_replay_pace_ignores_decimal_comma_locale(void **state) {
     config_free(&comma);
 }
 
+/* TLS files and the sentinels' password: absolute paths, certificate and key together, and
+ * only with a URL they apply to (a CA with redis:// would let someone think it is encrypted). */
+static void test_config_redis_tls_and_sentinel(void **state) {
+    (void)state;
+    struct config c;
+    parse_ok(&c, HOME);
+    assert_null(c.redis_ca);
+    assert_null(c.redis_cert);
+    assert_null(c.sentinel_password);
+    config_free(&c);
+    parse_ok(&c, HOME, {"LLMSHIM_BACKEND", "redis"}, {"LLMSHIM_REDIS_URL", "rediss://h:6380"},
+             {"LLMSHIM_REDIS_CA", "/etc/ca.pem"}, {"LLMSHIM_REDIS_CERT", "/c.pem"}, {"LLMSHIM_REDIS_KEY", "/c.key"});
+    assert_string_equal(c.redis_ca, "/etc/ca.pem");
+    assert_string_equal(c.redis_cert, "/c.pem");
+    assert_string_equal(c.redis_key, "/c.key");
+    config_free(&c);
+    parse_ok(&c, HOME, {"LLMSHIM_BACKEND", "memory,redis"}, {"LLMSHIM_REDIS_URL", "REDISS+CLUSTER://h"},
+             {"LLMSHIM_REDIS_CA", "/ca.pem"});
+    config_free(&c);
+    parse_ok(&c, HOME, {"LLMSHIM_BACKEND", "redis"}, {"LLMSHIM_REDIS_URL", "rediss+sentinel://s/m"},
+             {"LLMSHIM_SENTINEL_PASSWORD", "sp"});
+    assert_string_equal(c.sentinel_password, "sp");
+    config_free(&c);
+    /* for the file backend they are not used, and not judged */
+    parse_ok(&c, HOME, {"LLMSHIM_REDIS_CA", "/ca.pem"}, {"LLMSHIM_SENTINEL_PASSWORD", "sp"});
+    config_free(&c);
+    parse_err("LLMSHIM_REDIS_CA", HOME, {"LLMSHIM_REDIS_CA", "ca.pem"});
+    parse_err("LLMSHIM_REDIS_KEY", HOME, {"LLMSHIM_REDIS_CERT", "/c.pem"});
+    parse_err("LLMSHIM_REDIS_CERT", HOME, {"LLMSHIM_REDIS_KEY", "/c.key"});
+    parse_err("LLMSHIM_REDIS_CA", HOME, {"LLMSHIM_BACKEND", "redis"}, {"LLMSHIM_REDIS_CA", "/ca.pem"});
+    parse_err("LLMSHIM_REDIS_CERT", HOME, {"LLMSHIM_BACKEND", "redis"}, {"LLMSHIM_REDIS_URL", "redis+cluster://h"},
+              {"LLMSHIM_REDIS_CERT", "/c.pem"}, {"LLMSHIM_REDIS_KEY", "/c.key"});
+    parse_err("LLMSHIM_SENTINEL_PASSWORD", HOME, {"LLMSHIM_BACKEND", "redis"}, {"LLMSHIM_REDIS_URL", "rediss://h"},
+              {"LLMSHIM_SENTINEL_PASSWORD", "sp"});
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config_redis_tls_and_sentinel),
         cmocka_unit_test(test_config_defaults),
+        cmocka_unit_test(test_config_once_needs_a_directory),
+        cmocka_unit_test(test_config_redis_url_checked_for_the_redis_backend),
         cmocka_unit_test(test_config_empty_values_mean_default),
         cmocka_unit_test(test_config_dir_xdg_cache_home_wins_when_absolute),
         cmocka_unit_test(test_config_dir_explicit_wins),

@@ -515,6 +515,30 @@ static void test_endpoint_builtin_scheme_mismatch(void **state) {
     assert_int_equal(match(NULL, 0, "https://127.0.0.1:11434/api/chat", &m), 0);
 }
 
+/* Spellings libcurl sends to the same place are one URL to llmshim too (a replay that did not
+ * recognize them let the request go out). */
+static void test_url_normalized_as_libcurl_sends_it(void **state) {
+    (void)state;
+    static const char *const same[][2] = {
+        {"https://api.openai.com./v1/chat/completions", "https://api.openai.com/v1/chat/completions"},
+        {"https://api.openai.com/x/../v1/chat/completions", "https://api.openai.com/v1/chat/completions"},
+        {"https://api.openai.com/./v1/chat/completions", "https://api.openai.com/v1/chat/completions"},
+        {"https://%61pi.openai.com/v1/chat/completions", "https://api.openai.com/v1/chat/completions"},
+        {"https:/api.openai.com/v1/chat/completions", "https://api.openai.com/v1/chat/completions"},
+        {"https://api.anthropic.com/v1/./messages", "https://api.anthropic.com/v1/messages"},
+        {"http://127.1:8000/v1/x", "http://127.0.0.1:8000/v1/x"},
+        {"http://0x7f000001:8000/v1/x", "http://127.0.0.1:8000/v1/x"},
+        {"http://%31%32%37.0.0.1:8000/v1/x", "http://127.0.0.1:8000/v1/x"},
+        {"http://h/a/b/../../v1/./c/.", "http://h/v1/c/"},
+    };
+    for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+        struct url u;
+        assert_int_equal(url_parse(same[i][0], &u), 0);
+        if (strcmp(u.base, same[i][1])) fail_msg("%s parsed as %s, want %s", same[i][0], u.base, same[i][1]);
+        url_free(&u);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url_parse_splits_parts),
@@ -545,6 +569,7 @@ int main(void) {
         cmocka_unit_test(test_endpoint_builtin_every_provider_call_paths),
         cmocka_unit_test(test_endpoint_builtin_every_provider_other_paths),
         cmocka_unit_test(test_endpoint_builtin_scheme_mismatch),
+        cmocka_unit_test(test_url_normalized_as_libcurl_sends_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

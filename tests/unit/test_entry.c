@@ -28,7 +28,8 @@ static const char req_pretty[] =
     "      ],\n"
     "      \"model\": \"gpt-4o\"\n"
     "    }\n";
-static const char resp_body[] = "{\"id\":\"c1\",\"text\":\"na\xC3\xAFve \xF0\x9F\x98\x80\\n\"}\n";
+/* odd whitespace (a space after one colon only): no layout gives it back, so it stays a string */
+static const char resp_body[] = "{\"id\": \"c1\",\"text\":\"na\xC3\xAFve \xF0\x9F\x98\x80\\n\"}\n";
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
@@ -345,7 +346,7 @@ static void test_entry_decode_rejects_every_truncation(void **state) {
 
 static void test_entry_decode_rejects_wrong_version(void **state) {
     (void)state;
-    check_rejected_edit("\"llmshim\": 1", "\"llmshim\": 2");
+    check_rejected_edit("\"llmshim\": 1", "\"llmshim\": 3"); /* newer than this llmshim reads */
     check_rejected_edit("\"llmshim\": 1", "\"llmshim\": 0");
     check_rejected_edit("\"llmshim\": 1", "\"llmshim\": \"1\"");
     check_rejected_edit("\"llmshim\": 1", "\"llmshim\": 1.5");
@@ -846,9 +847,105 @@ static void test_entry_stream_events_must_fit_the_body(void **state) {
     entry_free(&e);
 }
 
+/* ---- answers kept as JSON ---------------------------------------------------------------- */
+
+/* An entry whose answer is body; returns its encoding after checking the round trip. */
+static char *with_body(const char *body) {
+    struct entry e;
+    fill_entry(&e);
+    free(e.body);
+    e.body = dup_mem(body, strlen(body));
+    e.body_len = strlen(body);
+    char *text = round_trip(&e);
+    entry_free(&e);
+    return text;
+}
+
+static void test_entry_json_answer_compact_kept_as_json(void **state) {
+    (void)state;
+    char *t = with_body("{\"id\":\"c1\",\"n\":[1,2.50,{}],\"s\":\"a, b: \\\"q\\\" \\u00e9\"}");
+    assert_non_null(strstr(t, "\"llmshim\": 2,"));
+    assert_non_null(strstr(t, "\"body_layout\": \"compact\",\n    \"body_json\": {\n      \"id\": \"c1\",\n"));
+    assert_null(strstr(t, "body_tail"));
+    assert_non_null(strstr(t, "\"s\": \"a, b: \\\"q\\\" \\u00e9\"")); /* strings untouched */
+    free(t);
+}
+
+static void test_entry_json_answer_indented_with_newline(void **state) {
+    (void)state;
+    char *t = with_body("{\n  \"id\": \"c1\",\n  \"choices\": [\n    {\n      \"x\": null\n    }\n  ],\n  \"e\": []\n}\n");
+    assert_non_null(strstr(t, "\"body_layout\": \"indented\",\n    \"body_tail\": \"\\n\",\n    \"body_json\": {"));
+    free(t);
+}
+
+static void test_entry_json_answer_spaced(void **state) {
+    (void)state;
+    char *t = with_body("[{\"a\": 1, \"b\": [true, false]}, \"x,y:z\"]");
+    assert_non_null(strstr(t, "\"body_layout\": \"spaced\""));
+    free(t);
+}
+
+static void test_entry_json_answer_other_layouts_stay_strings(void **state) {
+    (void)state;
+    static const char *const bodies[] = {
+        "{\"a\" : 1}",                 /* odd whitespace */
+        "{\n\t\"a\": 1\n}",            /* tabs */
+        " {\"a\":1}",                  /* leading whitespace */
+        "{\"a\":1} x",                 /* not JSON */
+        "\"just a string\"",           /* a JSON string: nothing to lay out */
+        "{\"a\":1,\"a\":2,}",          /* not strict JSON */
+        "{\n    \"a\": 1\n}",           /* four spaces */
+    };
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        char *t = with_body(bodies[i]);
+        if (strstr(t, "body_json") || !strstr(t, "\"llmshim\": 1,")) fail_msg("kept as JSON: %s", bodies[i]);
+        free(t);
+    }
+}
+
+static void test_entry_json_answer_deep_nesting(void **state) {
+    (void)state;
+    char deep[400] = "";
+    for (int i = 0; i < 40; i++) strcat(deep, "[");
+    strcat(deep, "1");
+    for (int i = 0; i < 40; i++) strcat(deep, "]");
+    char *t = with_body(deep); /* deeper than the indentation goes: still the same bytes */
+    assert_non_null(strstr(t, "body_json"));
+    free(t);
+}
+
+static void test_entry_json_answer_bad_fields_rejected(void **state) {
+    (void)state;
+    char *t = with_body("{\"a\":1}\n");
+    struct entry d;
+    char *v1 = replace(t, "\"llmshim\": 2", "\"llmshim\": 1");
+    assert_int_equal(entry_decode(&d, v1, strlen(v1)), -1); /* version 1 has no body_json */
+    char *lay = replace(t, "\"compact\"", "\"sideways\"");
+    assert_int_equal(entry_decode(&d, lay, strlen(lay)), -1);
+    char *v3 = replace(t, "\"llmshim\": 2", "\"llmshim\": 3");
+    assert_int_equal(entry_decode(&d, v3, strlen(v3)), -1); /* newer than this llmshim */
+    /* a person may re-indent the value: the answer is still the same bytes */
+    char *edited = replace(t, "\"body_json\": {\n      \"a\": 1\n    }", "\"body_json\": {   \"a\":1 }");
+    assert_int_equal(entry_decode(&d, edited, strlen(edited)), 0);
+    assert_int_equal(d.body_len, 8);
+    assert_memory_equal(d.body, "{\"a\":1}\n", 8);
+    entry_free(&d);
+    free(v1);
+    free(lay);
+    free(v3);
+    free(edited);
+    free(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_entry_round_trip_full),
+        cmocka_unit_test(test_entry_json_answer_compact_kept_as_json),
+        cmocka_unit_test(test_entry_json_answer_indented_with_newline),
+        cmocka_unit_test(test_entry_json_answer_spaced),
+        cmocka_unit_test(test_entry_json_answer_other_layouts_stay_strings),
+        cmocka_unit_test(test_entry_json_answer_deep_nesting),
+        cmocka_unit_test(test_entry_json_answer_bad_fields_rejected),
         cmocka_unit_test(test_entry_binary_body_stored_as_base64),
         cmocka_unit_test(test_entry_invalid_utf8_body_stored_as_base64),
         cmocka_unit_test(test_entry_empty_body_and_no_headers),

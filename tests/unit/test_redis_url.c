@@ -24,14 +24,14 @@ static struct redis_url ok(const char *url) {
 static void bad(const char *url, const char *want, const char *secret) {
     struct redis_url u;
     memset(&u, 0, sizeof(u));
-    u.port = 4242;
+    u.addr[0].port = 4242;
     char *err = NULL;
     if (redis_url_parse(url, &u, &err) != -1) fail_msg("%s: accepted", url ? url : "(null)");
     assert_non_null(err);
     if (strncmp(err, "redis URL: ", 11) != 0) fail_msg("%s: message without prefix: %s", url, err);
     if (!strstr(err, want)) fail_msg("%s: message [%s] lacks [%s]", url, err, want);
     if (secret && strstr(err, secret)) fail_msg("%s: message [%s] leaks [%s]", url, err, secret);
-    assert_int_equal(u.port, 4242); /* out untouched on failure */
+    assert_int_equal(u.addr[0].port, 4242); /* out untouched on failure */
     free(err);
 }
 
@@ -39,34 +39,34 @@ static void test_url_defaults(void **state) {
     (void)state;
     struct redis_url u = ok("redis://");
     assert_int_equal(u.is_unix, 0);
-    assert_string_equal(u.host, "127.0.0.1");
-    assert_int_equal(u.port, 6379);
+    assert_string_equal(u.addr[0].host, "127.0.0.1");
+    assert_int_equal(u.addr[0].port, 6379);
     assert_int_equal(u.db, 0);
     assert_string_equal(u.user, "");
     assert_string_equal(u.password, "");
     u = ok("redis://cache.example.com");
-    assert_string_equal(u.host, "cache.example.com");
-    assert_int_equal(u.port, 6379);
+    assert_string_equal(u.addr[0].host, "cache.example.com");
+    assert_int_equal(u.addr[0].port, 6379);
     u = ok("redis://:6380");
-    assert_string_equal(u.host, "127.0.0.1");
-    assert_int_equal(u.port, 6380);
+    assert_string_equal(u.addr[0].host, "127.0.0.1");
+    assert_int_equal(u.addr[0].port, 6380);
     u = ok("REDIS://h/");
-    assert_string_equal(u.host, "h");
+    assert_string_equal(u.addr[0].host, "h");
     assert_int_equal(u.db, 0);
 }
 
 static void test_url_host_port_db(void **state) {
     (void)state;
     struct redis_url u = ok("redis://10.1.2.3:7000/5");
-    assert_string_equal(u.host, "10.1.2.3");
-    assert_int_equal(u.port, 7000);
+    assert_string_equal(u.addr[0].host, "10.1.2.3");
+    assert_int_equal(u.addr[0].port, 7000);
     assert_int_equal(u.db, 5);
     u = ok("redis://my-redis_1.internal:65535/15");
-    assert_string_equal(u.host, "my-redis_1.internal");
-    assert_int_equal(u.port, 65535);
+    assert_string_equal(u.addr[0].host, "my-redis_1.internal");
+    assert_int_equal(u.addr[0].port, 65535);
     assert_int_equal(u.db, 15);
     u = ok("redis://h:1/0");
-    assert_int_equal(u.port, 1);
+    assert_int_equal(u.addr[0].port, 1);
     u = ok("redis://h?db=3");
     assert_int_equal(u.db, 3);
 }
@@ -74,14 +74,14 @@ static void test_url_host_port_db(void **state) {
 static void test_url_ipv6(void **state) {
     (void)state;
     struct redis_url u = ok("redis://[::1]:6380/2");
-    assert_string_equal(u.host, "::1");
-    assert_int_equal(u.port, 6380);
+    assert_string_equal(u.addr[0].host, "::1");
+    assert_int_equal(u.addr[0].port, 6380);
     assert_int_equal(u.db, 2);
     u = ok("redis://[fe80::1:2]");
-    assert_string_equal(u.host, "fe80::1:2");
-    assert_int_equal(u.port, 6379);
+    assert_string_equal(u.addr[0].host, "fe80::1:2");
+    assert_int_equal(u.addr[0].port, 6379);
     u = ok("redis://:pw@[::ffff:127.0.0.1]:7/1");
-    assert_string_equal(u.host, "::ffff:127.0.0.1");
+    assert_string_equal(u.addr[0].host, "::ffff:127.0.0.1");
     assert_string_equal(u.password, "pw");
     char label[64];
     u = ok("redis://[::1]:6380");
@@ -101,8 +101,8 @@ static void test_url_credentials(void **state) {
     u = ok("redis://alice:wonder@h:1/2");
     assert_string_equal(u.user, "alice");
     assert_string_equal(u.password, "wonder");
-    assert_string_equal(u.host, "h");
-    assert_int_equal(u.port, 1);
+    assert_string_equal(u.addr[0].host, "h");
+    assert_int_equal(u.addr[0].port, 1);
     assert_int_equal(u.db, 2);
     u = ok("redis://alice:@h");
     assert_string_equal(u.user, "alice");
@@ -114,7 +114,7 @@ static void test_url_credentials(void **state) {
     /* an unencoded '@' in the password: the last '@' ends the userinfo */
     u = ok("redis://:a@b@h");
     assert_string_equal(u.password, "a@b");
-    assert_string_equal(u.host, "h");
+    assert_string_equal(u.addr[0].host, "h");
     /* query parameters */
     u = ok("redis://h/1?password=p%26w&user=bob");
     assert_string_equal(u.password, "p&w");
@@ -168,13 +168,96 @@ static void test_url_label(void **state) {
     assert_string_equal(label, "127.0.0.1:6379");
 }
 
+static void test_url_tls(void **state) {
+    (void)state;
+    struct redis_url u = ok("rediss://app:pw@cache.example.com:6380/2");
+    assert_int_equal(u.tls, 1);
+    assert_int_equal(u.topology, REDIS_SINGLE);
+    assert_int_equal(u.naddr, 1);
+    assert_string_equal(u.addr[0].host, "cache.example.com");
+    assert_int_equal(u.addr[0].port, 6380);
+    assert_int_equal(u.db, 2);
+    assert_string_equal(u.user, "app");
+    u = ok("REDISS://h");
+    assert_int_equal(u.tls, 1);
+    assert_int_equal(u.addr[0].port, 6379);
+    u = ok("redis://h");
+    assert_int_equal(u.tls, 0);
+    assert_int_equal(u.topology, REDIS_SINGLE);
+}
+
+static void test_url_cluster(void **state) {
+    (void)state;
+    struct redis_url u = ok("redis+cluster://:pw@10.0.0.1:7000,10.0.0.2,[::1]:7002");
+    assert_int_equal(u.topology, REDIS_CLUSTER);
+    assert_int_equal(u.tls, 0);
+    assert_int_equal(u.naddr, 3);
+    assert_string_equal(u.addr[0].host, "10.0.0.1");
+    assert_int_equal(u.addr[0].port, 7000);
+    assert_string_equal(u.addr[1].host, "10.0.0.2");
+    assert_int_equal(u.addr[1].port, 6379);
+    assert_string_equal(u.addr[2].host, "::1");
+    assert_int_equal(u.addr[2].port, 7002);
+    assert_string_equal(u.password, "pw");
+    char label[128];
+    redis_url_label(&u, label, sizeof(label));
+    assert_string_equal(label, "10.0.0.1:7000,10.0.0.2:6379,[::1]:7002");
+    redis_url_label(&u, label, 12); /* cut short, still terminated */
+    assert_string_equal(label, "10.0.0.1:70");
+    u = ok("rediss+cluster://clustercfg.x.cache.amazonaws.com:6379/0");
+    assert_int_equal(u.tls, 1);
+    assert_int_equal(u.topology, REDIS_CLUSTER);
+    assert_int_equal(u.naddr, 1);
+    u = ok("redis+cluster://");
+    assert_int_equal(u.naddr, 1);
+    assert_string_equal(u.addr[0].host, "127.0.0.1");
+    bad("redis+cluster://h/1", "a cluster has database 0 only", NULL);
+    bad("redis+cluster://h?db=3", "a cluster has database 0 only", NULL);
+    bad("redis+cluster://a,,b", "an empty host in the list", NULL);
+    bad("redis+cluster://a,", "an empty host in the list", NULL);
+    bad("redis+cluster://a:1,b:x", "port must be a number", NULL);
+    bad("redis://a,b", "several hosts need redis+cluster://", NULL);
+    bad("rediss://:pw@a:1,b:2", "several hosts need", "pw");
+    bad("redis+cluster://a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q", "more than 16 hosts", NULL);
+}
+
+static void test_url_sentinel(void **state) {
+    (void)state;
+    struct redis_url u = ok("redis+sentinel://:pw@s1,s2:26380,10.0.0.3:5000/my%2Dprimary/4");
+    assert_int_equal(u.topology, REDIS_SENTINEL);
+    assert_int_equal(u.naddr, 3);
+    assert_string_equal(u.addr[0].host, "s1");
+    assert_int_equal(u.addr[0].port, 26379); /* the sentinels' default port */
+    assert_int_equal(u.addr[1].port, 26380);
+    assert_int_equal(u.addr[2].port, 5000);
+    assert_string_equal(u.master, "my-primary");
+    assert_int_equal(u.db, 4);
+    assert_string_equal(u.password, "pw");
+    char label[128];
+    redis_url_label(&u, label, sizeof(label));
+    assert_string_equal(label, "primary 'my-primary' via s1:26379,s2:26380,10.0.0.3:5000");
+    u = ok("rediss+sentinel://h/mymaster?db=2");
+    assert_int_equal(u.tls, 1);
+    assert_string_equal(u.master, "mymaster");
+    assert_int_equal(u.db, 2);
+    u = ok("redis+sentinel://h/m/");
+    assert_int_equal(u.db, 0);
+    bad("redis+sentinel://h", "the primary's name is missing", NULL);
+    bad("redis+sentinel://h/", "the primary's name is missing", NULL);
+    bad("redis+sentinel://h//1", "the primary's name is missing", NULL);
+    bad("redis+sentinel://h/m/x", "database must be a number", NULL);
+    bad("redis+sentinel://h/m/1?db=2", "database is given twice", NULL);
+    bad("redis+sentinel://h/a%20b", "space or control character", NULL);
+    bad("redis+sentinel://:se/cret@h/m", "must be percent-encoded", "cret");
+}
+
 static void test_url_errors_scheme(void **state) {
     (void)state;
     bad(NULL, "empty", NULL);
     bad("", "empty", NULL);
     bad("127.0.0.1:6379", "no scheme", NULL);
     bad("http://h:6379", "unsupported scheme 'http'", NULL);
-    bad("rediss://h:6380", "TLS (rediss://) is not supported", NULL);
+    bad("redis+proxy://h", "unsupported scheme 'redis+proxy'", NULL);
     bad("x$y://h", "unsupported scheme (expected", NULL);
 }
 
@@ -262,6 +345,29 @@ static void test_url_errors_never_echo_password(void **state) {
     bad("redis://h:topsecret", "port must be a number", "topsecret");
 }
 
+static void redacts(const char *url, const char *want) {
+    char out[256];
+    redis_url_redact(url, out, sizeof(out));
+    if (strcmp(out, want) != 0) fail_msg("%s: [%s], wanted [%s]", url, out, want);
+}
+
+static void test_url_redact(void **state) {
+    (void)state;
+    redacts("redis://app:s3cret@h:1/2", "redis://app:***@h:1/2");
+    redacts("rediss+sentinel://:s3cret@a,b/m/1", "rediss+sentinel://:***@a,b/m/1");
+    redacts("redis://s3cret@h", "redis://***@h");
+    redacts("redis://:a@b@h", "redis://:***@h");
+    redacts("redis://h/1?user=u&password=s3cret&db=1", "redis://h/1?user=u&password=***&db=1");
+    redacts("unix://:s3cret@/tmp/r.sock?db=1", "unix://:***@/tmp/r.sock?db=1");
+    redacts("unix:///tmp/r.sock?password=s3cret", "unix:///tmp/r.sock?password=***");
+    redacts("redis://h:6379", "redis://h:6379");
+    redacts("not a url", "not a url");
+    redacts("", "");
+    char out[12];
+    redis_url_redact("redis://u:s3cret@host", out, sizeof(out));
+    assert_string_equal(out, "redis://u:*"); /* cut short: still no secret */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url_defaults),
@@ -270,6 +376,10 @@ int main(void) {
         cmocka_unit_test(test_url_credentials),
         cmocka_unit_test(test_url_unix),
         cmocka_unit_test(test_url_label),
+        cmocka_unit_test(test_url_tls),
+        cmocka_unit_test(test_url_cluster),
+        cmocka_unit_test(test_url_sentinel),
+        cmocka_unit_test(test_url_redact),
         cmocka_unit_test(test_url_errors_scheme),
         cmocka_unit_test(test_url_errors_host_port),
         cmocka_unit_test(test_url_errors_db_query),

@@ -65,6 +65,9 @@ static void test_line_round_trip(void **state) {
     struct stats_row r = row("openai", "gpt\t4o\nx", 7, 2048), back;
     r.tokens_saved = 30;
     r.us_saved = 1500000;
+    r.input_saved = 20;
+    r.output_saved = 10;
+    r.cached_saved = 5;
     struct buf b;
     buf_init(&b);
     assert_int_equal(stats_format_line(&r, &b), 0);
@@ -74,7 +77,18 @@ static void test_line_round_trip(void **state) {
     assert_int_equal(back.hits, 7);
     assert_int_equal(back.tokens_saved, 30);
     assert_int_equal(back.us_saved, 1500000);
+    assert_int_equal(back.input_saved, 20);
+    assert_int_equal(back.output_saved, 10);
+    assert_int_equal(back.cached_saved, 5);
     assert_int_equal(stats_parse_line("not a stats line", 16, &back), -1);
+    /* lines of an older llmshim: no split by kind */
+    static const char v1[] = "llmshim-stats-v1\topenai\tgpt-4o\t1\t2\t3\t4\t5\t6\t7\t8\n";
+    assert_int_equal(stats_parse_line(v1, sizeof(v1) - 1, &back), 0);
+    assert_int_equal(back.hits, 1);
+    assert_int_equal(back.us_saved, 8);
+    assert_int_equal(back.input_saved, 0);
+    static const char v2short[] = "llmshim-stats-v2\topenai\tgpt-4o\t1\t2\t3\t4\t5\t6\t7\t8\n";
+    assert_int_equal(stats_parse_line(v2short, sizeof(v2short) - 1, &back), -1);
     buf_free(&b);
 }
 

@@ -27,51 +27,16 @@
 
 #include <hiredis/hiredis.h>
 
+#include "redis_server.h"
 #include "buf.h"
 #include "store.h"
 
 /* ---- redis-server ------------------------------------------------------------------------- */
 
-struct server {
-    pid_t pid;
-    int port;
-    char dir[64];
-    char sock[96];
-    char url[160];       /* redis://127.0.0.1:port */
-    const char *password; /* of the default user, for admin connections */
-};
-
 static struct server main_srv;
 static struct server own_srv; /* a test's own server, stopped by teardown even when it fails */
 static const char *no_redis; /* why every test is skipped, or NULL */
 static redisContext *adm;     /* a plain connection to main_srv, for checking what the store did */
-
-static long long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
-}
-
-/* A plain connection to s through its unix socket, authenticated: for checking. */
-static redisContext *admin(const struct server *s) {
-    struct timeval tv = {2, 0};
-    redisContext *c = redisConnectUnixWithTimeout(s->sock, tv);
-    if (!c || c->err) {
-        if (c) redisFree(c);
-        return NULL;
-    }
-    redisSetTimeout(c, tv);
-    if (s->password) {
-        redisReply *r = redisCommand(c, "AUTH %s", s->password);
-        if (r) freeReplyObject(r);
-    }
-    return c;
-}
 
 static redisReply *cmd(const char *fmt, ...) {
     va_list ap;
@@ -102,75 +67,6 @@ static long long connections_received(void) {
     long long n = p ? atoll(p + strlen("total_connections_received:")) : -1;
     freeReplyObject(r);
     return n;
-}
-
-static void server_stop(struct server *s) {
-    if (s->pid > 0) {
-        kill(s->pid, SIGCONT);
-        kill(s->pid, SIGKILL);
-        waitpid(s->pid, NULL, 0);
-        s->pid = 0;
-    }
-    char path[128];
-    snprintf(path, sizeof(path), "%s/redis.log", s->dir);
-    unlink(path);
-    unlink(s->sock);
-    rmdir(s->dir);
-}
-
-/* Starts redis-server with extra arguments (NULL-terminated) on a random free port. */
-static int server_start(struct server *s, const char *password, const char *const *extra) {
-    memset(s, 0, sizeof(*s));
-    s->password = password;
-    strcpy(s->dir, "/tmp/llmshim-redis.XXXXXX");
-    if (!mkdtemp(s->dir)) return -1;
-    snprintf(s->sock, sizeof(s->sock), "%s/redis.sock", s->dir);
-    for (int attempt = 0; attempt < 20; attempt++) {
-        s->port = 10000 + (int)((unsigned)rand() % 22000); /* below the ephemeral ports */
-        char port[16], log[96];
-        snprintf(port, sizeof(port), "%d", s->port);
-        snprintf(log, sizeof(log), "%s/redis.log", s->dir);
-        const char *argv[40] = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--daemonize", "no", "--dir", s->dir,
-                                "--unixsocket", s->sock, "--unixsocketperm", "700"};
-        int n = 17;
-        if (password) argv[n++] = "--requirepass", argv[n++] = password;
-        for (int i = 0; extra && extra[i] && n < 39; i++) argv[n++] = extra[i];
-        pid_t pid = fork();
-        if (pid < 0) return -1;
-        if (pid == 0) {
-            int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-            if (fd >= 0) dup2(fd, 1), dup2(fd, 2);
-            setpgid(0, 0);
-            /* a test run that dies (a hang killed by a timeout) takes its servers with it */
-            prctl(PR_SET_PDEATHSIG, SIGKILL);
-            if (getppid() == 1) _exit(1);
-            execvp("redis-server", (char *const *)argv);
-            _exit(127);
-        }
-        s->pid = pid;
-        /* the unix socket is in our own directory: when it answers, the server (and the TCP
-         * port, bound before it) is ours */
-        for (int i = 0; i < 400; i++) {
-            int status;
-            if (waitpid(pid, &status, WNOHANG) == pid) break;
-            redisContext *c = admin(s);
-            redisReply *r = c ? redisCommand(c, "PING") : NULL;
-            int up = r && (r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_ERROR);
-            if (r) freeReplyObject(r);
-            if (c) redisFree(c);
-            if (up) {
-                snprintf(s->url, sizeof(s->url), "redis://127.0.0.1:%d", s->port);
-                return 0;
-            }
-            sleep_ms(10);
-        }
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        s->pid = 0;
-    }
-    server_stop(s); /* removes the directory */
-    return -1;
 }
 
 static int group_setup(void **state) {
@@ -229,7 +125,8 @@ static void key_init(struct key *k, int n) {
 
 static struct store *open_ok(const char *url, const char *ns, int connect_ms, int command_ms) {
     char *err = NULL;
-    struct store *s = store_redis_open(url, ns, connect_ms, command_ms, &err);
+    struct store_redis_opts o = {.url = url, .ns = ns, .connect_ms = connect_ms, .command_ms = command_ms};
+    struct store *s = store_redis_open(&o, &err);
     if (!s) fail_msg("store_redis_open(%s): %s", url, err ? err : "(no message)");
     assert_null(err);
     return s;
@@ -342,15 +239,15 @@ static void test_open_connects_nothing(void **state) {
 static void test_open_bad_url(void **state) {
     (void)state;
     char *err = NULL;
-    assert_null(store_redis_open("http://127.0.0.1:6379", "", 100, 250, &err));
+    assert_null(store_redis_open(&(struct store_redis_opts){.url = "http://127.0.0.1:6379", .ns = ""}, &err));
     assert_non_null(err);
     assert_non_null(strstr(err, "unsupported scheme 'http'"));
     free(err);
     err = NULL;
-    assert_null(store_redis_open("redis://h:99999", "", 100, 250, &err));
+    assert_null(store_redis_open(&(struct store_redis_opts){.url = "redis://h:99999", .ns = ""}, &err));
     assert_non_null(strstr(err, "port 99999 is out of range"));
     free(err);
-    assert_null(store_redis_open("redis://h:0", "", 100, 250, NULL)); /* err may be NULL */
+    assert_null(store_redis_open(&(struct store_redis_opts){.url = "redis://h:0", .ns = ""}, NULL)); /* err may be NULL */
 }
 
 /* ---- entries ------------------------------------------------------------------------------ */
