@@ -367,6 +367,9 @@ struct mp_writer;
  * from read callbacks read ahead, at most max bytes each). NULL, or why it cannot be keyed; *out
  * is for mime_describe and must be given to mime_done either way. */
 const char *mime_prepare(struct hk_handle *h, size_t max, struct mime_key **out);
+/* The Content-Type the program set for such a body (libcurl sends it, with its boundary, instead
+ * of multipart/form-data); NULL: none. */
+const char *mime_content_type(const struct hk_handle *h);
 /* Writes the parts (call_request.multipart). 0, or -1 when out of memory. */
 int mime_describe(void *mime_key, struct mp_writer *w);
 /* After the transfer: NULL when libcurl sent what was keyed, else why not. */

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -286,6 +287,12 @@ static int describe_form(const struct mime_key *k, struct mp_writer *w) {
 }
 
 /* ---- the transfer's side ----------------------------------------------------------------- */
+
+const char *mime_content_type(const struct hk_handle *h) {
+    for (const struct curl_slist *l = h->headers; l; l = l->next)
+        if (l->data && !strncasecmp(l->data, "Content-Type:", 13)) return l->data + 13;
+    return NULL;
+}
 
 const char *mime_prepare(struct hk_handle *h, size_t max, struct mime_key **out) {
     *out = NULL;

@@ -245,12 +245,18 @@ struct xfer *xfer_start(struct hk_handle *h, int may_wait) {
     return NULL;
 }
 
-/* The Content-Type the program set for a MIMEPOST or form body: libcurl sends it with its
- * boundary instead of multipart/form-data. NULL: none. */
-static const char *content_type(const struct hk_handle *h) {
-    for (const struct curl_slist *l = h->headers; l; l = l->next)
-        if (l->data && !strncasecmp(l->data, "Content-Type:", 13)) return l->data + 13;
-    return NULL;
+/* A body read ahead, whole or in part, that cannot be keyed: in replay the transfer fails; else
+ * what was read is handed on first and the rest is the program's, nothing stored. */
+static struct xfer *relay(struct xfer *x, const char *what, const char *why, const char *url) {
+    if (x->cfg->mode == MODE_REPLAY) return refuse(x, "llmshim: replay: not sent, because %s: %s", why, url);
+    if (x->cfg->log >= LOG_INFO) {
+        char *safe = loggable(url);
+        log_line("BYPASS %s%s: %s", what, why, safe ? safe : "(a URL)");
+        free(safe);
+    }
+    x->kind = XFER_RECORD;
+    x->relay = 1;
+    return x;
 }
 
 /* NULL: the transfer passes through (x is the caller's to free). */
@@ -289,15 +295,7 @@ static struct xfer *start(struct xfer *x, const char *url, int may_wait) {
         const char *mwhy = mime_prepare(h, cfg->max_entry_bytes, &x->mime);
         if (mwhy) {
             free(options);
-            if (cfg->mode == MODE_REPLAY) return refuse(x, "llmshim: replay: not sent, because %s: %s", mwhy, url);
-            if (cfg->log >= LOG_INFO) {
-                char *safe = loggable(url);
-                log_line("BYPASS %s: %s", mwhy, safe ? safe : "(a URL)");
-                free(safe);
-            }
-            x->kind = XFER_RECORD; /* nothing of llmshim's is in place: only the parts read ahead */
-            x->relay = 1;
-            return x;
+            return relay(x, "", mwhy, url);
         }
     } else if (via_read) {
         const char *uwhy;
@@ -306,18 +304,9 @@ static struct xfer *start(struct xfer *x, const char *url, int may_wait) {
             free(options);
             return NULL;
         }
-        if (!upload_complete(x->up)) { /* what was read goes first, then the application's callback */
+        if (!upload_complete(x->up)) {
             free(options);
-            if (cfg->mode == MODE_REPLAY)
-                return refuse(x, "llmshim: replay: not sent, because %s: %s", uwhy, url);
-            if (cfg->log >= LOG_INFO) {
-                char *safe = loggable(url);
-                log_line("BYPASS an upload whose body %s: %s", uwhy, safe ? safe : "(a URL)");
-                free(safe);
-            }
-            x->kind = XFER_RECORD;
-            x->relay = 1;
-            return x;
+            return relay(x, "an upload whose body ", uwhy, url);
         }
         body = upload_data(x->up, &len);
     } else {
@@ -343,7 +332,7 @@ static struct xfer *start(struct xfer *x, const char *url, int may_wait) {
         .options = options,
         .multipart = multipart ? mime_describe : NULL,
         .multipart_ud = x->mime,
-        .multipart_type = multipart ? content_type(h) : NULL,
+        .multipart_type = multipart ? mime_content_type(h) : NULL,
     };
     x->sent = via_read || multipart ? NULL : malloc(len + 1);
     int kind = (x->sent || via_read || multipart) && lines ? call_analyze_request(&x->c, cfg, &req) : -1;

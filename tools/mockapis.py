@@ -215,6 +215,16 @@ def rerank(n, req, vector):
                                            "meta": {"billed_units": {"search_units": 1}}}).encode()
 
 
+def perplexity(res, P, C):
+    """An OpenAI chat answer as Perplexity streams it: no [DONE]; the chunk with the
+    finish_reason is the last, and carries the usage."""
+    if res[0] == "full":
+        return res
+    last = json.loads(res[2][-2][len(b"data: "):])
+    last["usage"] = {"prompt_tokens": P, "completion_tokens": C}
+    return res[0], res[1], res[2][:-2] + [sse(last)]
+
+
 def build(n, path, query, req, raw, answer, prompt, pieces, vector, host, want):
     """The answer for the APIs above, or None."""
     stream = req.get("stream") in (True, "true")

@@ -285,13 +285,8 @@ def build(n, path, query, req, raw, answer, prompt, host="", want=0):
     if res:
         return res
     if host.startswith("api.perplexity.ai") and path.endswith("/chat/completions"):
-        res = openai_chat(n, dict(r, stream_options=None), model, answer, prompt, stream)
-        if res[0] == "full":
-            return res
-        # no [DONE]: the chunk with the finish_reason is the last, and carries the usage
-        last = json.loads(res[2][-2][len(b"data: "):])
-        last["usage"] = {"prompt_tokens": words(prompt), "completion_tokens": words(answer)}
-        return res[0], res[1], res[2][:-2] + [sse(last)]
+        return mockapis.perplexity(openai_chat(n, dict(r, stream_options=None), model, answer, prompt, stream),
+                                   words(prompt), words(answer))
     if path.endswith("/chat/completions"):
         return openai_chat(n, r, model, answer, prompt, stream)
     if path.endswith("/completions"):
