@@ -13,12 +13,12 @@ SHIM_CFLAGS  := $(BASE) $(CFLAGS) -fPIC -fvisibility=hidden
 SHIM_LDFLAGS := -shared -Wl,-z,defs -Wl,--exclude-libs,ALL -Wl,--as-needed
 SHIM_LIBS    := -Wl,-Bstatic -lhiredis -lbearssl -lz -Wl,-Bdynamic
 
-CORE_SRC  := src/buf.c src/json.c src/canon.c src/endpoint.c src/config.c src/call.c src/entry.c src/entry_memo.c src/log.c src/stats.c src/stream.c src/usage.c src/redis_url.c src/forksafe.c \
+CORE_SRC  := src/buf.c src/json.c src/canon.c src/endpoint.c src/config.c src/call.c src/entry.c src/entry_memo.c src/log.c src/stats.c src/stream.c src/eventstream.c src/multipart.c src/usage.c src/redis_url.c src/forksafe.c \
              src/jsondiff.c src/nearest.c src/jsonfmt.c
 STORE_SRC := src/store_memory.c src/store_file.c src/store_file_dir.c src/store_redis.c src/store_redis_io.c src/store_tier.c \
              src/redis_node.c src/redis_cluster.c src/redis_sentinel.c src/redis_tls.c src/redis_tls_conf.c
 CORE_SRC  += src/config_file.c
-HOOK_SRC  := src/cache.c src/replay_miss.c src/hook_real.c src/hook_handle.c src/hook_easy.c src/hook_transfer.c src/hook_options.c src/hook_upload.c src/hook_precall.c src/hook_control.c src/hook_multi.c src/hook_dlopen.c src/hook_replay.c src/hook_record.c src/hook_info.c src/hook_coding.c
+HOOK_SRC  := src/cache.c src/replay_miss.c src/hook_real.c src/hook_handle.c src/hook_easy.c src/hook_transfer.c src/hook_options.c src/hook_upload.c src/hook_mime.c src/hook_mimekey.c src/hook_precall.c src/hook_control.c src/hook_multi.c src/hook_dlopen.c src/hook_replay.c src/hook_record.c src/hook_info.c src/hook_coding.c
 SHIM_SRC  := $(CORE_SRC) $(STORE_SRC) $(HOOK_SRC)
 SHIM_OBJ  := $(SHIM_SRC:src/%.c=$(BUILD)/obj/%.o)
 
@@ -126,9 +126,9 @@ bench-smoke: bench-deps
 # only: `make fuzz-smoke` (part of check) says SKIPPED when they cannot be installed.
 FUZZ_PKGS    := clang libclang-rt-14-dev llvm
 FUZZ_CC      ?= clang
-FUZZ_TARGETS := fuzz_canon fuzz_entry fuzz_stream fuzz_url fuzz_config fuzz_redis_url
+FUZZ_TARGETS := fuzz_canon fuzz_entry fuzz_stream fuzz_url fuzz_config fuzz_redis_url fuzz_multipart
 FUZZ_BIN     := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
-FUZZ_SRC     := src/buf.c src/json.c src/canon.c src/entry.c src/jsonfmt.c src/stream.c src/usage.c src/endpoint.c \
+FUZZ_SRC     := src/buf.c src/json.c src/canon.c src/entry.c src/jsonfmt.c src/stream.c src/eventstream.c src/multipart.c src/usage.c src/endpoint.c \
                 src/config.c src/config_file.c src/redis_url.c
 FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -DJSMN_STRICT -Isrc $(WARN) -g -O1 \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
@@ -138,7 +138,7 @@ fuzz-deps:
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(FUZZ_PKGS)"
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC) $(wildcard src/*.h)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRC) -lpthread
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRC) -lbearssl -lpthread
 # Each target for FUZZ_SECONDS (make -j2 fuzz: two at a time); crashers land in build/fuzz/.
 fuzz: fuzz-deps
 	$(MAKE) $(FUZZ_BIN)

@@ -235,8 +235,11 @@ enum lookup cache_lookup(const struct call *c, struct entry *e) {
         entry_free(e);
         return 0;
     }
-    /* a cassette must not rot: replay serves what was recorded, however old */
-    if (config.mode == MODE_REPLAY || entry_fresh(e, now)) return LOOKUP_HIT;
+    /* a cassette must not rot: replay serves what was recorded, however old; but image URLs
+     * the provider has expired are no answer, in replay neither */
+    if (entry_fresh(e, now) ||
+        (config.mode == MODE_REPLAY && !call_answer_ttl_max(c, e->body, e->body_len, 0)))
+        return LOOKUP_HIT;
     if (config.stale_if_error && now < e->created + e->ttl + config.stale_if_error) return LOOKUP_STALE;
     entry_free(e);
     return LOOKUP_MISS;
@@ -464,6 +467,7 @@ int cache_store(const struct call *c, struct entry *e, long long latency_us) {
     memcpy(e->key, c->hex, 65);
     e->created = cache_now();
     e->ttl = c->ttl >= 0 ? c->ttl : config.ttl;
+    if (c->ttl_max > 0 && (!e->ttl || e->ttl > c->ttl_max)) e->ttl = c->ttl_max; /* image URLs expire */
     e->latency_us = latency_us;
     e->method = strdup("POST");
     e->url = strdup(c->safe_url);

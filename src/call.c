@@ -9,6 +9,7 @@
 
 #include "canon.h"
 #include "json.h"
+#include "multipart.h"
 
 /* Each field is length-prefixed, so ("ab","c") and ("a","bc") never hash alike. */
 static void put_field(br_sha256_context *h, const void *p, size_t n) {
@@ -45,16 +46,29 @@ void key_compute(unsigned char out[32], const char *ns, const char *method, cons
     key_compute_full(out, ns, method, url, body_json, body, body_len, NULL, NULL, NULL);
 }
 
-/* Body fields left out of the key, per API (JSON pointers). A field may be left out only if it
- * never changes the answer and the answer never contains it: otherwise one user would be served
- * another's value. Audited per endpoint against each API's answer object:
- * - OpenAI chat/completions, completions, embeddings: the answer holds id, model, choices or
- *   data, usage, service_tier, system_fingerprint; never user, metadata, store, the cache key or
- *   the safety identifier. llama.cpp's slot fields steer its cache, not the answer.
+/* Body fields left out of the key, per API (JSON pointers; for a multipart body, "/name" is a
+ * form field). A field may be left out only if it never changes the answer and the answer never
+ * contains it: otherwise one user would be served another's value. Audited per endpoint against
+ * each API's answer object:
+ * - OpenAI chat/completions, completions (also Mistral /v1/fim/completions, DeepSeek
+ *   /beta/completions), embeddings: the answer holds id, model, choices or data, usage,
+ *   service_tier, system_fingerprint; never user, metadata, store, the cache key or the safety
+ *   identifier. llama.cpp's slot fields steer its cache, not the answer.
+ * - OpenAI images (generations, edits, variations): the answer holds created, data, background,
+ *   output_format, quality, size, usage; `user` is not echoed. audio/transcriptions,
+ *   translations, speech take none of these fields (an API answers one with a 400, never
+ *   stored): nothing of theirs is left out.
  * - OpenAI responses: the answer object echoes user, metadata, store, prompt_cache_key,
  *   safety_identifier, prompt_cache_retention and the sampling settings: nothing is left out.
- * - Anthropic messages: metadata.user_id is not echoed. Gemini: nothing is left out.
- * - Ollama: keep_alive only says how long the model stays loaded. */
+ * - Anthropic messages (also on Vertex): metadata.user_id is not echoed. Gemini (also on
+ *   Vertex, :predict included): nothing is left out.
+ * - Ollama: keep_alive only says how long the model stays loaded.
+ * - Bedrock converse: requestMetadata only tags the invocation logs, and the answer (output,
+ *   stopReason, usage, metrics) never holds it. invoke: the body is the model's own; nothing.
+ * - Cohere v1/v2 chat, embed, rerank: no field of theirs is metadata (v1 conversation_id
+ *   selects a stored conversation, so it stays). Voyage and Jina rerank, Perplexity: nothing
+ *   beyond credentials; Perplexity's answer echoes neither user nor metadata, but it takes
+ *   neither, so the OpenAI list is not applied there. */
 /* Credentials some gateways take in the body: never in a key, never in a stored body. */
 #define IGNORE_CREDENTIALS "/api_key", "/apiKey", "/access_token", "/password", "/client_secret"
 static const char *const ignore_openai[] = {"/user", "/metadata", "/safety_identifier", "/prompt_cache_key",
@@ -62,11 +76,16 @@ static const char *const ignore_openai[] = {"/user", "/metadata", "/safety_ident
                                             IGNORE_CREDENTIALS, NULL};
 static const char *const ignore_openai_responses[] = {"/cache_prompt", "/id_slot", IGNORE_CREDENTIALS, NULL};
 static const char *const ignore_anthropic[] = {"/metadata", IGNORE_CREDENTIALS, NULL};
-static const char *const ignore_gemini[] = {IGNORE_CREDENTIALS, NULL};
+static const char *const ignore_none[] = {IGNORE_CREDENTIALS, NULL};
 static const char *const ignore_ollama[] = {"/keep_alive", IGNORE_CREDENTIALS, NULL};
+static const char *const ignore_converse[] = {"/requestMetadata", IGNORE_CREDENTIALS, NULL};
 
-/* Request headers that change an answer, per shape (lowercase). */
+/* Request headers that change an answer, per shape (lowercase). Bedrock takes the guardrail,
+ * trace and latency settings of invoke as headers, and Accept picks the answer's format. */
 static const char *const headers_anthropic[] = {"anthropic-version", "anthropic-beta", NULL};
+static const char *const headers_bedrock[] = {"accept", "x-amzn-bedrock-guardrailidentifier",
+                                              "x-amzn-bedrock-guardrailversion", "x-amzn-bedrock-trace",
+                                              "x-amzn-bedrock-performanceconfig-latency", NULL};
 
 static int ends_with(const char *s, const char *tail) {
     size_t n = strlen(s), t = strlen(tail);
@@ -76,9 +95,13 @@ static int ends_with(const char *s, const char *tail) {
 static const char *const *shape_ignores(enum shape s, const char *path) {
     switch (s) {
     case SHAPE_ANTHROPIC: return ignore_anthropic;
-    case SHAPE_GEMINI: return ignore_gemini;
+    case SHAPE_GEMINI: case SHAPE_COHERE: case SHAPE_PERPLEXITY: return ignore_none;
     case SHAPE_OLLAMA: return ignore_ollama;
-    default: return path && ends_with(path, "/responses") ? ignore_openai_responses : ignore_openai;
+    case SHAPE_BEDROCK: return path && (ends_with(path, "/converse") || ends_with(path, "/converse-stream"))
+                                   ? ignore_converse : ignore_none;
+    default:
+        if (path && ends_with(path, "/responses")) return ignore_openai_responses;
+        return path && ends_with(path, "/rerank") ? ignore_none : ignore_openai;
     }
 }
 
@@ -114,8 +137,8 @@ static int cmp_str(const void *a, const void *b) {
 static char *key_header_block(const struct call_request *r, const struct config *cfg, enum shape s, int *oom) {
     const char *names[64];
     size_t n = 0;
-    if (s == SHAPE_ANTHROPIC)
-        for (const char *const *p = headers_anthropic; *p && n < 64; p++) names[n++] = *p;
+    const char *const *shape_headers = s == SHAPE_ANTHROPIC ? headers_anthropic : s == SHAPE_BEDROCK ? headers_bedrock : NULL;
+    for (const char *const *p = shape_headers; p && *p && n < 64; p++) names[n++] = *p;
     /* a Host header routes the request to another virtual host behind the same address */
     names[n++] = "host";
     for (char **p = cfg->key_headers; p && *p && n < 64; p++) names[n++] = *p;
@@ -164,11 +187,29 @@ static void hmac_field(br_hmac_context *hc, const char *tag, const char *p, size
     br_hmac_update(hc, p, n);
 }
 
+/* What of an Authorization value names the tenant. A SigV4 signature changes every second
+ * (X-Amz-Date is signed): its access key id (Credential=AKID/date/region/service/...) names the
+ * tenant. A Vertex OAuth token changes every hour: the project in the URL (already in the key)
+ * names the tenant, so the token is left out (returns 0). */
+static int scope_value(const char **v, size_t *vlen, int rotating_bearer) {
+    if (*vlen > 17 && !strncmp(*v, "AWS4-HMAC-SHA256 ", 17)) {
+        const char *c = memmem(*v, *vlen, "Credential=", 11);
+        if (!c) return 1;
+        c += 11;
+        size_t n = 0;
+        while (c + n < *v + *vlen && c[n] != '/' && c[n] != ',' && c[n] != ' ') n++;
+        *v = c;
+        *vlen = n;
+        return 1;
+    }
+    return !(rotating_bearer && *vlen > 7 && !strncasecmp(*v, "Bearer ", 7));
+}
+
 /* HMAC-SHA-256(secret, every credential the request carries) in hex: tells tenants apart
  * without storing what they hold. Every way a credential reaches the server counts: credential
  * headers (in the order sent), the URL's user:password@ or credential query parameter, and
  * libcurl's USERPWD, USERNAME, PASSWORD, XOAUTH2_BEARER and COOKIE options. */
-static void scope_hex(const struct call_request *r, char hex[65]) {
+static void scope_hex(const struct call_request *r, int rotating_bearer, char hex[65]) {
     br_hmac_key_context kc;
     br_hmac_context hc;
     unsigned char mac[32];
@@ -184,6 +225,7 @@ static void scope_hex(const struct call_request *r, char hex[65]) {
         while (*v == ' ' || *v == '\t') v++;
         size_t vlen = strlen(v);
         while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t' || v[vlen - 1] == '\r' || v[vlen - 1] == '\n')) vlen--;
+        if (nlen == 13 && !memcmp(name, "authorization", 13) && !scope_value(&v, &vlen, rotating_bearer)) continue;
         hmac_field(&hc, "header", name, nlen);
         hmac_field(&hc, "value", v, vlen);
     }
@@ -239,16 +281,40 @@ char *call_entry_name(const char *provider, const char *model, const char *hex) 
  * finds it). */
 static char *model_of(const struct call *c, struct buf *from_body, int *oom) {
     if (from_body->data) return buf_take(from_body, NULL);
-    /* Gemini and Azure name the model in the path: .../models/NAME:verb, .../deployments/NAME/ */
+    /* Gemini, Vertex and Azure name the model in the path: .../models/NAME:verb,
+     * .../deployments/NAME/; Bedrock's ids hold a ':' (.../model/vendor.name-v1:0/converse) */
     const char *p = strstr(c->url.path, "/models/");
     size_t skip = 8;
+    const char *stop = ":/";
     if (!p) { p = strstr(c->url.path, "/deployments/"); skip = 13; }
+    if (!p && c->ep.shape == SHAPE_BEDROCK && (p = strstr(c->url.path, "/model/"))) { skip = 7; stop = "/"; }
     if (!p) return NULL;
     p += skip;
-    size_t n = strcspn(p, ":/");
+    size_t n = strcspn(p, stop);
     char *m = n ? strndup(p, n) : NULL;
     if (n && !m) *oom = 1;
     return m;
+}
+
+/* A multipart body (multipart.h): from libcurl's MIME or form API (r->multipart writes its
+ * parts), or one the program built, named by its Content-Type header. 1 with the document, 0
+ * when the body is not multipart, -1 when out of memory. */
+static int multipart_of(const struct call_request *r, const char *const *ignore, char **doc, size_t *len,
+                        char **model) {
+    struct mp_writer w;
+    if (r->multipart) {
+        const char *ct = r->multipart_type ? r->multipart_type : "multipart/form-data";
+        mp_open(&w, ignore, (struct mp_str){ct, strlen(ct)});
+        if (r->multipart(r->multipart_ud, &w) != 0) {
+            mp_abort(&w);
+            return -1;
+        }
+        return mp_close(&w, doc, len, model) == 0 ? 1 : -1;
+    }
+    size_t from = 0, n;
+    const char *ct = header_next(r, "content-type", &from, &n);
+    if (!ct || !r->body || !multipart_parse(&w, ignore, ct, n, r->body, r->body_len)) return 0;
+    return mp_close(&w, doc, len, model) == 0 ? 1 : -1;
 }
 
 int call_analyze(struct call *c, const struct config *cfg, const char *method, const char *url,
@@ -282,7 +348,19 @@ int call_analyze_request(struct call *c, const struct config *cfg, const struct 
     struct buf model;
     buf_init(&model);
     struct canon_opts opts = {.ignore = ignore, .normalize = cfg->normalize, .model = &model};
-    c->body_json = canon_json(body ? body : "", body ? body_len : 0, &opts, &c->body) == 0;
+    char *parts = NULL, *parts_model = NULL;
+    size_t parts_len = 0;
+    int mp = multipart_of(r, ignore, &parts, &parts_len, &parts_model);
+    if (mp < 0) { free(ignore); goto oom; }
+    if (mp) { /* the parts, without the boundary: already canonical but for key order */
+        c->body_json = canon_json(parts, parts_len, NULL, &c->body) == 0;
+        if (parts_model) buf_puts(&model, parts_model);
+        free(parts);
+        free(parts_model);
+        if (!c->body_json) { free(ignore); buf_free(&model); goto oom; }
+    } else {
+        c->body_json = canon_json(body ? body : "", body ? body_len : 0, &opts, &c->body) == 0;
+    }
     free(ignore);
     if (!c->body_json) buf_free(&model);
     if (!c->body_json && body_len) buf_append(&c->body, body, body_len);
@@ -294,7 +372,7 @@ int call_analyze_request(struct call *c, const struct config *cfg, const struct 
     c->key_options = r->options ? strdup(r->options) : NULL;
     if (r->options && !c->key_options) goto oom;
     char scope[65];
-    if (r->scope_secret) scope_hex(r, scope);
+    if (r->scope_secret) scope_hex(r, !strcmp(c->ep.provider, "vertex"), scope);
     key_compute_full(c->key, cfg->ns, r->method, c->safe_url, c->body_json, c->body.data, c->body.len,
                      c->key_headers, r->scope_secret ? scope : NULL, r->options);
     key_hex(c->key, c->hex);
@@ -304,6 +382,25 @@ int call_analyze_request(struct call *c, const struct config *cfg, const struct 
 oom:
     call_free(c);
     return -1;
+}
+
+#define IMAGE_URL_LIFE 3600 /* OpenAI's; Azure's last 24 hours */
+#define IMAGE_URL_MARGIN 600
+
+long long call_answer_ttl_max(const struct call *c, const char *body, size_t len, long long stale_if_error) {
+    const char *path = c->url.path;
+    if (!path || !(ends_with(path, "/images/generations") || ends_with(path, "/images/edits") ||
+                   ends_with(path, "/images/variations")))
+        return 0;
+    struct json_doc d;
+    if (!body || json_parse(&d, body, len) != 0) return 0;
+    int data = json_get(&d, 0, "data"), urls = 0;
+    for (int i = 0; data >= 0 && d.tok[data].type == JSMN_ARRAY && i < d.tok[data].size; i++)
+        urls |= json_get(&d, json_child(&d, data, i), "url") >= 0;
+    json_doc_free(&d);
+    if (!urls) return 0;
+    long long cap = IMAGE_URL_LIFE - IMAGE_URL_MARGIN - stale_if_error;
+    return cap < 60 ? -1 : cap;
 }
 
 int call_is_llm_url(const struct config *cfg, const char *url) {

@@ -9,6 +9,8 @@
 #include "config.h"
 #include "endpoint.h"
 
+struct mp_writer;
+
 /* v2: numbers compared by exact decimal value (v1 went through a double) */
 #define KEY_VERSION "llmshim-key-v2"
 
@@ -25,6 +27,7 @@ struct call {
     char *key_headers; /* the canonical header block that went into the key, or NULL */
     char *key_options; /* the transfer options that went into the key, or NULL */
     long long ttl;     /* the entry's time to live when stored; -1: LLMSHIM_TTL */
+    long long ttl_max; /* seconds the answer may be kept at most (0: no more than ttl says) */
 };
 
 /* What a hook saw of one request. */
@@ -39,6 +42,11 @@ struct call_request {
     size_t ncredentials;            /* by position, NULL where not set (only ever hashed) */
     const unsigned char *scope_secret; /* 32 bytes when LLMSHIM_KEY_SCOPE=credential, else NULL */
     const char *options;          /* transfer options that change the answer, as text; NULL: none */
+    /* a body built with libcurl's MIME or form API: writes its parts (multipart.h), 0 or -1;
+     * multipart_type: the Content-Type the program set (NULL: multipart/form-data) */
+    int (*multipart)(void *ud, struct mp_writer *w);
+    void *multipart_ud;
+    const char *multipart_type;
 };
 
 /* Returns 1 (an LLM call: c is filled, free with call_free), 0 (not an LLM call: leave it
@@ -51,6 +59,11 @@ void call_free(struct call *c);
 /* 1 when a request to url would be an LLM call if it were a POST llmshim can read: the URL
  * matches a built-in or configured endpoint. */
 int call_is_llm_url(const struct config *cfg, const char *url);
+
+/* Image URLs in an answer expire (OpenAI's after 60 minutes): an images answer holding them may
+ * be kept 50 minutes less stale_if_error (its expiry plus LLMSHIM_STALE_IF_ERROR must come before
+ * the URLs'), or not at all (-1) when that is under a minute. 0: the answer holds none. */
+long long call_answer_ttl_max(const struct call *c, const char *body, size_t len, long long stale_if_error);
 
 /* The file-store name of an entry: "<provider>/<model>/<first 16 hex of the key>.json", each
  * segment reduced to safe characters ("custom" for no provider, "_" for no model). The one

@@ -85,8 +85,8 @@ static void parse_endpoints(struct config *c, const char *v) {
             while (name_len && item[name_len - 1] == ' ') name_len--;
             shape = shape_from_name(item, name_len);
             if (!shape) {
-                fail(c, "LLMSHIM_ENDPOINTS: unknown API shape '%.*s' (use openai, anthropic, gemini or ollama)",
-                     (int)(eq - item), item);
+                fail(c, "LLMSHIM_ENDPOINTS: unknown API shape '%.*s' (use openai, anthropic, gemini, ollama, "
+                        "bedrock, cohere or perplexity)", (int)(eq - item), item);
                 return;
             }
             n -= (size_t)(eq + 1 - item);

@@ -7,11 +7,19 @@
 #include <arpa/inet.h>
 
 /* Built-in LLM APIs, one row each: provider, shape, scheme, host ('*' matches within the host
- * name), port (0 = the scheme's default), path prefix, and the path endings under it that are
- * model calls ('|'-separated). Everything else on these hosts is left alone. */
-#define OPENAI_CALLS "/chat/completions|/completions|/embeddings|/responses"
+ * name), port (0 = the scheme's default), path prefix, the path endings under it that are model
+ * calls ('|'-separated), and a text the path must also hold (NULL: none). Everything else on
+ * these hosts is left alone. */
+#define OPENAI_CALLS                                                                            \
+    "/chat/completions|/completions|/embeddings|/responses|/audio/transcriptions|"              \
+    "/audio/translations|/audio/speech|/images/generations|/images/edits|/images/variations"
 #define GEMINI_CALLS ":generateContent|:streamGenerateContent|:embedContent|:batchEmbedContents"
 #define OLLAMA_CALLS "/api/chat|/api/generate|/api/embed|/api/embeddings"
+#define BEDROCK_CALLS "/invoke|/invoke-with-response-stream|/converse|/converse-stream"
+#define VERTEX_GOOGLE ":generateContent|:streamGenerateContent|:predict"
+#define VERTEX_ANTHROPIC ":rawPredict|:streamRawPredict"
+#define COHERE_CALLS "/v2/chat|/v2/embed|/v2/rerank|/v1/chat|/v1/embed|/v1/rerank"
+#define RERANK_CALLS "/embeddings|/rerank"
 
 static const struct builtin {
     const char *provider;
@@ -21,26 +29,45 @@ static const struct builtin {
     int port;
     const char *path;
     const char *calls;
+    const char *within;
 } builtins[] = {
-    {"openai", SHAPE_OPENAI, "https", "api.openai.com", 0, "/v1/", OPENAI_CALLS},
-    {"azure", SHAPE_OPENAI, "https", "*.openai.azure.com", 0, "/openai/", OPENAI_CALLS},
-    {"anthropic", SHAPE_ANTHROPIC, "https", "api.anthropic.com", 0, "/v1/", "/v1/messages"},
-    {"gemini", SHAPE_OPENAI, "https", "generativelanguage.googleapis.com", 0, "/v1beta/openai/", OPENAI_CALLS},
-    {"gemini", SHAPE_GEMINI, "https", "generativelanguage.googleapis.com", 0, "/v1", GEMINI_CALLS},
-    {"openrouter", SHAPE_OPENAI, "https", "openrouter.ai", 0, "/api/v1/", OPENAI_CALLS},
-    {"mistral", SHAPE_OPENAI, "https", "api.mistral.ai", 0, "/v1/", OPENAI_CALLS},
-    {"groq", SHAPE_OPENAI, "https", "api.groq.com", 0, "/openai/v1/", OPENAI_CALLS},
-    {"deepseek", SHAPE_OPENAI, "https", "api.deepseek.com", 0, "/", OPENAI_CALLS},
-    {"together", SHAPE_OPENAI, "https", "api.together.xyz", 0, "/v1/", OPENAI_CALLS},
-    {"xai", SHAPE_OPENAI, "https", "api.x.ai", 0, "/v1/", OPENAI_CALLS},
-    {"fireworks", SHAPE_OPENAI, "https", "api.fireworks.ai", 0, "/inference/v1/", OPENAI_CALLS},
-    {"ollama", SHAPE_OLLAMA, "http", "localhost", 11434, "/api/", OLLAMA_CALLS},
-    {"ollama", SHAPE_OLLAMA, "http", "127.0.0.1", 11434, "/api/", OLLAMA_CALLS},
-    {"ollama", SHAPE_OPENAI, "http", "localhost", 11434, "/v1/", OPENAI_CALLS},
-    {"ollama", SHAPE_OPENAI, "http", "127.0.0.1", 11434, "/v1/", OPENAI_CALLS},
+    {"openai", SHAPE_OPENAI, "https", "api.openai.com", 0, "/v1/", OPENAI_CALLS, NULL},
+    {"azure", SHAPE_OPENAI, "https", "*.openai.azure.com", 0, "/openai/", OPENAI_CALLS, NULL},
+    {"anthropic", SHAPE_ANTHROPIC, "https", "api.anthropic.com", 0, "/v1/", "/v1/messages", NULL},
+    {"gemini", SHAPE_OPENAI, "https", "generativelanguage.googleapis.com", 0, "/v1beta/openai/", OPENAI_CALLS, NULL},
+    {"gemini", SHAPE_GEMINI, "https", "generativelanguage.googleapis.com", 0, "/v1", GEMINI_CALLS, NULL},
+    {"openrouter", SHAPE_OPENAI, "https", "openrouter.ai", 0, "/api/v1/", OPENAI_CALLS, NULL},
+    {"mistral", SHAPE_OPENAI, "https", "api.mistral.ai", 0, "/v1/", OPENAI_CALLS, NULL},
+    {"groq", SHAPE_OPENAI, "https", "api.groq.com", 0, "/openai/v1/", OPENAI_CALLS, NULL},
+    {"deepseek", SHAPE_OPENAI, "https", "api.deepseek.com", 0, "/", OPENAI_CALLS, NULL},
+    {"together", SHAPE_OPENAI, "https", "api.together.xyz", 0, "/v1/", OPENAI_CALLS, NULL},
+    {"xai", SHAPE_OPENAI, "https", "api.x.ai", 0, "/v1/", OPENAI_CALLS, NULL},
+    {"fireworks", SHAPE_OPENAI, "https", "api.fireworks.ai", 0, "/inference/v1/", OPENAI_CALLS, NULL},
+    {"bedrock", SHAPE_BEDROCK, "https", "bedrock-runtime.*.amazonaws.com", 0, "/model/", BEDROCK_CALLS, NULL},
+    {"bedrock", SHAPE_BEDROCK, "https", "bedrock-runtime-fips.*.amazonaws.com", 0, "/model/", BEDROCK_CALLS, NULL},
+    {"vertex", SHAPE_GEMINI, "https", "*-aiplatform.googleapis.com", 0, "/v1", VERTEX_GOOGLE, NULL},
+    {"vertex", SHAPE_GEMINI, "https", "aiplatform.googleapis.com", 0, "/v1", VERTEX_GOOGLE, NULL},
+    {"vertex", SHAPE_ANTHROPIC, "https", "*-aiplatform.googleapis.com", 0, "/v1", VERTEX_ANTHROPIC, "/publishers/anthropic/models/"},
+    {"vertex", SHAPE_ANTHROPIC, "https", "aiplatform.googleapis.com", 0, "/v1", VERTEX_ANTHROPIC, "/publishers/anthropic/models/"},
+    {"vertex", SHAPE_OPENAI, "https", "*-aiplatform.googleapis.com", 0, "/v1", "/endpoints/openapi/chat/completions", NULL},
+    {"vertex", SHAPE_OPENAI, "https", "aiplatform.googleapis.com", 0, "/v1", "/endpoints/openapi/chat/completions", NULL},
+    {"cohere", SHAPE_COHERE, "https", "api.cohere.com", 0, "/v", COHERE_CALLS, NULL},
+    {"cohere", SHAPE_COHERE, "https", "api.cohere.ai", 0, "/v", COHERE_CALLS, NULL},
+    {"cohere", SHAPE_OPENAI, "https", "api.cohere.com", 0, "/compatibility/v1/", OPENAI_CALLS, NULL},
+    {"voyage", SHAPE_OPENAI, "https", "api.voyageai.com", 0, "/v1/", RERANK_CALLS "|/multimodalembeddings", NULL},
+    {"jina", SHAPE_OPENAI, "https", "api.jina.ai", 0, "/v1/", RERANK_CALLS, NULL},
+    {"perplexity", SHAPE_PERPLEXITY, "https", "api.perplexity.ai", 0, "/", "/chat/completions", NULL},
+    {"cerebras", SHAPE_OPENAI, "https", "api.cerebras.ai", 0, "/v1/", OPENAI_CALLS, NULL},
+    {"huggingface", SHAPE_OPENAI, "https", "router.huggingface.co", 0, "/v1/", OPENAI_CALLS, NULL},
+    {"sambanova", SHAPE_OPENAI, "https", "api.sambanova.ai", 0, "/v1/", OPENAI_CALLS, NULL},
+    {"ollama", SHAPE_OLLAMA, "http", "localhost", 11434, "/api/", OLLAMA_CALLS, NULL},
+    {"ollama", SHAPE_OLLAMA, "http", "127.0.0.1", 11434, "/api/", OLLAMA_CALLS, NULL},
+    {"ollama", SHAPE_OPENAI, "http", "localhost", 11434, "/v1/", OPENAI_CALLS, NULL},
+    {"ollama", SHAPE_OPENAI, "http", "127.0.0.1", 11434, "/v1/", OPENAI_CALLS, NULL},
 };
 
-static const char *const shape_names[] = {"none", "openai", "anthropic", "gemini", "ollama"};
+static const char *const shape_names[] = {"none", "openai", "anthropic", "gemini", "ollama", "bedrock", "cohere",
+                                           "perplexity"};
 
 const char *shape_name(enum shape s) {
     return (unsigned)s < sizeof(shape_names) / sizeof(shape_names[0]) ? shape_names[s] : "none";
@@ -323,7 +350,9 @@ static int host_matches(const char *pat, const char *host) {
 }
 
 static enum shape infer_shape(const char *path) {
-    if (strstr(path, "/v1/messages")) return SHAPE_ANTHROPIC;
+    if (strstr(path, "/v1/messages") || strstr(path, ":rawPredict") || strstr(path, ":streamRawPredict"))
+        return SHAPE_ANTHROPIC;
+    if (strstr(path, "/model/") && ends_with_call(path, BEDROCK_CALLS)) return SHAPE_BEDROCK;
     if (strstr(path, ":generateContent") || strstr(path, ":streamGenerateContent") ||
         strstr(path, ":embedContent"))
         return SHAPE_GEMINI;
@@ -343,7 +372,8 @@ int endpoint_match(const struct endpoint_rule *rules, size_t nrules, const struc
     for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++) {
         const struct builtin *b = &builtins[i];
         if (strcmp(b->scheme, u->scheme) != 0 || b->port != u->port || !host_matches(b->host, u->host) ||
-            strncmp(u->path, b->path, strlen(b->path)) != 0 || !ends_with_call(u->path, b->calls))
+            strncmp(u->path, b->path, strlen(b->path)) != 0 || !ends_with_call(u->path, b->calls) ||
+            (b->within && !strstr(u->path, b->within)))
             continue;
         m->shape = b->shape;
         m->provider = b->provider;

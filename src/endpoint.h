@@ -11,6 +11,9 @@ enum shape {
     SHAPE_ANTHROPIC,
     SHAPE_GEMINI,
     SHAPE_OLLAMA,
+    SHAPE_BEDROCK,    /* AWS Bedrock runtime: invoke and converse, eventstream answers */
+    SHAPE_COHERE,     /* Cohere v1 and v2 */
+    SHAPE_PERPLEXITY, /* OpenAI's shape, but a stream may end with a finish_reason, no [DONE] */
 };
 
 const char *shape_name(enum shape s);

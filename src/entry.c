@@ -18,6 +18,7 @@ static const char *const dropped_headers[] = {
     "set-cookie", "set-cookie2", "content-length", "transfer-encoding", "content-encoding",
     "date", "age", "retry-after", "server-timing",
     "x-request-id", "request-id", "openai-request-id", "x-amzn-requestid", "x-amzn-trace-id",
+    "x-amzn-bedrock-invocation-latency", "x-debug-trace-id",
     "x-amz-cf-id", "x-amz-cf-pop", "cf-ray", "cf-cache-status", "x-cloud-trace-context",
     "x-goog-request-id", "x-kong-request-id", "x-kong-upstream-latency", "x-kong-proxy-latency",
     "openai-processing-ms", "x-envoy-upstream-service-time", "alt-svc", "via", "report-to", "nel",
@@ -178,11 +179,23 @@ static int encodable(const struct entry *e) {
         return 0;
     for (size_t i = 0; i < e->nheaders; i++)
         if (!text_ok(e->headers[i].name) || !text_ok(e->headers[i].value)) return 0;
-    /* events are written as text; a stream that is not UTF-8 is not worth a second format */
-    if (e->stream && e->nevents && !json_utf8_valid(e->body, e->body_len)) return 0;
+    /* events are written as text (binary eventstream frames as base64); a text stream that is
+     * not UTF-8 is not worth a second format */
+    if (e->stream && e->stream != STREAM_EVENTSTREAM && e->nevents && !json_utf8_valid(e->body, e->body_len))
+        return 0;
     for (size_t i = 0; i < e->nevents; i++)
         if (e->events[i].end > e->body_len || (i && e->events[i].end < e->events[i - 1].end)) return 0;
     return 1;
+}
+
+static void put_event(struct buf *b, int kind, const char *p, size_t n) {
+    if (kind != STREAM_EVENTSTREAM) {
+        json_escape(b, p, n);
+        return;
+    }
+    buf_putc(b, '"');
+    base64_encode(b, (const unsigned char *)p, n);
+    buf_putc(b, '"');
 }
 
 int entry_encode(const struct entry *e, struct buf *out) {
@@ -228,13 +241,13 @@ int entry_encode(const struct entry *e, struct buf *out) {
         size_t start = 0;
         for (size_t i = 0; i < e->nevents; i++) {
             buf_printf(out, "%s\n      [%lld, ", i ? "," : "", e->events[i].t_us);
-            json_escape(out, e->body + start, e->events[i].end - start);
+            put_event(out, e->stream, e->body + start, e->events[i].end - start);
             buf_putc(out, ']');
             start = e->events[i].end;
         }
         if (start < e->body_len) { /* trailing bytes after the last boundary */
             buf_printf(out, ",\n      [%lld, ", e->nevents ? e->events[e->nevents - 1].t_us : 0);
-            json_escape(out, e->body + start, e->body_len - start);
+            put_event(out, e->stream, e->body + start, e->body_len - start);
             buf_putc(out, ']');
         }
         buf_puts(out, "\n    ]");
@@ -382,8 +395,13 @@ int entry_decode_as(struct entry *e, const char *data, size_t len, int canonical
         for (int i = 0; i < d.tok[events].size; i++) {
             int ev = json_child(&d, events, i);
             long long t;
+            int binary = e->stream == STREAM_EVENTSTREAM;
             if (d.tok[ev].type != JSMN_ARRAY || d.tok[ev].size != 2 || json_tok_ll(&d, ev + 1, &t) != 0 ||
-                json_tok_str(&d, ev + 2, &body) != 0 || entry_add_event(e, body.len, t) != 0) {
+                (binary ? d.tok[ev + 2].type != JSMN_STRING ||
+                              base64_decode(&body, d.text + d.tok[ev + 2].start,
+                                            (size_t)(d.tok[ev + 2].end - d.tok[ev + 2].start)) != 0
+                        : json_tok_str(&d, ev + 2, &body) != 0) ||
+                entry_add_event(e, body.len, t) != 0) {
                 buf_free(&body);
                 goto fail;
             }

@@ -22,7 +22,8 @@
 #define HOOK_EXPORT __attribute__((visibility("default")))
 #define HOOK_CALLER() __builtin_return_address(0)
 
-/* Every libcurl function llmshim interposes, declared once. */
+/* Every libcurl function llmshim interposes, declared once. The curl_mime_* ones are mirrored
+ * (hook_mime.c): libcurl's mime structure is opaque, and a MIMEPOST body is keyed by its parts. */
 #define HOOKED_FUNCTIONS(X)                                             \
     X(curl_easy_init, CURL *, (void))                                   \
     X(curl_easy_setopt, CURLcode, (CURL *, CURLoption, ...))            \
@@ -44,7 +45,20 @@
     X(curl_multi_poll, CURLMcode, (CURLM *, struct curl_waitfd *, unsigned int, int, int *)) \
     X(curl_multi_timeout, CURLMcode, (CURLM *, long *))                 \
     X(curl_multi_setopt, CURLMcode, (CURLM *, CURLMoption, ...))        \
-    X(curl_multi_cleanup, CURLMcode, (CURLM *))
+    X(curl_multi_cleanup, CURLMcode, (CURLM *))                         \
+    X(curl_mime_init, curl_mime *, (CURL *))                            \
+    X(curl_mime_free, void, (curl_mime *))                              \
+    X(curl_mime_addpart, curl_mimepart *, (curl_mime *))                \
+    X(curl_mime_name, CURLcode, (curl_mimepart *, const char *))        \
+    X(curl_mime_filename, CURLcode, (curl_mimepart *, const char *))    \
+    X(curl_mime_type, CURLcode, (curl_mimepart *, const char *))        \
+    X(curl_mime_encoder, CURLcode, (curl_mimepart *, const char *))     \
+    X(curl_mime_data, CURLcode, (curl_mimepart *, const char *, size_t)) \
+    X(curl_mime_filedata, CURLcode, (curl_mimepart *, const char *))    \
+    X(curl_mime_data_cb, CURLcode, (curl_mimepart *, curl_off_t, curl_read_callback, curl_seek_callback, \
+                                    curl_free_callback, void *))        \
+    X(curl_mime_subparts, CURLcode, (curl_mimepart *, curl_mime *))     \
+    X(curl_mime_headers, CURLcode, (curl_mimepart *, struct curl_slist *, int))
 
 /* A setopt argument, read with the type libcurl reads it with: the option number says which
  * (curl.h CURLOPTTYPE_*: long, object pointer, function pointer, curl_off_t, blob pointer). Easy
@@ -143,6 +157,9 @@ struct hk_handle {
     int nobody;
     char *customrequest;
     const struct curl_slist *headers;
+    void *mimepost;            /* CURLOPT_MIMEPOST: the program's curl_mime */
+    struct curl_httppost *httppost; /* CURLOPT_HTTPPOST */
+    int mime_copied;           /* a copy (curl_easy_duphandle) whose mime is libcurl's own copy */
     curl_read_callback read_cb;     /* NULL: fread from read_data */
     void *read_data;                /* default stdin */
     curl_seek_callback seek_cb;
@@ -342,6 +359,26 @@ int upload_install(struct upload *u);
 /* The application's read and seek options back in libcurl. */
 void upload_restore(struct hk_handle *h);
 void upload_free(struct upload *u);
+
+/* ---- hook_mime.c, hook_mimekey.c: multipart bodies of libcurl's MIME API and forms ---- */
+struct mime_key;
+struct mp_writer;
+/* Reads what h's MIMEPOST or HTTPPOST body holds so that it can be keyed (files hashed, parts
+ * from read callbacks read ahead, at most max bytes each). NULL, or why it cannot be keyed; *out
+ * is for mime_describe and must be given to mime_done either way. */
+const char *mime_prepare(struct hk_handle *h, size_t max, struct mime_key **out);
+/* The Content-Type the program set for such a body (libcurl sends it, with its boundary, instead
+ * of multipart/form-data); NULL: none. */
+const char *mime_content_type(const struct hk_handle *h);
+/* Writes the parts (call_request.multipart). 0, or -1 when out of memory. */
+int mime_describe(void *mime_key, struct mp_writer *w);
+/* After the transfer: NULL when libcurl sent what was keyed, else why not. */
+const char *mime_sent_other(const struct mime_key *k);
+/* The transfer is over (mime_key may be NULL). */
+void mime_done(struct mime_key *k);
+/* curl_easy_duphandle copied a handle with this MIMEPOST: libcurl's copy holds llmshim's
+ * callbacks too. */
+void mime_duplicated(const void *mime);
 
 /* ---- hook_control.c: X-LLMShim-Cache-Control, the program's per-request say ---- */
 struct control {

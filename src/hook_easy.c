@@ -120,6 +120,7 @@ HOOK_EXPORT CURL *curl_easy_duphandle(CURL *curl) {
     const struct real_api *r = api_for(h, caller);
     REAL_OR(r, curl_easy_duphandle, NULL);
     CURL *dup = r->curl_easy_duphandle(curl);
+    if (dup && h && h->method == HK_POST_MIME && h->mimepost) mime_duplicated(h->mimepost);
     if (dup && h) {
         struct hk_handle *d = handle_add(dup, r);
         if (d && handle_copy(d, h) != 0) handle_remove(dup); /* untracked: passes through */

@@ -145,6 +145,8 @@ int handle_copy(struct hk_handle *dst, const struct hk_handle *src) {
     dst->r_hdrs = NULL;
     dst->r_nhdrs = dst->r_hvisible = 0;
     dst->rp = NULL;
+    /* libcurl copies a MIMEPOST body into a mime of its own, built inside libcurl: not mirrored */
+    dst->mime_copied = src->mime_copied || (src->method == HK_POST_MIME && src->mimepost);
     dst->url = dup_or_null(src->url);
     dst->customrequest = dup_or_null(src->customrequest);
     dst->accept_encoding = dup_or_null(src->accept_encoding);
@@ -325,9 +327,12 @@ void handle_note_option(struct hk_handle *h, CURLoption opt, struct hk_arg a) {
         break;
     case CURLOPT_MIMEPOST:
         h->method = HK_POST_MIME;
+        h->mimepost = a.ptr;
+        h->mime_copied = 0;
         break;
     case CURLOPT_HTTPPOST:
         h->method = HK_POST_FORM;
+        h->httppost = a.ptr;
         h->nobody = 0;
         break;
     case CURLOPT_CUSTOMREQUEST:

@@ -29,7 +29,10 @@ enum opt_class opt_class(CURLoption opt) {
         return OPT_DELIVERY;
 
     /* Part of the key when not at libcurl's default: they change which server is asked, what
-     * path it sees, or whether a redirect is followed (a followed 301 turns a POST into a GET). */
+     * path it sees, or whether a redirect is followed (a followed 301 turns a POST into a GET).
+     * AWS_SIGV4 ("aws:amz:us-east-1:bedrock") says how libcurl signs the request: the provider,
+     * region and service, never the key pair (USERPWD) nor the signature, made anew each time. */
+    case CURLOPT_AWS_SIGV4:
     case CURLOPT_PORT: case CURLOPT_CONNECT_TO: case CURLOPT_RESOLVE: case CURLOPT_UNIX_SOCKET_PATH:
     case CURLOPT_ABSTRACT_UNIX_SOCKET: case CURLOPT_DEFAULT_PROTOCOL: case CURLOPT_PATH_AS_IS:
     case CURLOPT_FOLLOWLOCATION: case CURLOPT_POSTREDIR: case CURLOPT_MAXREDIRS:
@@ -40,10 +43,10 @@ enum opt_class opt_class(CURLoption opt) {
 
     /* When not at libcurl's default the transfer is not an answer llmshim can stand in for:
      * part of a body, a conditional request, no request at all, a request line or body llmshim
-     * does not see, raw chunked bytes, a signature over the time, a callback that may veto. */
+     * does not see, raw chunked bytes, a callback that may veto. */
     case CURLOPT_RANGE: case CURLOPT_RESUME_FROM: case CURLOPT_RESUME_FROM_LARGE: case CURLOPT_TIMECONDITION:
     case CURLOPT_CONNECT_ONLY: case CURLOPT_REQUEST_TARGET: case CURLOPT_HTTP_TRANSFER_DECODING:
-    case CURLOPT_CRLF: case CURLOPT_AWS_SIGV4: case CURLOPT_PREREQFUNCTION: case CURLOPT_TRAILERFUNCTION:
+    case CURLOPT_CRLF: case CURLOPT_PREREQFUNCTION: case CURLOPT_TRAILERFUNCTION:
     case CURLOPT_RTSP_REQUEST: case CURLOPT_WILDCARDMATCH:
         return OPT_PASS;
 
@@ -153,7 +156,7 @@ const char *opt_pass_name(CURLoption opt) {
     switch (opt) {
 #define NAME(o) case CURLOPT_##o: return "CURLOPT_" #o;
     NAME(RANGE) NAME(RESUME_FROM) NAME(RESUME_FROM_LARGE) NAME(TIMECONDITION) NAME(CONNECT_ONLY)
-    NAME(REQUEST_TARGET) NAME(HTTP_TRANSFER_DECODING) NAME(CRLF) NAME(AWS_SIGV4) NAME(PREREQFUNCTION)
+    NAME(REQUEST_TARGET) NAME(HTTP_TRANSFER_DECODING) NAME(CRLF) NAME(PREREQFUNCTION)
     NAME(TRAILERFUNCTION) NAME(RTSP_REQUEST) NAME(WILDCARDMATCH)
 #undef NAME
     default: return NULL;

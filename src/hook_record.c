@@ -107,8 +107,9 @@ static void note_events(struct recorder *r) {
         if (entry_add_event(r->e, next, t) != 0) r->broken = 1;
         r->scanned = next;
     }
-    /* a boundary may straddle two pieces: look again from just before the end next time */
-    if (r->body.len > r->scanned + 3) r->scanned = r->body.len - 3;
+    /* a text boundary may straddle two pieces: look again from just before the end next time
+     * (a binary frame is only ever found from where it starts) */
+    if (r->kind != STREAM_EVENTSTREAM && r->body.len > r->scanned + 3) r->scanned = r->body.len - 3;
 }
 
 static size_t tee_body(char *p, size_t size, size_t nmemb, void *userdata) {
@@ -156,6 +157,7 @@ static int events_whole(struct recorder *r) {
     if (r->kind == STREAM_NONE) return 1;
     if (!r->e->nevents) return 0;
     struct entry_event *last = &r->e->events[r->e->nevents - 1];
+    if (r->kind == STREAM_EVENTSTREAM) return last->end == r->body.len; /* frames, nothing after */
     for (size_t i = last->end; i < r->body.len; i++)
         if (r->body.data[i] != '\r' && r->body.data[i] != '\n') return 0;
     last->end = r->body.len;

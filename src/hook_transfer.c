@@ -25,6 +25,7 @@ struct xfer {
     char *sent;           /* RECORD: the POSTFIELDS body that was keyed, handed to libcurl */
     size_t sent_len;      /* the body's length, whichever way it is sent */
     struct upload *up;    /* a body read from the application's read callback */
+    struct mime_key *mime; /* a MIMEPOST or HTTPPOST body, keyed by its parts */
     int relay;            /* only hands an upload on: nothing keyed, nothing stored */
     struct entry rec;
     struct record_result res;
@@ -69,9 +70,8 @@ static const char *unkeyable(const struct hk_handle *h, const struct config *cfg
                              size_t size, int *via_read) {
     *via_read = 0;
     if (h->unreadable) return "an option could not be read (out of memory)";
-    if (h->method == HK_POST_MIME) return "a multipart body (CURLOPT_MIMEPOST)";
-    if (h->method == HK_POST_FORM) return "a multipart body (CURLOPT_HTTPPOST)";
-    if (h->method != HK_POST && h->method != HK_PUT) return "not a POST";
+    int multipart = h->method == HK_POST_MIME || h->method == HK_POST_FORM;
+    if (h->method != HK_POST && h->method != HK_PUT && !multipart) return "not a POST";
     if (h->nobody) return "CURLOPT_NOBODY is set (libcurl sends HEAD)"; /* POSTFIELDS keeps NOBODY */
     if (cfg->key_scope && h->cookie_engine)
         return "LLMSHIM_KEY_SCOPE cannot see credentials from libcurl's cookie engine or .netrc";
@@ -80,9 +80,9 @@ static const char *unkeyable(const struct hk_handle *h, const struct config *cfg
         snprintf(buf, size, "the method is \"%.40s\", not POST", h->customrequest);
         return buf;
     }
-    *via_read = h->method == HK_PUT || !h->postfields;
+    *via_read = !multipart && (h->method == HK_PUT || !h->postfields);
     size_t len = 0;
-    if (!*via_read) handle_body(h, &len);
+    if (!*via_read && !multipart) handle_body(h, &len);
     if (cfg->max_entry_bytes && len > cfg->max_entry_bytes) return "the body is larger than LLMSHIM_MAX_ENTRY_BYTES";
     if (pass) {
         const char *name = opt_pass_name(pass);
@@ -245,6 +245,20 @@ struct xfer *xfer_start(struct hk_handle *h, int may_wait) {
     return NULL;
 }
 
+/* A body read ahead, whole or in part, that cannot be keyed: in replay the transfer fails; else
+ * what was read is handed on first and the rest is the program's, nothing stored. */
+static struct xfer *relay(struct xfer *x, const char *what, const char *why, const char *url) {
+    if (x->cfg->mode == MODE_REPLAY) return refuse(x, "llmshim: replay: not sent, because %s: %s", why, url);
+    if (x->cfg->log >= LOG_INFO) {
+        char *safe = loggable(url);
+        log_line("BYPASS %s%s: %s", what, why, safe ? safe : "(a URL)");
+        free(safe);
+    }
+    x->kind = XFER_RECORD;
+    x->relay = 1;
+    return x;
+}
+
 /* NULL: the transfer passes through (x is the caller's to free). */
 static struct xfer *start(struct xfer *x, const char *url, int may_wait) {
     struct hk_handle *h = x->h;
@@ -276,25 +290,23 @@ static struct xfer *start(struct xfer *x, const char *url, int may_wait) {
     }
     size_t len = 0;
     const char *body = NULL;
-    if (via_read) {
+    int multipart = h->method == HK_POST_MIME || h->method == HK_POST_FORM;
+    if (multipart) { /* files hashed, callback parts read ahead: libcurl sends what is keyed */
+        const char *mwhy = mime_prepare(h, cfg->max_entry_bytes, &x->mime);
+        if (mwhy) {
+            free(options);
+            return relay(x, "", mwhy, url);
+        }
+    } else if (via_read) {
         const char *uwhy;
         x->up = upload_read(h, cfg->max_entry_bytes, &uwhy);
         if (!x->up) { /* nothing was read: libcurl can still send it all */
             free(options);
             return NULL;
         }
-        if (!upload_complete(x->up)) { /* what was read goes first, then the application's callback */
+        if (!upload_complete(x->up)) {
             free(options);
-            if (cfg->mode == MODE_REPLAY)
-                return refuse(x, "llmshim: replay: not sent, because %s: %s", uwhy, url);
-            if (cfg->log >= LOG_INFO) {
-                char *safe = loggable(url);
-                log_line("BYPASS an upload whose body %s: %s", uwhy, safe ? safe : "(a URL)");
-                free(safe);
-            }
-            x->kind = XFER_RECORD;
-            x->relay = 1;
-            return x;
+            return relay(x, "an upload whose body ", uwhy, url);
         }
         body = upload_data(x->up, &len);
     } else {
@@ -318,14 +330,17 @@ static struct xfer *start(struct xfer *x, const char *url, int may_wait) {
         .ncredentials = HK_NCREDS,
         .scope_secret = secret,
         .options = options,
+        .multipart = multipart ? mime_describe : NULL,
+        .multipart_ud = x->mime,
+        .multipart_type = multipart ? mime_content_type(h) : NULL,
     };
-    x->sent = via_read ? NULL : malloc(len + 1);
-    int kind = (x->sent || via_read) && lines ? call_analyze_request(&x->c, cfg, &req) : -1;
+    x->sent = via_read || multipart ? NULL : malloc(len + 1);
+    int kind = (x->sent || via_read || multipart) && lines ? call_analyze_request(&x->c, cfg, &req) : -1;
     free(options);
     free(lines);
     if (kind <= 0) {
         if (kind < 0) log_line("out of memory while reading a request; using the network");
-        if (!x->up) {
+        if (!x->up && !x->mime) {
             free(x->sent);
             x->sent = NULL;
             call_free(&x->c);
@@ -456,7 +471,7 @@ static void answering(void *ud) {
 int xfer_record_begin(struct xfer *x) {
     struct hk_handle *h = x->h;
     if (x->relay) { /* no recorder: only the body read so far is handed on */
-        if (upload_install(x->up) != 0) return -1;
+        if (x->up && upload_install(x->up) != 0) return -1;
         h->x = x;
         return 0;
     }
@@ -469,9 +484,10 @@ int xfer_record_begin(struct xfer *x) {
      * next request, not this one's key) */
     if (!x->hdrs && h->headers && (x->hdrs = control_strip(h->headers, &x->nhdrs)) != NULL)
         SET(h, CURLOPT_HTTPHEADER, x->nhdrs ? x->hdrs : NULL);
-    if (x->up ? upload_install(x->up) != 0
-              : (SET(h, CURLOPT_POSTFIELDS, x->sent) != CURLE_OK ||
-                 SET(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->sent_len) != CURLE_OK)) {
+    if (x->mime) { /* libcurl sends the program's parts itself (hook_mime.c) */
+    } else if (x->up ? upload_install(x->up) != 0
+                     : (SET(h, CURLOPT_POSTFIELDS, x->sent) != CURLE_OK ||
+                        SET(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->sent_len) != CURLE_OK)) {
         record_end(x->r, CURLE_ABORTED_BY_CALLBACK);
         x->r = NULL;
         if (!x->up) restore_body(h);
@@ -493,7 +509,7 @@ int xfer_option_set(struct xfer *x, CURLoption opt) {
     int upload_source = opt == CURLOPT_READFUNCTION || opt == CURLOPT_READDATA || opt == CURLOPT_SEEKFUNCTION ||
                         opt == CURLOPT_SEEKDATA;
     if (!x->changed && (!x->r || !record_answering(x->r) || upload_source)) x->changed = opt;
-    if (!x->up && !x->body_given_back) { /* libcurl reads the program's body from now on */
+    if (!x->up && !x->mime && !x->body_given_back) { /* libcurl reads the program's body from now on */
         restore_body(x->h);
         x->body_given_back = 1;
     }
@@ -508,7 +524,7 @@ static void give_back(struct xfer *x, CURLcode rc) {
     if (x->r) record_end(x->r, rc);
     x->r = NULL;
     if (x->up) upload_restore(h);
-    else if (!x->body_given_back) restore_body(h);
+    else if (!x->mime && !x->body_given_back) restore_body(h);
 }
 
 /* NULL when libcurl says it sent the request that was keyed, else why not. */
@@ -521,6 +537,7 @@ static const char *sent_other(const struct xfer *x) {
     if (h->real->curl_easy_getinfo(h->curl, CURLINFO_EFFECTIVE_METHOD, &method) == CURLE_OK && method &&
         strcmp(method, "POST") != 0)
         return "libcurl sent another method than the one keyed (a redirect was followed)";
+    if (x->mime) return mime_sent_other(x->mime); /* libcurl counts the boundaries too */
     curl_off_t up = -1; /* a chunked upload counts its chunks' framing too */
     int chunked = x->up && upload_chunked(x->up);
     if (h->real->curl_easy_getinfo(h->curl, CURLINFO_SIZE_UPLOAD_T, &up) == CURLE_OK && up >= 0 &&
@@ -544,6 +561,9 @@ CURLcode xfer_record_end(struct xfer *x, CURLcode rc) {
         other = changed;
     }
     if (!x->res.storable && x->res.why) other = x->res.why;
+    if (!other && x->res.storable &&
+        (x->c.ttl_max = call_answer_ttl_max(&x->c, x->rec.body, x->rec.body_len, x->cfg->stale_if_error)) < 0)
+        other = "its image URLs expire within the hour (LLMSHIM_STALE_IF_ERROR is too long to keep them)";
     if (other) {
         log_line("not stored: %s (key %.12s, %s)", other, x->c.hex, x->c.safe_url);
         x->res.storable = 0;
@@ -576,7 +596,7 @@ void xfer_fix_duplicate(const struct xfer *x, struct hk_handle *dup) {
     if (x->kind != XFER_RECORD || (!x->r && !x->relay)) return; /* nothing of llmshim's in place */
     record_restore_delivery(dup);
     if (x->up) upload_restore(dup);
-    else restore_body(dup);
+    else if (!x->mime) restore_body(dup);
     if (x->hdrs) SET(dup, CURLOPT_HTTPHEADER, dup->headers);
 }
 
@@ -596,6 +616,7 @@ void xfer_free(struct xfer *x) {
     call_free(&x->c);
     free(x->sent);
     upload_free(x->up);
+    mime_done(x->mime);
     if (x->guard) { /* the program's own pre-request callback back */
         SET(x->h, CURLOPT_PREREQFUNCTION, x->h->prereq_cb);
         SET(x->h, CURLOPT_PREREQDATA, x->h->prereq_data);

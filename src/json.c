@@ -522,32 +522,58 @@ int json_number_canon(const char *s, size_t n, struct buf *out) {
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/* Binary answers (audio, images) run to megabytes: both directions write straight into the
+ * buffer, without a call per byte. */
 void base64_encode(struct buf *out, const unsigned char *p, size_t n) {
-    if (buf_reserve(out, (n + 2) / 3 * 4) != 0) return;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)p[i] << 16;
-        if (i + 1 < n) v |= (unsigned)p[i + 1] << 8;
-        if (i + 2 < n) v |= p[i + 2];
-        char q[4] = {b64[v >> 18], b64[(v >> 12) & 63], i + 1 < n ? b64[(v >> 6) & 63] : '=',
-                     i + 2 < n ? b64[v & 63] : '='};
-        buf_append(out, q, 4);
+    size_t need = (n + 2) / 3 * 4;
+    if (buf_reserve(out, need) != 0) return;
+    char *o = out->data + out->len;
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3, o += 4) {
+        unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
+        o[0] = b64[v >> 18];
+        o[1] = b64[(v >> 12) & 63];
+        o[2] = b64[(v >> 6) & 63];
+        o[3] = b64[v & 63];
     }
+    if (i < n) {
+        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0);
+        o[0] = b64[v >> 18];
+        o[1] = b64[(v >> 12) & 63];
+        o[2] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+        o[3] = '=';
+    }
+    out->len += need;
+    out->data[out->len] = '\0';
+}
+
+/* The value of each base64 digit; 64 for every other byte. */
+static unsigned char b64_value(unsigned char c) {
+    return c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26 : c >= '0' && c <= '9' ? c - '0' + 52
+         : c == '+' ? 62 : c == '/' ? 63 : 64;
 }
 
 int base64_decode(struct buf *out, const char *s, size_t n) {
     if (n % 4) return -1;
-    for (size_t i = 0; i < n; i += 4) {
-        unsigned v = 0;
-        int pad = 0;
-        for (int k = 0; k < 4; k++) {
-            char c = s[i + k];
-            const char *f = c ? strchr(b64, c) : NULL;
-            if (c == '=' && i + 4 == n && k >= 2) { pad++; v <<= 6; continue; }
-            if (!f || pad) return -1;
-            v = (v << 6) | (unsigned)(f - b64);
-        }
-        char o[3] = {(char)(v >> 16), (char)(v >> 8), (char)v};
-        buf_append(out, o, (size_t)(3 - pad));
+    static unsigned char table[256];
+    static int ready; /* a race only computes the same table twice */
+    if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE)) {
+        for (int c = 0; c < 256; c++) table[c] = b64_value((unsigned char)c);
+        __atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
     }
-    return out->oom ? -1 : 0;
+    if (buf_reserve(out, n / 4 * 3) != 0) return -1;
+    char *o = out->data + out->len;
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n; i += 4) {
+        int pad = i + 4 == n ? (u[i + 3] == '=') + (u[i + 3] == '=' && u[i + 2] == '=') : 0;
+        unsigned a = table[u[i]], b = table[u[i + 1]], c = pad == 2 ? 0 : table[u[i + 2]], d = pad ? 0 : table[u[i + 3]];
+        if ((a | b | c | d) & 64) return -1;
+        unsigned v = a << 18 | b << 12 | c << 6 | d;
+        *o++ = (char)(v >> 16);
+        if (pad < 2) *o++ = (char)(v >> 8);
+        if (pad < 1) *o++ = (char)v;
+    }
+    out->len = (size_t)(o - out->data);
+    out->data[out->len] = '\0';
+    return 0;
 }

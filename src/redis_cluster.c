@@ -23,22 +23,6 @@ struct cluster {
     _Atomic unsigned next_source;         /* where the next read starts: spreads them */
 };
 
-__attribute__((format(printf, 2, 3))) static int fail(char **err, const char *fmt, ...) {
-    char msg[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (err) *err = strdup(msg);
-    return -1;
-}
-
-static long long clock_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- slots -------------------------------------------------------------------------------- */
 
 /* CRC16-XMODEM (polynomial 0x1021), four bits at a time: the table for each nibble. */
@@ -87,7 +71,7 @@ static int apply_slots(struct cluster *c, const redisReply *r, const struct redi
     if (r->type != REDIS_REPLY_ARRAY)
         return node_fail(from, err, "CLUSTER SLOTS: %s", r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
     uint16_t *map = malloc(CLUSTER_SLOTS * sizeof(*map)); /* built whole, then published slot by slot */
-    if (!map) return fail(err, "out of memory");
+    if (!map) return redis_fail(err, "out of memory");
     for (int i = 0; i < CLUSTER_SLOTS; i++) map[i] = NO_NODE;
     for (size_t i = 0; i < r->elements; i++) {
         const redisReply *e = r->element[i];
@@ -129,7 +113,7 @@ static int read_map(struct cluster *c, char **err) {
         freeReplyObject(r);
         if (rc == 0) return 0;
     }
-    if (!why) fail(&why, "redis cluster: every node is failing: no slot map");
+    if (!why) redis_fail(&why, "redis cluster: every node is failing: no slot map");
     if (err) *err = why;
     else free(why);
     return -1;
@@ -140,9 +124,9 @@ static int read_map(struct cluster *c, char **err) {
 static int map_ready(struct cluster *c, char **err) {
     int loaded = atomic_load(&c->loaded);
     if (loaded && !atomic_load(&c->stale)) return 0;
-    long long now = clock_ms(), last = atomic_load(&c->last_read);
+    long long now = redis_clock_ms(), last = atomic_load(&c->last_read);
     if (now - last < REFRESH_GAP_MS || !atomic_compare_exchange_strong(&c->last_read, &last, now))
-        return loaded ? 0 : fail(err, "redis cluster: no slot map yet (the nodes did not answer)");
+        return loaded ? 0 : redis_fail(err, "redis cluster: no slot map yet (the nodes did not answer)");
     char *why = NULL;
     if (read_map(c, &why) == 0 || loaded) { /* a failed read leaves the old map to route with */
         free(why);
@@ -191,7 +175,7 @@ static int follow(struct cluster *c, const struct redis_node *from, const struct
     for (int hop = 0; hop < MAX_HOPS && redirect_of(*rep, &d); hop++) {
         int idx = node_of(c, d.host, d.hlen, d.port, from);
         struct redis_node *to = node_table_at(&c->nodes, idx);
-        if (!to) return fail(err, "redis cluster: cannot follow %.100s (too many nodes)", (*rep)->str);
+        if (!to) return redis_fail(err, "redis cluster: cannot follow %.100s (too many nodes)", (*rep)->str);
         redisReply *r[2];
         if (!d.ask) {
             atomic_store(&c->slot[d.slot], (uint16_t)idx);
@@ -219,7 +203,7 @@ int cluster_run(struct cluster *c, const struct redis_cmd *cmds, int n, redisRep
     struct redis_node *node = node_table_at(&c->nodes, atomic_load_explicit(&c->slot[slot], memory_order_relaxed));
     if (!node) {
         want_map(c);
-        return fail(err, "redis cluster: no primary serves slot %u (the cluster is failing over or incomplete)", slot);
+        return redis_fail(err, "redis cluster: no primary serves slot %u (the cluster is failing over or incomplete)", slot);
     }
     if (node_run(node, cmds, n, rep, err) != 0) {
         want_map(c); /* a primary that fails may be replaced */
@@ -245,7 +229,7 @@ int cluster_primaries(struct cluster *c, struct redis_node **out, int max, char 
         seen[i] = 1;
         out[k++] = node_table_at(&c->nodes, (int)i);
     }
-    return k ? k : fail(err, "redis cluster: the slot map names no primary");
+    return k ? k : redis_fail(err, "redis cluster: the slot map names no primary");
 }
 
 struct cluster *cluster_new(const struct redis_url *u, const struct node_opts *o) {

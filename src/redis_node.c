@@ -35,10 +35,20 @@ int node_fail(const struct redis_node *n, char **err, const char *fmt, ...) {
     return -1;
 }
 
-static long long clock_ms(void) {
+long long redis_clock_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int redis_fail(char **err, const char *fmt, ...) {
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (err) *err = strdup(msg);
+    return -1;
 }
 
 /* ---- failures and backoff ----------------------------------------------------------------- */
@@ -68,11 +78,11 @@ static void ctx_error(const struct redis_node *n, const redisContext *ctx, int e
 }
 
 int node_backing_off(const struct redis_node *n) {
-    return atomic_load(&n->retry_at) - clock_ms() > 0;
+    return atomic_load(&n->retry_at) - redis_clock_ms() > 0;
 }
 
 static void backoff_fail(struct redis_node *n) {
-    long long now = clock_ms(), at = atomic_load(&n->retry_at);
+    long long now = redis_clock_ms(), at = atomic_load(&n->retry_at);
     if (now < at) return; /* a concurrent failure already opened this window: do not double twice */
     int d = atomic_load(&n->delay_ms);
     d = !d ? BACKOFF_FIRST_MS : d >= BACKOFF_MAX_MS / 2 ? BACKOFF_MAX_MS : d * 2;
@@ -205,7 +215,7 @@ void node_drain(struct redis_node *n) {
 }
 
 int node_run(struct redis_node *n, const struct redis_cmd *cmds, int ncmds, redisReply **rep, char **err) {
-    long long left = atomic_load(&n->retry_at) - clock_ms();
+    long long left = atomic_load(&n->retry_at) - redis_clock_ms();
     if (left > 0) return node_fail(n, err, "unavailable, retrying in %llds", (left + 999) / 1000);
     int rc = -1;
     for (int attempt = 0; attempt < 2; attempt++) {

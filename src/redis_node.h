@@ -70,6 +70,10 @@ int node_backing_off(const struct redis_node *n);
 void node_drain(struct redis_node *n);
 
 __attribute__((format(printf, 3, 4))) int node_fail(const struct redis_node *n, char **err, const char *fmt, ...);
+/* -1, with *err (when err is not NULL) set to the formatted message: for the Redis parts that
+ * are not about one node (cluster map, sentinels, TLS configuration). */
+__attribute__((format(printf, 2, 3))) int redis_fail(char **err, const char *fmt, ...);
+long long redis_clock_ms(void); /* CLOCK_MONOTONIC in ms */
 
 /* Nodes by address, each added once and kept until the table is freed (threads may hold them):
  * a cluster's primaries, the primaries sentinels named. Lock-free. */

@@ -23,22 +23,6 @@ struct sentinel {
     _Atomic unsigned next_watcher;
 };
 
-__attribute__((format(printf, 2, 3))) static int fail(char **err, const char *fmt, ...) {
-    char msg[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (err) *err = strdup(msg);
-    return -1;
-}
-
-static long long clock_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* One sentinel's answer: the primary's index, or -1 with *err. */
 static int ask_one(struct sentinel *s, struct redis_node *w, char **err) {
     struct redis_cmd q = {3, {"SENTINEL", "get-master-addr-by-name", s->master}, {8, 23, strlen(s->master)}};
@@ -53,7 +37,7 @@ static int ask_one(struct sentinel *s, struct redis_node *w, char **err) {
              r->element[1]->type != REDIS_REPLY_STRING || r->element[0]->len >= 256)
         node_fail(w, err, "SENTINEL get-master-addr-by-name: unexpected reply");
     else if ((idx = node_table_add(&s->primaries, r->element[0]->str, atoi(r->element[1]->str), s->data)) < 0)
-        fail(err, "redis sentinel: too many primaries");
+        redis_fail(err, "redis sentinel: too many primaries");
     freeReplyObject(r);
     return idx;
 }
@@ -74,7 +58,7 @@ static int ask(struct sentinel *s, char **err) {
         atomic_store(&s->stale, 0);
         return 0;
     }
-    if (!why) fail(&why, "redis sentinel: every sentinel is failing: primary '%s' unknown", s->master);
+    if (!why) redis_fail(&why, "redis sentinel: every sentinel is failing: primary '%s' unknown", s->master);
     if (err) *err = why;
     else free(why);
     return -1;
@@ -86,7 +70,7 @@ static int ask(struct sentinel *s, char **err) {
  * to a sentinel. */
 struct redis_node *sentinel_primary(struct sentinel *s, char **err) {
     int cur = atomic_load(&s->current);
-    long long now = clock_ms(), last = atomic_load(&s->last_ask);
+    long long now = redis_clock_ms(), last = atomic_load(&s->last_ask);
     if (cur >= 0 && !atomic_load(&s->stale) && now - last < ASK_AGAIN_MS) return node_table_at(&s->primaries, cur);
     if (now - last >= ASK_GAP_MS && atomic_compare_exchange_strong(&s->last_ask, &last, now)) {
         char *why = NULL;
@@ -99,7 +83,7 @@ struct redis_node *sentinel_primary(struct sentinel *s, char **err) {
         return NULL;
     }
     if (cur >= 0) return node_table_at(&s->primaries, cur);
-    fail(err, "redis sentinel: primary '%s' not known yet (the sentinels did not answer)", s->master);
+    redis_fail(err, "redis sentinel: primary '%s' not known yet (the sentinels did not answer)", s->master);
     return NULL;
 }
 

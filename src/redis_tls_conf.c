@@ -13,34 +13,25 @@
 #include <bearssl.h>
 
 #include "buf.h"
+#include "redis_node.h"
 #include "redis_tls.h"
 #include "redis_tls_int.h"
 
 #define PEM_FILE_MAX (8 * 1024 * 1024) /* the system bundle is ~200 KB */
 
-__attribute__((format(printf, 2, 3))) static int fail(char **err, const char *fmt, ...) {
-    char msg[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (err) *err = strdup(msg);
-    return -1;
-}
-
 /* The whole file into b (NUL-terminated). */
 static int read_file(const char *path, const char *what, struct buf *b, char **err) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return fail(err, "%s %s: %s", what, path, strerror(errno));
+    if (fd < 0) return redis_fail(err, "%s %s: %s", what, path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > PEM_FILE_MAX) {
         close(fd);
-        return fail(err, "%s %s: not a regular file of at most 8 MiB", what, path);
+        return redis_fail(err, "%s %s: not a regular file of at most 8 MiB", what, path);
     }
     for (;;) {
         if (buf_reserve(b, 65536) != 0) {
             close(fd);
-            return fail(err, "%s %s: out of memory", what, path);
+            return redis_fail(err, "%s %s: out of memory", what, path);
         }
         ssize_t got = read(fd, b->data + b->len, b->cap - b->len - 1);
         if (got < 0 && errno == EINTR) continue;
@@ -48,7 +39,7 @@ static int read_file(const char *path, const char *what, struct buf *b, char **e
             int e = got < 0 ? errno : 0;
             close(fd);
             if (got == 0) return 0;
-            return fail(err, "%s %s: %s", what, path, e ? strerror(e) : "larger than 8 MiB");
+            return redis_fail(err, "%s %s: %s", what, path, e ? strerror(e) : "larger than 8 MiB");
         }
         b->len += (size_t)got;
         b->data[b->len] = '\0';
@@ -303,28 +294,28 @@ static int load_client(struct rtls_conf *c, const char *cert_file, const char *k
     if (read_file(cert_file, "LLMSHIM_REDIS_CERT", &text, err) != 0) return -1;
     int rc = pem_each(c, text.data, text.len, add_chain);
     buf_free(&text);
-    if (rc < 0 || !c->nchain) return fail(err, "LLMSHIM_REDIS_CERT %s: no PEM certificate in it", cert_file);
+    if (rc < 0 || !c->nchain) return redis_fail(err, "LLMSHIM_REDIS_CERT %s: no PEM certificate in it", cert_file);
     br_x509_decoder_context dc;
     br_x509_decoder_init(&dc, NULL, NULL);
     br_x509_decoder_push(&dc, c->chain[0].data, c->chain[0].data_len);
     const br_x509_pkey *pk = br_x509_decoder_get_pkey(&dc);
-    if (!pk) return fail(err, "LLMSHIM_REDIS_CERT %s: its first certificate cannot be decoded", cert_file);
+    if (!pk) return redis_fail(err, "LLMSHIM_REDIS_CERT %s: its first certificate cannot be decoded", cert_file);
     c->issuer_key_type = br_x509_decoder_get_signer_key_type(&dc);
 
     c->key = calloc(1, sizeof(*c->key));
-    if (!c->key) return fail(err, "out of memory");
+    if (!c->key) return redis_fail(err, "out of memory");
     buf_init(&text);
     if (read_file(key_file, "LLMSHIM_REDIS_KEY", &text, err) != 0) return -1;
     rc = pem_each(c, text.data, text.len, add_key);
     if (text.data) explicit_bzero(text.data, text.cap);
     buf_free(&text);
-    if (rc == 2) return fail(err, "LLMSHIM_REDIS_KEY %s: encrypted private keys are not supported", key_file);
+    if (rc == 2) return redis_fail(err, "LLMSHIM_REDIS_KEY %s: encrypted private keys are not supported", key_file);
     if (rc != 3)
-        return fail(err, "LLMSHIM_REDIS_KEY %s: no usable private key in it (PEM: RSA or EC, PKCS#1, SEC1 or PKCS#8)",
+        return redis_fail(err, "LLMSHIM_REDIS_KEY %s: no usable private key in it (PEM: RSA or EC, PKCS#1, SEC1 or PKCS#8)",
                     key_file);
     int type = br_skey_decoder_key_type(c->key);
     if (type != (int)pk->key_type)
-        return fail(err, "LLMSHIM_REDIS_KEY %s is an %s key but the certificate in %s holds an %s key", key_file,
+        return redis_fail(err, "LLMSHIM_REDIS_KEY %s is an %s key but the certificate in %s holds an %s key", key_file,
                     type == BR_KEYTYPE_RSA ? "RSA" : "EC", cert_file, pk->key_type == BR_KEYTYPE_RSA ? "RSA" : "EC");
     return 0;
 }
@@ -334,7 +325,7 @@ static int load_client(struct rtls_conf *c, const char *cert_file, const char *k
 int rtls_conf_load(struct rtls_conf **out, const char *ca_file, const char *cert_file, const char *key_file,
                    char **err) {
     struct rtls_conf *c = calloc(1, sizeof(*c));
-    if (!c) return fail(err, "out of memory");
+    if (!c) return redis_fail(err, "out of memory");
     if (!ca_file || !*ca_file) ca_file = RTLS_SYSTEM_CA;
     snprintf(c->ca_file, sizeof(c->ca_file), "%s", ca_file);
     const char *what = strcmp(ca_file, RTLS_SYSTEM_CA) ? "LLMSHIM_REDIS_CA" : "the system's CA bundle";
@@ -343,8 +334,8 @@ int rtls_conf_load(struct rtls_conf **out, const char *ca_file, const char *cert
     int rc = read_file(ca_file, what, &text, err);
     if (!rc) {
         rc = pem_each(c, text.data, text.len, add_anchor);
-        if (rc < 0) rc = fail(err, "%s %s: malformed PEM or out of memory", what, ca_file);
-        else if (!c->nta) rc = fail(err, "%s %s: no usable certificate in it", what, ca_file);
+        if (rc < 0) rc = redis_fail(err, "%s %s: malformed PEM or out of memory", what, ca_file);
+        else if (!c->nta) rc = redis_fail(err, "%s %s: no usable certificate in it", what, ca_file);
     }
     buf_free(&text);
     if (!rc && cert_file && *cert_file && key_file && *key_file) rc = load_client(c, cert_file, key_file, err);

@@ -359,28 +359,30 @@ static int fs_add_stats(struct store *s, const struct stats_row *delta, char **e
     return 0;
 }
 
-static int fs_get_stats(struct store *s, struct stats_table *t, char **err) {
-    struct fstore *f = (struct fstore *)s;
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/.stats", f->d.dir);
+/* Every complete line (newline included) of every regular file in the subdirectory sub, to
+ * on_line; a line cut short was being written or lost to a full disk and is skipped. A missing
+ * subdirectory holds no lines. on_line returns -1 to stop with *err set. */
+static int each_log_line(struct fstore *f, const char *sub, int (*on_line)(const char *, size_t, void *, char **),
+                         void *ud, char **err) {
     int dfd = fdir_fd(&f->d, err);
     if (dfd < 0) return -1;
-    int sd = openat(dfd, ".stats", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int sd = openat(dfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     DIR *d = sd >= 0 ? fdopendir(sd) : NULL;
     if (!d) {
         int e = errno;
         if (sd >= 0) close(sd);
-        if (e == ENOENT) return 0; /* nothing counted yet */
+        if (e == ENOENT) return 0; /* nothing written yet */
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/%s", f->d.dir, sub);
         if (err) *err = errorf("cannot read directory", path, e);
         return -1;
     }
-    size_t len = strlen(path);
     int rc = 0;
     char *line = NULL;
     size_t cap = 0;
     struct dirent *de;
     while (rc == 0 && (de = readdir(d))) {
-        if (de->d_name[0] == '.' || len + 2 + strlen(de->d_name) > sizeof(path)) continue;
+        if (de->d_name[0] == '.') continue;
         int fd = fdir_open_regular(dirfd(d), de->d_name, O_RDONLY);
         FILE *fp = fd < 0 ? NULL : fdopen(fd, "r");
         if (!fp) {
@@ -388,22 +390,25 @@ static int fs_get_stats(struct store *s, struct stats_table *t, char **err) {
             continue;
         }
         ssize_t n;
-        while ((n = getline(&line, &cap, fp)) > 0) {
-            struct stats_row r;
-            /* a line without its newline was cut short: its numbers cannot be trusted */
-            if (line[n - 1] != '\n' || stats_parse_line(line, (size_t)n, &r) != 0) continue;
-            if (stats_table_add(t, &r) != 0) {
-                if (err) *err = strdup("file store: out of memory");
-                rc = -1;
-                break;
-            }
-        }
+        while (rc == 0 && (n = getline(&line, &cap, fp)) > 0)
+            if (line[n - 1] == '\n') rc = on_line(line, (size_t)n, ud, err);
         fclose(fp);
-        path[len] = '\0';
     }
     free(line);
     closedir(d);
     return rc;
+}
+
+static int add_stats_line(const char *line, size_t n, void *ud, char **err) {
+    struct stats_row r;
+    if (stats_parse_line(line, n, &r) != 0) return 0;
+    if (stats_table_add(ud, &r) == 0) return 0;
+    if (err) *err = strdup("file store: out of memory");
+    return -1;
+}
+
+static int fs_get_stats(struct store *s, struct stats_table *t, char **err) {
+    return each_log_line((struct fstore *)s, ".stats", add_stats_line, t, err);
 }
 
 #define USED_TAG "llmshim-used-v1"
@@ -440,49 +445,23 @@ static int fs_mark_used(struct store *s, const char *const *hexes, size_t n, lon
     return 0;
 }
 
-static int fs_each_used(struct store *s, void (*fn)(const char *, long long, void *), void *ud, char **err) {
-    struct fstore *f = (struct fstore *)s;
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/.used", f->d.dir);
-    int dfd = fdir_fd(&f->d, err);
-    if (dfd < 0) return -1;
-    int used = openat(dfd, ".used", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    DIR *d = used >= 0 ? fdopendir(used) : NULL;
-    if (!d) {
-        int e = errno;
-        if (used >= 0) close(used);
-        if (e == ENOENT) return 0; /* nothing used yet */
-        if (err) *err = errorf("cannot read directory", path, e);
-        return -1;
-    }
-    size_t len = strlen(path);
-    char *line = NULL;
-    size_t cap = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.' || len + 2 + strlen(de->d_name) > sizeof(path)) continue;
-        int fd = fdir_open_regular(dirfd(d), de->d_name, O_RDONLY);
-        FILE *fp = fd < 0 ? NULL : fdopen(fd, "r");
-        if (!fp) {
-            if (fd >= 0) close(fd);
-            continue;
-        }
-        ssize_t n;
-        while ((n = getline(&line, &cap, fp)) > 0) {
-            char hex[65];
-            long long when;
-            /* a line without its newline was cut short */
-            if (line[n - 1] != '\n' || sscanf(line, USED_TAG "\t%lld\t%64[0-9a-f]\n", &when, hex) != 2 ||
-                strlen(hex) != 64)
-                continue;
-            fn(hex, when, ud);
-        }
-        fclose(fp);
-        path[len] = '\0';
-    }
-    free(line);
-    closedir(d);
+struct used_walk {
+    void (*fn)(const char *, long long, void *);
+    void *ud;
+};
+
+static int used_line(const char *line, size_t n, void *ud, char **err) {
+    (void)n, (void)err;
+    struct used_walk *w = ud;
+    char hex[65];
+    long long when;
+    if (sscanf(line, USED_TAG "\t%lld\t%64[0-9a-f]\n", &when, hex) == 2 && strlen(hex) == 64) w->fn(hex, when, w->ud);
     return 0;
+}
+
+static int fs_each_used(struct store *s, void (*fn)(const char *, long long, void *), void *ud, char **err) {
+    struct used_walk w = {fn, ud};
+    return each_log_line((struct fstore *)s, ".used", used_line, &w, err);
 }
 
 static int hex_ok(const char *hex) {

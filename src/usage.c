@@ -9,13 +9,34 @@ static void raise_to(const struct json_doc *d, int tok, long long *v) {
 }
 
 /* usage objects: OpenAI {prompt_tokens, completion_tokens} or {input_tokens, output_tokens}
- * (Responses, Anthropic); Gemini usageMetadata; Ollama counts at the top level. */
+ * (Responses, Anthropic, audio, images); Bedrock {inputTokens, outputTokens}; Cohere's
+ * {tokens: {...}, billed_units: {...}}; embeddings and rerank that count only total_tokens
+ * (Voyage, Jina): all input. */
 static void scan_usage_obj(const struct json_doc *d, int u, long long *in, long long *out) {
     if (u < 0) return;
+    long long before = *in;
     raise_to(d, json_get(d, u, "prompt_tokens"), in);
     raise_to(d, json_get(d, u, "input_tokens"), in);
+    raise_to(d, json_get(d, u, "inputTokens"), in);
     raise_to(d, json_get(d, u, "completion_tokens"), out);
     raise_to(d, json_get(d, u, "output_tokens"), out);
+    raise_to(d, json_get(d, u, "outputTokens"), out);
+    if (*in == before && *out == 0) raise_to(d, json_get(d, u, "total_tokens"), in);
+    int tokens = json_get(d, u, "tokens");
+    if (tokens >= 0 && d->tok[tokens].type == JSMN_OBJECT) scan_usage_obj(d, tokens, in, out);
+    int billed = json_get(d, u, "billed_units");
+    if (billed >= 0 && d->tok[billed].type == JSMN_OBJECT) scan_usage_obj(d, billed, in, out);
+}
+
+/* Vertex :predict (embeddings) counts the tokens of each instance. */
+static void scan_predictions(const struct json_doc *d, int preds, long long *in) {
+    if (preds < 0 || d->tok[preds].type != JSMN_ARRAY) return;
+    long long sum = 0, n;
+    for (int i = 0; i < d->tok[preds].size; i++) {
+        int st = json_get(d, json_get(d, json_child(d, preds, i), "embeddings"), "statistics");
+        if (json_tok_ll(d, json_get(d, st, "token_count"), &n) == 0) sum += n;
+    }
+    if (sum > *in) *in = sum;
 }
 
 static void scan_doc(const char *json, size_t len, long long *in, long long *out) {
@@ -33,11 +54,18 @@ static void scan_doc(const char *json, size_t len, long long *in, long long *out
     scan_usage_obj(&d, json_get(&d, root, "usage"), in, out);
     scan_usage_obj(&d, json_get(&d, json_get(&d, root, "response"), "usage"), in, out); /* Responses events */
     scan_usage_obj(&d, json_get(&d, json_get(&d, root, "message"), "usage"), in, out);  /* Anthropic message_start */
+    scan_usage_obj(&d, json_get(&d, root, "meta"), in, out);                            /* Cohere v1, embed, rerank */
+    scan_usage_obj(&d, json_get(&d, json_get(&d, root, "delta"), "usage"), in, out);    /* Cohere message-end */
+    scan_usage_obj(&d, json_get(&d, json_get(&d, root, "response"), "meta"), in, out);  /* Cohere v1 stream-end */
     int m = json_get(&d, root, "usageMetadata");
     raise_to(&d, json_get(&d, m, "promptTokenCount"), in);
     raise_to(&d, json_get(&d, m, "candidatesTokenCount"), out);
     raise_to(&d, json_get(&d, root, "prompt_eval_count"), in);
     raise_to(&d, json_get(&d, root, "eval_count"), out);
+    int br = json_get(&d, root, "amazon-bedrock-invocationMetrics"); /* Bedrock invoke streams */
+    raise_to(&d, json_get(&d, br, "inputTokenCount"), in);
+    raise_to(&d, json_get(&d, br, "outputTokenCount"), out);
+    scan_predictions(&d, json_get(&d, root, "predictions"), in);
     json_doc_free(&d);
 }
 

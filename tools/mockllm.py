@@ -15,7 +15,8 @@ Every request is counted except admin paths starting with /__ :
 POST answers mimic OpenAI (/chat/completions, /completions, /embeddings,
 /responses), Anthropic (/v1/messages), Gemini (:generateContent,
 :streamGenerateContent[?alt=sse], :embedContent) and Ollama (/api/chat,
-/api/generate, /api/embed); other POSTs get {"echo": n, "path": path} and
+/api/generate, /api/embed), and through tools/mockapis.py multipart uploads, audio, images,
+Bedrock, Vertex, Cohere, rerank and Perplexity; other POSTs get {"echo": n, "path": path} and
 other GETs "mock ok n". The answer text is "answer #n to: <last prompt>",
 streamed one word per event (words grouped when there are more than 100).
 Concatenating the stream deltas gives exactly the non-stream answer text.
@@ -35,6 +36,7 @@ Request headers steering the answer:
     X-Mock-Event-Delay-Ms: N    sleep between stream events
     X-Mock-Body-Bytes: N        pad the answer so the body is >= N bytes
     X-Mock-Cut: 1               send half the body/events, then drop the connection
+    X-Mock-Cut: mid             the same, and half of the next event (cut inside it)
     X-Mock-Gzip: 1              gzip non-stream bodies if Accept-Encoding has gzip
     X-Mock-Json: STYLE          write a non-stream JSON answer as pretty (indent 2, newline at
                                 the end, as OpenAI and Gemini do), spaced (", " and ": " on one
@@ -58,6 +60,9 @@ import sys
 import threading
 import time
 from urllib.parse import parse_qs, urlsplit
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mockapis  # noqa: E402  (the answers beyond chat: uploads, audio, images, Bedrock, Cohere...)
 
 http.client._MAXHEADERS = 1000  # the tests send 200 header lines; a real API takes them
 CREATED = 1700000000
@@ -269,11 +274,19 @@ def ollama(n, req, model, answer, prompt, stream, chat):
     return "stream", "application/x-ndjson", ev + [(js(obj("", True)) + "\n").encode()]
 
 
-def build(n, path, query, req, raw, answer, prompt):
+def build(n, path, query, req, raw, answer, prompt, host="", want=0):
     """Dispatch on the path shape; returns a builder result tuple."""
     r = req if isinstance(req, dict) else {}
     model = r.get("model") or "mock-model"
     stream = r.get("stream") is True
+    res = mockapis.build(n, path, query, r, raw, answer, prompt, pieces(answer), vector, host, want)
+    if res and res[0] == "anthropic":  # Vertex :rawPredict
+        return anthropic(n, r, model, answer, prompt, res[1])
+    if res:
+        return res
+    if host.startswith("api.perplexity.ai") and path.endswith("/chat/completions"):
+        return mockapis.perplexity(openai_chat(n, dict(r, stream_options=None), model, answer, prompt, stream),
+                                   words(prompt), words(answer))
     if path.endswith("/chat/completions"):
         return openai_chat(n, r, model, answer, prompt, stream)
     if path.endswith("/completions"):
@@ -404,7 +417,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.admin(path, query)
         text = raw.decode("utf-8", "replace")
         n = self.count(raw)
-        self.cut = self.headers.get("X-Mock-Cut", "").strip() == "1"
+        self.cut = self.headers.get("X-Mock-Cut", "").strip()
+        self.cut = self.cut if self.cut in ("1", "mid") else ""
         delay = self.hdr_int("X-Mock-Delay-Ms")
         if delay > 0:
             time.sleep(delay / 1000.0)
@@ -420,18 +434,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_full(status, "application/json", js(err).encode(), retry)
         if self.command != "POST":
             return self.send_full(200, "text/plain", b"mock ok %d\n" % n)
+        parts = mockapis.multipart(self.headers.get("Content-Type", ""), raw)
         try:
-            req = json.loads(text)
+            req = mockapis.form_fields(parts) if parts is not None else json.loads(text)
         except ValueError:
             req = None
         prompt = prompt_of(req, text)
+        if parts is not None:
+            prompt = req.get("prompt") or mockapis.describe_files(req["_files"])
         base = "answer #%d to: %s" % (n, prompt)
-        want, extra = self.hdr_int("X-Mock-Body-Bytes"), 0
+        want, extra, size = self.hdr_int("X-Mock-Body-Bytes"), 0, 0
         while True:
             answer = base + " lorem" * extra
-            res = build(n, path, query, req, text, answer, prompt)
-            size = body_len(res)
-            if size >= want:
+            res = build(n, path, query, req, text, answer, prompt, self.headers.get("Host", ""), want)
+            size, last = body_len(res), (size if extra else -1)
+            if size >= want or size == last:  # long enough, or an answer that does not grow
                 break
             extra += (want - size) // 6 + 1
         if res[0] == "full":
@@ -508,6 +525,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
         delay = self.hdr_int("X-Mock-Event-Delay-Ms") / 1000.0
         limit = max(1, len(chunks) // 2) if self.cut else len(chunks)
+        if self.cut == "mid":  # and half of the next event: cut inside it
+            chunks = chunks[:limit] + [chunks[limit][:len(chunks[limit]) // 2]]
+            limit += 1
         for i, c in enumerate(chunks[:limit]):
             if i and delay > 0:
                 time.sleep(delay)

@@ -45,6 +45,16 @@ test_include_headers_and_copypostfields() {
     assert_eq "$(sed -n '$p' b.out)" "$(sed -n '$p' a.out)" "the body after the headers"
 }
 
+test_multipart_every_kind_of_part() {
+    head -c 20000 /dev/urandom >a.wav
+    for run in a b; do
+        shim "${T[@]}" "$B/mime" "$MOCK_URL/v1/audio/transcriptions" a.wav >$run.out 2>$run.err || die "$(cat $run.err)"
+        clean $run.err
+    done
+    assert_contains "$(cat b.err)" "1 rc=0 status=200 cache=HIT"
+    assert_count 3 "one miss, and each run's duplicate handle"
+}
+
 test_stream_miss_then_hit() {
     body='{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"a b c d"}]}'
     client a -d "$body" "$(URL)" || die "$(cat a.err)"

@@ -69,6 +69,7 @@ CLUSTER_URL=$REDIS_CLUSTER_URL
 redis_start --tls "$CERTS" >/dev/null || die "redis-server did not start"
 PLAIN_URL=redis://127.0.0.1:$REDIS_PORT/0 TLS_URL=$REDIS_URL
 URL=$MOCK_URL/v1/chat/completions
+SPEECH=$MOCK_URL/v1/audio/speech BIN=5242880
 
 # record ROUND CASE BODY ANSWER CMD...: runs CMD, appends its key=value line to raw.tsv.
 record() {
@@ -228,6 +229,21 @@ for ((r = 1; r <= ROUNDS; r++)); do
                 "$CLIENT" --url "$NGINX_URL" -n "$n" --body-bytes "$body" --answer-bytes "$answer" --seq-start "$seq"
         done
     done
+
+    # a binary answer of 5 MiB (speech audio, stored as base64): one question asked n times, with
+    # the shim (memory, file) and without it (the mock answering over loopback every time)
+    nbin=$(( N / 20 > 5 ? N / 20 : 5 ))
+    record "$r" bin-floor 1024 $BIN env LLMSHIM_ENDPOINTS="$MOCK_URL/v1" LLMSHIM_DIR="$OUT/store/floor" \
+        "$FLOOR" --url "$SPEECH" --body-bytes 1024 --seq $BIN -n "$nbin"
+    for tier in memory file; do
+        shim_env "$tier" "$OUT/store/bin-$tier"
+        record "$r" "bin-$tier" 1024 $BIN "${SH[@]}" "$CLIENT" --url "$SPEECH" -n "$nbin" --warmup 2 \
+            --body-bytes 1024 --answer-bytes $BIN --seq-start $BIN
+    done
+    record "$r" bin-none 1024 $BIN "$CLIENT" --url "$SPEECH" -n "$nbin" --warmup 2 --body-bytes 1024 \
+        --answer-bytes $BIN --seq-start $BIN
+    bin_entry=$(find "$OUT/store/bin-file" -name '*.json' | head -1)
+    [ -n "$bin_entry" ] && printf 'meta\tbin\t0\t0\tbin_entry_bytes=%s\n' "$(stat -c %s "$bin_entry")" >>"$RAW"
 
     # a fresh process's first request: a Redis hit over plain TCP, then over TLS (the handshake);
     # and what reading the system's CA bundle costs a TLS store once per process

@@ -101,6 +101,18 @@ mock_stop() {
     return $rc
 }
 
+# The other built-in providers' hosts (src/endpoint.c), for tests/e2e/test_apis.sh.
+_mock_more_hosts() {
+    local h out=""
+    for h in bedrock-runtime.us-east-1.amazonaws.com us-central1-aiplatform.googleapis.com \
+        us-east5-aiplatform.googleapis.com aiplatform.googleapis.com api.cohere.com api.cohere.ai \
+        api.voyageai.com api.jina.ai api.perplexity.ai api.cerebras.ai router.huggingface.co api.sambanova.ai \
+        api.mistral.ai api.deepseek.com api.groq.com; do
+        out="$out${out:+,}DNS:$h"
+    done
+    printf '%s' "$out"
+}
+
 make_test_ca() {
     local d=${1:?make_test_ca DIR} log
     mkdir -p "$d" || return 1
@@ -108,7 +120,7 @@ make_test_ca() {
         "basicConstraints=CA:FALSE" \
         "keyUsage=critical,digitalSignature,keyEncipherment" \
         "extendedKeyUsage=serverAuth" \
-        "subjectAltName=DNS:api.openai.com,DNS:localhost,DNS:api.anthropic.com,DNS:generativelanguage.googleapis.com,DNS:openrouter.ai,DNS:*.openai.azure.com,IP:127.0.0.1" \
+        "subjectAltName=DNS:api.openai.com,DNS:localhost,DNS:api.anthropic.com,DNS:generativelanguage.googleapis.com,DNS:openrouter.ai,DNS:*.openai.azure.com,IP:127.0.0.1,$(_mock_more_hosts)" \
         >"$d/server.ext" || return 1
     # (set -e would be ignored here, hence the && chain)
     log=$(

@@ -7,7 +7,7 @@ test_library_needs_only_libc_and_exports_only_hooks() {
     needed=$(readelf -d "$SHIM" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
     assert_eq "$needed" "libc.so.6"
     exported=$(nm -D --defined-only "$SHIM" | awk '$2 == "T" {print $3}' | sort | tr '\n' ' ')
-    assert_eq "$exported" "curl_easy_cleanup curl_easy_duphandle curl_easy_getinfo curl_easy_header curl_easy_init curl_easy_nextheader curl_easy_pause curl_easy_perform curl_easy_reset curl_easy_setopt curl_multi_add_handle curl_multi_cleanup curl_multi_info_read curl_multi_perform curl_multi_poll curl_multi_remove_handle curl_multi_setopt curl_multi_socket_action curl_multi_socket_all curl_multi_timeout curl_multi_wait dlopen dlsym "
+    assert_eq "$exported" "curl_easy_cleanup curl_easy_duphandle curl_easy_getinfo curl_easy_header curl_easy_init curl_easy_nextheader curl_easy_pause curl_easy_perform curl_easy_reset curl_easy_setopt curl_mime_addpart curl_mime_data curl_mime_data_cb curl_mime_encoder curl_mime_filedata curl_mime_filename curl_mime_free curl_mime_headers curl_mime_init curl_mime_name curl_mime_subparts curl_mime_type curl_multi_add_handle curl_multi_cleanup curl_multi_info_read curl_multi_perform curl_multi_poll curl_multi_remove_handle curl_multi_setopt curl_multi_socket_action curl_multi_socket_all curl_multi_timeout curl_multi_wait dlopen dlsym "
 }
 
 test_programs_without_libcurl_do_not_notice() {

@@ -1,7 +1,7 @@
 /* fuzz_stream: the event splitter as the recorder drives it (pieces of any size, rescanning
  * from a few bytes before the end of the previous piece) must find exactly the boundaries a
  * scan of the whole body finds; stream_complete, stream_event_data and usage_scan must cope
- * with any bytes. Input: byte 0 picks the kind and shape, byte 1 seeds the piece sizes, the
+ * with any bytes (eventstream frames included). Input: byte 0 picks the kind and shape, byte 1 seeds the piece sizes, the
  * rest is the body. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -34,15 +34,16 @@ static size_t pieces(enum stream_kind k, const char *b, size_t len, unsigned see
             if (next <= scanned || next > have) abort();
             ends[n++] = scanned = next;
         }
-        if (have > scanned + 3) scanned = have - 3;
+        if (k != STREAM_EVENTSTREAM && have > scanned + 3) scanned = have - 3;
     }
     return n;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 2) return 0;
-    enum stream_kind k = (data[0] & 1) ? STREAM_NDJSON : STREAM_SSE;
-    enum shape shape = (enum shape)(1 + (data[0] >> 1) % 4);
+    /* bit 0: NDJSON, else SSE; bit 7: eventstream frames; bits 1-6: the shape */
+    enum stream_kind k = (data[0] & 0x80) ? STREAM_EVENTSTREAM : (data[0] & 1) ? STREAM_NDJSON : STREAM_SSE;
+    enum shape shape = (enum shape)(1 + ((data[0] & 0x7f) >> 1) % SHAPE_PERPLEXITY);
     unsigned seed = data[1];
     size_t len = size - 2;
     char *body = malloc(len ? len : 1);

@@ -15,7 +15,7 @@ CACHE=$TEST_TMP/cache
 mkdir -p "$CORPUS"/fuzz_canon "$CORPUS"/fuzz_stream "$CORPUS"/fuzz_entry
 rm -f "$CORPUS"/fuzz_canon/mock-* "$CORPUS"/fuzz_stream/mock-* "$CORPUS"/fuzz_entry/mock-*
 
-# name  shape-byte  path  body   (shape byte for fuzz_stream: (shape-1)*2, +1 for NDJSON)
+# name  shape-byte  path  body   (shape byte for fuzz_stream: (shape-1)*2, +1 for NDJSON, +128 for eventstream)
 while IFS='|' read -r name sb path body; do
     [ -n "$name" ] || continue
     printf '%s' "$body" >"$CORPUS/fuzz_canon/mock-$name"

@@ -159,7 +159,7 @@ static void test_config_redis_url_checked_for_the_redis_backend(void **state) {
     parse_err("LLMSHIM_REDIS_URL", HOME, {"LLMSHIM_BACKEND", "redis"}, {"LLMSHIM_REDIS_URL", "http://h:6380"});
     parse_err("LLMSHIM_REDIS_URL", HOME, {"LLMSHIM_BACKEND", "memory,redis"}, {"LLMSHIM_REDIS_URL", "redis://h:99999"});
     struct config c; /* not used by the file backend: not its business */
-    parse_ok(&c, HOME, {"LLMSHIM_REDIS_URL", "rediss://h:6380"});
+    parse_ok(&c, HOME, {"LLMSHIM_REDIS_URL", "memcached://h:6380"});
     config_free(&c);
     parse_ok(&c, HOME, {"LLMSHIM_BACKEND", "redis"}, {"LLMSHIM_REDIS_URL", "redis://:secret@h:6380/2"});
     config_free(&c);

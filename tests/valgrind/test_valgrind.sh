@@ -31,6 +31,16 @@ test_miss_hit_and_include_headers() {
     assert_count 1
 }
 
+test_multipart_miss_and_hit() {
+    head -c 30000 /dev/urandom >a.wav
+    for run in mmiss mhit; do
+        vg $run "$MOCK_URL/v1/audio/transcriptions" -F file=@a.wav -F model=whisper-1 -F 'note=@-;filename=n.txt' \
+            <<<"from stdin" || die "$(cat $run.err)"
+    done
+    assert_same_file mhit.out mmiss.out
+    assert_count 1
+}
+
 test_stream_miss_and_hit() {
     vg smiss -N "$(U)" -d "$(stream_req "a b c")" || die
     vg shit -N "$(U)" -d "$(stream_req "a b c")" || die
