@@ -74,7 +74,7 @@ DEMO_PKGS := gcc libc6-dev make pkg-config libcurl4-openssl-dev libhiredis-dev l
              curl python3
 TEST_PKGS := libcmocka-dev faketime redis-server redis-sentinel nutcracker openssl procps \
              php-cli php-curl php-guzzlehttp-guzzle python3-pycurl python3-seccomp r-cran-curl ruby-ethon tclcurl \
-             php-symfony-http-client nghttp2-proxy libwww-curl-perl
+             php-symfony-http-client nghttp2-proxy libwww-curl-perl emacs-nox elpa-plz neovim
 DEB_PKGS  := $(DEMO_PKGS) $(TEST_PKGS)
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
