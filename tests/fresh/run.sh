@@ -84,6 +84,10 @@ ln -s pts/ptmx "$RFS/dev/ptmx" && ln -s /proc/self/fd "$RFS/dev/fd" &&
     ln -s /proc/self/fd/0 "$RFS/dev/stdin" && ln -s /proc/self/fd/1 "$RFS/dev/stdout" &&
     ln -s /proc/self/fd/2 "$RFS/dev/stderr" || fail "cannot make /dev links"
 cp -L /etc/resolv.conf "$RFS/etc/resolv.conf" || fail "cannot copy resolv.conf"
+# debootstrap writes no /etc/hosts; every installed Debian has one (the installer's netcfg writes
+# it), and the Redis TLS tests and bench name the server localhost, as its certificate does
+[ -e "$RFS/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$RFS/etc/hosts" ||
+    fail "cannot write /etc/hosts"
 # as in any chroot: packages (redis-server, nginx) must not start daemons that outlive the run
 printf '#!/bin/sh\nexit 101\n' >"$RFS/usr/sbin/policy-rc.d" && chmod 0755 "$RFS/usr/sbin/policy-rc.d" ||
     fail "cannot write policy-rc.d"
