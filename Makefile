@@ -72,7 +72,7 @@ $(BUILD)/llmshim: $(TOOL_SRC) $(wildcard tools/*.h) $(CORE_SRC) $(STORE_SRC) $(w
 # without recommends, so libc6-dev (stdio.h, crt1.o) must be named.
 DEMO_PKGS := gcc libc6-dev make pkg-config libcurl4-openssl-dev libhiredis-dev libjsmn-dev libbearssl-dev zlib1g-dev \
              curl python3
-TEST_PKGS := libcmocka-dev faketime redis-server redis-sentinel nutcracker openssl procps \
+TEST_PKGS := libcmocka-dev faketime redis-server redis-sentinel nutcracker openssl procps time \
              php-cli php-curl php-guzzlehttp-guzzle python3-pycurl python3-seccomp r-cran-curl ruby-ethon tclcurl \
              php-symfony-http-client nghttp2-proxy libwww-curl-perl emacs-nox elpa-plz neovim
 DEB_PKGS  := $(DEMO_PKGS) $(TEST_PKGS)
